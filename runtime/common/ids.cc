@@ -1,0 +1,49 @@
+#include "runtime/common/ids.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_cat.h"
+#include "runtime/common/big_endian.h"
+
+namespace reprise {
+
+absl::StatusOr<InvocationId> InvocationId::FromBytes(std::string_view bytes) {
+  if (bytes.size() != kBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invocation id must be ", kBytes, " bytes, got ", bytes.size()));
+  }
+  return InvocationId(DecodeBigEndian64(bytes.data()),
+                      DecodeBigEndian64(bytes.data() + 8));
+}
+
+absl::StatusOr<InvocationId> InvocationId::Parse(std::string_view text) {
+  constexpr std::string_view kPrefix = "inv_";
+  auto invalid = [&] {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "invalid invocation id '%s': expected inv_ followed by 32 hex digits",
+        text));
+  };
+  if (text.size() != kPrefix.size() + 2 * kBytes ||
+      text.substr(0, kPrefix.size()) != kPrefix) {
+    return invalid();
+  }
+  std::string_view hex = text.substr(kPrefix.size());
+  for (char c : hex) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return invalid();
+  }
+  return FromBytes(absl::HexStringToBytes(absl::string_view(hex.data(), hex.size())));
+}
+
+std::string InvocationId::ToBytes() const {
+  std::string out(kBytes, '\0');
+  EncodeBigEndian64(partition_key_, out.data());
+  EncodeBigEndian64(unique_, out.data() + 8);
+  return out;
+}
+
+std::string InvocationId::ToString() const {
+  return absl::StrCat("inv_", absl::BytesToHexString(ToBytes()));
+}
+
+}  // namespace reprise

@@ -1,0 +1,249 @@
+#include "runtime/log/embedded_log.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
+#include "runtime/common/big_endian.h"
+#include "runtime/common/rocksdb_status.h"
+#include "runtime/common/status_macros.h"
+
+namespace reprise::log {
+namespace {
+
+constexpr char kRecordPrefix = 'r';
+constexpr char kTrimPrefix = 't';
+constexpr char kPartitionsKey[] = "meta/partitions";
+
+std::string RecordKey(PartitionId partition, uint64_t lsn) {
+  std::string key(1, kRecordPrefix);
+  AppendBigEndian32(key, partition.value());
+  AppendBigEndian64(key, lsn);
+  return key;
+}
+
+std::string TrimKey(PartitionId partition) {
+  std::string key(1, kTrimPrefix);
+  AppendBigEndian32(key, partition.value());
+  return key;
+}
+
+absl::Status CheckPartition(PartitionId partition, uint32_t partitions) {
+  if (partition.value() >= partitions) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "partition %d out of range: the log has %d partitions",
+        partition.value(), partitions));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(
+    const std::string& dir, uint32_t partitions) {
+  if (partitions == 0) {
+    return absl::InvalidArgumentError("the log needs at least one partition");
+  }
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.paranoid_checks = true;
+  // Log records are read back soon after they are written, then rarely.
+  options.write_buffer_size = 64 << 20;
+  rocksdb::DB* raw = nullptr;
+  REPRISE_RETURN_IF_ERROR(FromRocksStatus(
+      rocksdb::DB::Open(options, dir, &raw), "opening the log at " + dir));
+  std::unique_ptr<rocksdb::DB> db(raw);
+
+  std::string stored;
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), kPartitionsKey, &stored);
+  if (s.IsNotFound()) {
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    REPRISE_RETURN_IF_ERROR(FromRocksStatus(
+        db->Put(sync, kPartitionsKey, std::to_string(partitions)),
+        "initializing the log"));
+  } else {
+    REPRISE_RETURN_IF_ERROR(FromRocksStatus(s, "reading the log's metadata"));
+    if (stored != std::to_string(partitions)) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "the log at %s was created with %s partitions, not %d; start with "
+          "the partition count it was created with",
+          dir, stored, partitions));
+    }
+  }
+
+  std::vector<uint64_t> tails(partitions, 1);
+  std::vector<uint64_t> trims(partitions, 1);
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+  for (uint32_t p = 0; p < partitions; ++p) {
+    std::string value;
+    s = db->Get(rocksdb::ReadOptions(), TrimKey(PartitionId(p)), &value);
+    if (s.ok() && value.size() == 8) {
+      trims[p] = DecodeBigEndian64(value.data());
+    } else if (!s.IsNotFound()) {
+      return absl::DataLossError(
+          absl::StrFormat("the log's trim point of partition %d is corrupt", p));
+    }
+    // The last record of partition p sorts just before partition p+1's first.
+    it->SeekForPrev(RecordKey(PartitionId(p), ~0ULL));
+    REPRISE_RETURN_IF_ERROR(FromRocksStatus(it->status(), "scanning the log"));
+    std::string prefix(1, kRecordPrefix);
+    AppendBigEndian32(prefix, p);
+    if (it->Valid() && it->key().starts_with(prefix)) {
+      tails[p] = DecodeBigEndian64(it->key().data() + 5) + 1;
+    }
+    tails[p] = std::max(tails[p], trims[p]);
+  }
+  it.reset();
+  return std::unique_ptr<EmbeddedLog>(
+      new EmbeddedLog(std::move(db), partitions, std::move(tails), std::move(trims)));
+}
+
+EmbeddedLog::EmbeddedLog(std::unique_ptr<rocksdb::DB> db, uint32_t partitions,
+                         std::vector<uint64_t> tails,
+                         std::vector<uint64_t> trim_points)
+    : db_(std::move(db)),
+      partitions_(partitions),
+      next_lsn_(tails),
+      durable_tail_(new std::atomic<uint64_t>[partitions]),
+      trim_point_(new std::atomic<uint64_t>[partitions]) {
+  for (uint32_t p = 0; p < partitions; ++p) {
+    durable_tail_[p].store(tails[p]);
+    trim_point_[p].store(trim_points[p]);
+  }
+  writer_ = std::thread([this] { WriterLoop(); });
+}
+
+EmbeddedLog::~EmbeddedLog() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  writer_.join();
+  db_->Close().PermitUncheckedError();
+}
+
+void EmbeddedLog::SetTailListener(TailListener listener) {
+  absl::MutexLock lock(&mu_);
+  tail_listener_ = std::move(listener);
+}
+
+void EmbeddedLog::Append(PartitionId partition, std::string payload,
+                         AppendCallback done) {
+  absl::Status bad = CheckPartition(partition, partitions_);
+  if (!bad.ok()) {
+    done(bad);
+    return;
+  }
+  absl::Status rejected;
+  {
+    absl::MutexLock lock(&mu_);
+    if (failure_.ok() && !stopping_) {
+      Lsn lsn(next_lsn_[partition.value()]++);
+      queue_.push_back({partition, lsn, std::move(payload), std::move(done)});
+      return;
+    }
+    rejected = failure_.ok() ? absl::UnavailableError("the log is shut down")
+                             : failure_;
+  }
+  done(rejected);
+}
+
+void EmbeddedLog::WriterLoop() {
+  std::vector<PendingAppend> batch;
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  std::vector<uint64_t> new_tails(partitions_, 0);
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](EmbeddedLog* self) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return !self->queue_.empty() || self->stopping_;
+          },
+          this));
+      if (queue_.empty()) return;  // stopping, nothing left to write
+      batch.swap(queue_);
+    }
+    rocksdb::WriteBatch wb;
+    for (const PendingAppend& a : batch) {
+      wb.Put(RecordKey(a.partition, a.lsn.value()), a.payload);
+    }
+    absl::Status status = FromRocksStatus(db_->Write(sync, &wb), "log append");
+    sync_count_.fetch_add(1, std::memory_order_relaxed);
+    if (!status.ok()) {
+      // Lsns were handed out for these records; a gap is not allowed, so the
+      // log stops accepting appends.
+      absl::MutexLock lock(&mu_);
+      failure_ = status;
+    } else {
+      std::fill(new_tails.begin(), new_tails.end(), 0);
+      for (const PendingAppend& a : batch) {
+        new_tails[a.partition.value()] = a.lsn.value() + 1;
+      }
+      for (uint32_t p = 0; p < partitions_; ++p) {
+        if (new_tails[p] == 0) continue;
+        durable_tail_[p].store(new_tails[p], std::memory_order_release);
+        if (tail_listener_) tail_listener_(PartitionId(p), Lsn(new_tails[p]));
+      }
+    }
+    for (PendingAppend& a : batch) {
+      if (status.ok()) {
+        a.done(a.lsn);
+      } else {
+        a.done(status);
+      }
+    }
+    batch.clear();
+  }
+}
+
+absl::StatusOr<std::vector<Record>> EmbeddedLog::Read(PartitionId partition,
+                                                      Lsn from,
+                                                      size_t max_records) {
+  REPRISE_RETURN_IF_ERROR(CheckPartition(partition, partitions_));
+  const uint64_t tail =
+      durable_tail_[partition.value()].load(std::memory_order_acquire);
+  uint64_t start =
+      std::max(from.value(), trim_point_[partition.value()].load());
+  std::vector<Record> records;
+  if (start >= tail || max_records == 0) return records;
+  rocksdb::ReadOptions options;
+  std::string upper = RecordKey(partition, tail);
+  rocksdb::Slice upper_slice(upper);
+  options.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
+  for (it->Seek(RecordKey(partition, start));
+       it->Valid() && records.size() < max_records; it->Next()) {
+    records.push_back({Lsn(DecodeBigEndian64(it->key().data() + 5)),
+                       it->value().ToString()});
+  }
+  REPRISE_RETURN_IF_ERROR(FromRocksStatus(it->status(), "log read"));
+  return records;
+}
+
+absl::StatusOr<Lsn> EmbeddedLog::FindTail(PartitionId partition) {
+  REPRISE_RETURN_IF_ERROR(CheckPartition(partition, partitions_));
+  return Lsn(durable_tail_[partition.value()].load(std::memory_order_acquire));
+}
+
+absl::Status EmbeddedLog::Trim(PartitionId partition, Lsn before) {
+  REPRISE_RETURN_IF_ERROR(CheckPartition(partition, partitions_));
+  const uint64_t tail = durable_tail_[partition.value()].load();
+  const uint64_t target = std::min(before.value(), tail);
+  if (target <= trim_point_[partition.value()].load()) return absl::OkStatus();
+  rocksdb::WriteBatch wb;
+  std::string value;
+  AppendBigEndian64(value, target);
+  wb.Put(TrimKey(partition), value);
+  wb.DeleteRange(RecordKey(partition, 0), RecordKey(partition, target));
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  REPRISE_RETURN_IF_ERROR(FromRocksStatus(db_->Write(sync, &wb), "log trim"));
+  trim_point_[partition.value()].store(target);
+  return absl::OkStatus();
+}
+
+}  // namespace reprise::log

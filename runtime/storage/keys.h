@@ -1,0 +1,55 @@
+// Key layout of the partition store (documented in docs/formats.md).
+//
+//   'p' | partition (u32 BE) | table (2 chars) | table key
+//   'm' | metadata name
+//
+// Tables: "fs" state-machine bookkeeping (applied Lsn), "is" invocation
+// status (key: invocation id, 16 bytes), "jr" journal (key: invocation id |
+// entry index u32 BE). Retired table ids stay reserved.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "runtime/common/big_endian.h"
+#include "runtime/common/ids.h"
+
+namespace reprise::storage {
+
+inline constexpr std::string_view kFsmTable = "fs";
+inline constexpr std::string_view kInvocationStatusTable = "is";
+inline constexpr std::string_view kJournalTable = "jr";
+
+inline std::string TablePrefix(PartitionId partition, std::string_view table) {
+  std::string key(1, 'p');
+  AppendBigEndian32(key, partition.value());
+  key.append(table);
+  return key;
+}
+
+inline std::string AppliedLsnKey(PartitionId partition) {
+  return TablePrefix(partition, kFsmTable) + "applied_lsn";
+}
+
+inline std::string InvocationStatusKey(PartitionId partition,
+                                       const InvocationId& id) {
+  return TablePrefix(partition, kInvocationStatusTable) + id.ToBytes();
+}
+
+inline std::string JournalPrefix(PartitionId partition,
+                                 const InvocationId& id) {
+  return TablePrefix(partition, kJournalTable) + id.ToBytes();
+}
+
+inline std::string JournalKey(PartitionId partition, const InvocationId& id,
+                              uint32_t index) {
+  std::string key = JournalPrefix(partition, id);
+  AppendBigEndian32(key, index);
+  return key;
+}
+
+inline std::string MetadataKey(std::string_view name) {
+  return std::string(1, 'm').append(name);
+}
+
+}  // namespace reprise::storage

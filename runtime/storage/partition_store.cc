@@ -1,0 +1,194 @@
+#include "runtime/storage/partition_store.h"
+
+#include "absl/strings/str_format.h"
+#include "rocksdb/db.h"
+#include "rocksdb/utilities/write_batch_with_index.h"
+#include "runtime/common/big_endian.h"
+#include "runtime/common/rocksdb_status.h"
+#include "runtime/common/status_macros.h"
+#include "runtime/storage/keys.h"
+
+namespace reprise::storage {
+namespace {
+
+template <typename Message>
+absl::StatusOr<Message> ParseValue(const std::string& bytes,
+                                   std::string_view what) {
+  Message message;
+  if (!message.ParseFromString(bytes)) {
+    return absl::DataLossError(
+        absl::StrFormat("corrupt %s in the partition store", what));
+  }
+  return message;
+}
+
+// Reads committed state straight from the database.
+class DbReader final : public PartitionReader {
+ public:
+  DbReader(rocksdb::DB& db, PartitionId partition)
+      : PartitionReader(partition), db_(db) {}
+
+ protected:
+  absl::StatusOr<std::optional<std::string>> Get(
+      const std::string& key) override {
+    std::string value;
+    rocksdb::Status s = db_.Get(rocksdb::ReadOptions(), key, &value);
+    if (s.IsNotFound()) return std::nullopt;
+    REPRISE_RETURN_IF_ERROR(FromRocksStatus(s, "partition store read"));
+    return value;
+  }
+  std::unique_ptr<rocksdb::Iterator> NewIterator() override {
+    return std::unique_ptr<rocksdb::Iterator>(
+        db_.NewIterator(rocksdb::ReadOptions()));
+  }
+
+ private:
+  rocksdb::DB& db_;
+};
+
+}  // namespace
+
+absl::StatusOr<Lsn> PartitionReader::GetAppliedLsn() {
+  REPRISE_ASSIGN_OR_RETURN(auto value, Get(AppliedLsnKey(partition_)));
+  if (!value.has_value()) return Lsn(0);
+  if (value->size() != 8) {
+    return absl::DataLossError("corrupt applied Lsn in the partition store");
+  }
+  return Lsn(DecodeBigEndian64(value->data()));
+}
+
+absl::StatusOr<std::optional<v1::InvocationStatus>>
+PartitionReader::GetInvocationStatus(const InvocationId& id) {
+  REPRISE_ASSIGN_OR_RETURN(auto value,
+                           Get(InvocationStatusKey(partition_, id)));
+  if (!value.has_value()) return std::nullopt;
+  return ParseValue<v1::InvocationStatus>(*value, "invocation status");
+}
+
+absl::StatusOr<std::vector<v1::JournalEntry>> PartitionReader::GetJournal(
+    const InvocationId& id) {
+  const std::string prefix = JournalPrefix(partition_, id);
+  std::vector<v1::JournalEntry> entries;
+  auto it = NewIterator();
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    uint32_t index = DecodeBigEndian32(it->key().data() + prefix.size());
+    if (index != entries.size()) {
+      return absl::DataLossError(absl::StrFormat(
+          "journal of %s has a gap at index %d", id.ToString(), entries.size()));
+    }
+    REPRISE_ASSIGN_OR_RETURN(
+        auto entry,
+        ParseValue<v1::JournalEntry>(it->value().ToString(), "journal entry"));
+    entries.push_back(std::move(entry));
+  }
+  REPRISE_RETURN_IF_ERROR(FromRocksStatus(it->status(), "journal read"));
+  return entries;
+}
+
+absl::Status PartitionReader::ForEachInvocation(
+    const std::function<bool(const InvocationId&, const v1::InvocationStatus&)>&
+        fn) {
+  const std::string prefix = TablePrefix(partition_, kInvocationStatusTable);
+  auto it = NewIterator();
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    rocksdb::Slice key = it->key();
+    key.remove_prefix(prefix.size());
+    REPRISE_ASSIGN_OR_RETURN(InvocationId id,
+                             InvocationId::FromBytes({key.data(), key.size()}));
+    REPRISE_ASSIGN_OR_RETURN(
+        auto status, ParseValue<v1::InvocationStatus>(it->value().ToString(),
+                                                      "invocation status"));
+    if (!fn(id, status)) break;
+  }
+  return FromRocksStatus(it->status(), "invocation scan");
+}
+
+Transaction::Transaction(Store& store, PartitionId partition)
+    : PartitionReader(partition),
+      store_(store),
+      batch_(std::make_unique<rocksdb::WriteBatchWithIndex>(
+          rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true)) {}
+
+Transaction::~Transaction() = default;
+
+void Transaction::PutAppliedLsn(Lsn lsn) {
+  std::string value;
+  AppendBigEndian64(value, lsn.value());
+  batch_->Put(AppliedLsnKey(partition()), value).PermitUncheckedError();
+}
+
+void Transaction::PutInvocationStatus(const InvocationId& id,
+                                      const v1::InvocationStatus& status) {
+  batch_->Put(InvocationStatusKey(partition(), id), status.SerializeAsString())
+      .PermitUncheckedError();
+}
+
+void Transaction::PutJournalEntry(const InvocationId& id, uint32_t index,
+                                  const v1::JournalEntry& entry) {
+  batch_->Put(JournalKey(partition(), id, index), entry.SerializeAsString())
+      .PermitUncheckedError();
+}
+
+absl::Status Transaction::Commit() {
+  rocksdb::WriteOptions options;
+  options.sync = false;
+  absl::Status status = FromRocksStatus(
+      store_.db().Write(options, batch_->GetWriteBatch()), "state commit");
+  batch_->Clear();
+  return status;
+}
+
+absl::StatusOr<std::optional<std::string>> Transaction::Get(
+    const std::string& key) {
+  std::string value;
+  rocksdb::Status s = batch_->GetFromBatchAndDB(
+      &store_.db(), rocksdb::ReadOptions(), key, &value);
+  if (s.IsNotFound()) return std::nullopt;
+  REPRISE_RETURN_IF_ERROR(FromRocksStatus(s, "partition store read"));
+  return value;
+}
+
+std::unique_ptr<rocksdb::Iterator> Transaction::NewIterator() {
+  return std::unique_ptr<rocksdb::Iterator>(batch_->NewIteratorWithBase(
+      store_.db().NewIterator(rocksdb::ReadOptions())));
+}
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.paranoid_checks = true;
+  rocksdb::DB* raw = nullptr;
+  REPRISE_RETURN_IF_ERROR(
+      FromRocksStatus(rocksdb::DB::Open(options, dir, &raw),
+                      "opening the partition store at " + dir));
+  return std::unique_ptr<Store>(new Store(std::unique_ptr<rocksdb::DB>(raw)));
+}
+
+Store::Store(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+
+Store::~Store() { db_->Close().PermitUncheckedError(); }
+
+std::unique_ptr<PartitionReader> Store::Reader(PartitionId partition) {
+  return std::make_unique<DbReader>(*db_, partition);
+}
+
+absl::Status Store::PutMetadata(std::string_view name,
+                                const std::string& value) {
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  return FromRocksStatus(db_->Put(options, MetadataKey(name), value),
+                         "metadata write");
+}
+
+absl::StatusOr<std::optional<std::string>> Store::GetMetadata(
+    std::string_view name) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), MetadataKey(name), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  REPRISE_RETURN_IF_ERROR(FromRocksStatus(s, "metadata read"));
+  return value;
+}
+
+}  // namespace reprise::storage

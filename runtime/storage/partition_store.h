@@ -1,0 +1,119 @@
+// The partition store: the state each partition processor derives from its
+// log, in one RocksDB instance shared by all partitions (keys.h), plus a
+// small metadata table for cluster-wide data such as the service registry.
+//
+// Durability: partition writes are not synced. The log is the durable copy;
+// the applied Lsn is written in the same batch as the state it produced, so
+// after a crash the processor re-applies the log from there. Metadata writes
+// are synced (they are not derived from the log).
+//
+// Thread-safety: Store and PartitionReader methods may be called from any
+// thread (RocksDB reads are thread-safe). A Transaction belongs to one
+// thread, the partition processor's. Ownership: Store owns the RocksDB
+// instance and must outlive every reader and transaction made from it.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "reprise/v1/journal.pb.h"
+#include "reprise/v1/storage.pb.h"
+#include "runtime/common/ids.h"
+
+namespace rocksdb {
+class DB;
+class Iterator;
+class WriteBatchWithIndex;
+}  // namespace rocksdb
+
+namespace reprise::storage {
+
+// Typed reads of one partition's tables, over a point-read and an iterator
+// primitive that the store and the transaction each supply.
+class PartitionReader {
+ public:
+  virtual ~PartitionReader() = default;
+
+  PartitionId partition() const { return partition_; }
+
+  // The Lsn of the last command applied; Lsn(0) before the first.
+  absl::StatusOr<Lsn> GetAppliedLsn();
+  absl::StatusOr<std::optional<v1::InvocationStatus>> GetInvocationStatus(
+      const InvocationId& id);
+  // Journal entries 0..n-1 of `id`, in index order.
+  absl::StatusOr<std::vector<v1::JournalEntry>> GetJournal(
+      const InvocationId& id);
+  // Calls `fn` for each invocation of the partition, in id order, until it
+  // returns false.
+  absl::Status ForEachInvocation(
+      const std::function<bool(const InvocationId&,
+                               const v1::InvocationStatus&)>& fn);
+
+ protected:
+  explicit PartitionReader(PartitionId partition) : partition_(partition) {}
+  virtual absl::StatusOr<std::optional<std::string>> Get(
+      const std::string& key) = 0;
+  virtual std::unique_ptr<rocksdb::Iterator> NewIterator() = 0;
+
+ private:
+  const PartitionId partition_;
+};
+
+class Store;
+
+// A batch of writes to one partition, applied atomically by Commit. Reads
+// through a transaction see its own uncommitted writes.
+class Transaction final : public PartitionReader {
+ public:
+  Transaction(Store& store, PartitionId partition);
+  ~Transaction() override;
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  void PutAppliedLsn(Lsn lsn);
+  void PutInvocationStatus(const InvocationId& id,
+                           const v1::InvocationStatus& status);
+  void PutJournalEntry(const InvocationId& id, uint32_t index,
+                       const v1::JournalEntry& entry);
+
+  // Writes the batch (unsynced, see above). The transaction is empty after.
+  absl::Status Commit();
+
+ protected:
+  absl::StatusOr<std::optional<std::string>> Get(
+      const std::string& key) override;
+  std::unique_ptr<rocksdb::Iterator> NewIterator() override;
+
+ private:
+  Store& store_;
+  std::unique_ptr<rocksdb::WriteBatchWithIndex> batch_;
+};
+
+class Store {
+ public:
+  // Opens (creating if missing) the store in `dir`. DataLoss on corruption.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& dir);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // A reader of committed state of `partition`.
+  std::unique_ptr<PartitionReader> Reader(PartitionId partition);
+
+  absl::Status PutMetadata(std::string_view name, const std::string& value);
+  absl::StatusOr<std::optional<std::string>> GetMetadata(
+      std::string_view name);
+
+  rocksdb::DB& db() { return *db_; }
+
+ private:
+  explicit Store(std::unique_ptr<rocksdb::DB> db);
+  const std::unique_ptr<rocksdb::DB> db_;
+};
+
+}  // namespace reprise::storage

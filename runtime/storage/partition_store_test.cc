@@ -1,0 +1,96 @@
+#include "runtime/storage/partition_store.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/testing/temp_dir.h"
+
+namespace reprise::storage {
+namespace {
+
+v1::JournalEntry Input(std::string value) {
+  v1::JournalEntry entry;
+  entry.mutable_input()->set_value(std::move(value));
+  return entry;
+}
+
+TEST(PartitionStoreTest, TransactionReadsItsOwnWritesBeforeCommit) {
+  testing::TempDir dir;
+  auto store = Store::Open(dir.path()).value();
+  InvocationId id(1, 2);
+  Transaction txn(*store, PartitionId(0));
+  v1::InvocationStatus status;
+  status.set_journal_length(1);
+  txn.PutInvocationStatus(id, status);
+  txn.PutJournalEntry(id, 0, Input("a"));
+  EXPECT_EQ(txn.GetInvocationStatus(id).value()->journal_length(), 1u);
+  EXPECT_EQ(txn.GetJournal(id).value().size(), 1u);
+  // Not visible outside until committed.
+  EXPECT_FALSE(
+      store->Reader(PartitionId(0))->GetInvocationStatus(id).value().has_value());
+  ASSERT_TRUE(txn.Commit().ok());
+  EXPECT_TRUE(
+      store->Reader(PartitionId(0))->GetInvocationStatus(id).value().has_value());
+}
+
+TEST(PartitionStoreTest, PartitionsAreSeparate) {
+  testing::TempDir dir;
+  auto store = Store::Open(dir.path()).value();
+  InvocationId id(1, 2);
+  Transaction txn(*store, PartitionId(1));
+  txn.PutInvocationStatus(id, v1::InvocationStatus());
+  txn.PutAppliedLsn(Lsn(7));
+  ASSERT_TRUE(txn.Commit().ok());
+  EXPECT_EQ(store->Reader(PartitionId(1))->GetAppliedLsn().value(), Lsn(7));
+  EXPECT_EQ(store->Reader(PartitionId(0))->GetAppliedLsn().value(), Lsn(0));
+  EXPECT_FALSE(
+      store->Reader(PartitionId(0))->GetInvocationStatus(id).value().has_value());
+}
+
+TEST(PartitionStoreTest, JournalIsReadInIndexOrderPerInvocation) {
+  testing::TempDir dir;
+  auto store = Store::Open(dir.path()).value();
+  InvocationId a(5, 1), b(5, 2);
+  Transaction txn(*store, PartitionId(0));
+  for (uint32_t i = 0; i < 300; ++i) {
+    txn.PutJournalEntry(a, i, Input("a" + std::to_string(i)));
+  }
+  txn.PutJournalEntry(b, 0, Input("b0"));
+  ASSERT_TRUE(txn.Commit().ok());
+  auto journal = store->Reader(PartitionId(0))->GetJournal(a).value();
+  ASSERT_EQ(journal.size(), 300u);
+  EXPECT_EQ(journal[256].input().value(), "a256");
+  EXPECT_EQ(store->Reader(PartitionId(0))->GetJournal(b).value().size(), 1u);
+}
+
+TEST(PartitionStoreTest, ForEachInvocationVisitsAll) {
+  testing::TempDir dir;
+  auto store = Store::Open(dir.path()).value();
+  Transaction txn(*store, PartitionId(0));
+  for (uint64_t i = 0; i < 10; ++i) {
+    txn.PutInvocationStatus(InvocationId(i, i), v1::InvocationStatus());
+  }
+  ASSERT_TRUE(txn.Commit().ok());
+  int seen = 0;
+  ASSERT_TRUE(store->Reader(PartitionId(0))
+                  ->ForEachInvocation([&](const InvocationId&,
+                                          const v1::InvocationStatus&) {
+                    ++seen;
+                    return true;
+                  })
+                  .ok());
+  EXPECT_EQ(seen, 10);
+}
+
+TEST(PartitionStoreTest, MetadataSurvivesReopen) {
+  testing::TempDir dir;
+  {
+    auto store = Store::Open(dir.path()).value();
+    ASSERT_TRUE(store->PutMetadata("services", "v").ok());
+  }
+  auto store = Store::Open(dir.path()).value();
+  EXPECT_EQ(store->GetMetadata("services").value(), "v");
+  EXPECT_FALSE(store->GetMetadata("other").value().has_value());
+}
+
+}  // namespace
+}  // namespace reprise::storage
