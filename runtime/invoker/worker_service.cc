@@ -1,0 +1,152 @@
+#include "runtime/invoker/worker_service.h"
+
+#include <deque>
+#include <memory>
+
+#include "absl/synchronization/mutex.h"
+#include "runtime/common/logging.h"
+#include "runtime/common/status_convert.h"
+
+namespace reprise::invoker {
+namespace {
+
+class WorkerStream;
+
+// The invoker's handle on a stream. Outlives the stream if the invoker still
+// holds it; after the stream is done, Send drops messages.
+class StreamConnection final : public WorkerConnection {
+ public:
+  explicit StreamConnection(WorkerStream* stream) : stream_(stream) {}
+  void Send(v1::RuntimeMessage message) override;
+  // Ends the stream with `status` once queued writes are out.
+  void Finish(grpc::Status status);
+  void OnWriteDone(bool ok);
+  void Detach() {
+    absl::MutexLock lock(&mu_);
+    stream_ = nullptr;
+  }
+
+ private:
+  void FinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  absl::Mutex mu_;
+  WorkerStream* stream_ ABSL_GUARDED_BY(mu_);
+  std::deque<v1::RuntimeMessage> queue_ ABSL_GUARDED_BY(mu_);
+  v1::RuntimeMessage in_flight_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
+};
+
+class WorkerStream final
+    : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::RuntimeMessage> {
+ public:
+  explicit WorkerStream(Invoker& invoker)
+      : invoker_(invoker),
+        connection_(std::make_shared<StreamConnection>(this)) {
+    StartRead(&incoming_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the worker went away or half-closed
+      invoker_.OnWorkerDisconnected(*connection_);
+      connection_->Finish(grpc::Status::OK);
+      return;
+    }
+    if (!registered_) {
+      if (!incoming_.has_registration()) {
+        connection_->Finish(grpc::Status(
+            grpc::StatusCode::INVALID_ARGUMENT,
+            "the first message on a worker stream must be register"));
+        return;
+      }
+      registered_ = true;
+      invoker_.RegisterWorker(
+          connection_, incoming_.registration(),
+          [connection = connection_](absl::StatusOr<std::string> worker_id) {
+            if (!worker_id.ok()) {
+              Log(LogLevel::kWarning, "worker registration refused: %s",
+                  worker_id.status().ToString());
+              connection->Finish(ToGrpcStatus(worker_id.status()));
+              return;
+            }
+            v1::RuntimeMessage registered;
+            registered.mutable_registered()->set_worker_id(*worker_id);
+            connection->Send(std::move(registered));
+          });
+    } else {
+      invoker_.OnWorkerMessage(*connection_, incoming_);
+    }
+    StartRead(&incoming_);
+  }
+
+  void OnWriteDone(bool ok) override { connection_->OnWriteDone(ok); }
+
+  void OnDone() override {
+    connection_->Detach();
+    invoker_.OnWorkerDisconnected(*connection_);
+    delete this;
+  }
+
+ private:
+  Invoker& invoker_;
+  std::shared_ptr<StreamConnection> connection_;
+  v1::WorkerMessage incoming_;
+  bool registered_ = false;
+};
+
+void StreamConnection::Send(v1::RuntimeMessage message) {
+  absl::MutexLock lock(&mu_);
+  if (stream_ == nullptr || finishing_) return;
+  if (writing_) {
+    queue_.push_back(std::move(message));
+    return;
+  }
+  writing_ = true;
+  in_flight_ = std::move(message);
+  stream_->StartWrite(&in_flight_);
+}
+
+void StreamConnection::OnWriteDone(bool ok) {
+  absl::MutexLock lock(&mu_);
+  writing_ = false;
+  if (stream_ == nullptr) return;
+  if (!ok) {
+    // The stream is broken; gRPC reports the read side too. Queued messages
+    // are lost with it, and the invoker re-dispatches their attempts.
+    queue_.clear();
+    finishing_ = true;
+  }
+  if (!queue_.empty()) {
+    writing_ = true;
+    in_flight_ = std::move(queue_.front());
+    queue_.pop_front();
+    stream_->StartWrite(&in_flight_);
+    return;
+  }
+  if (finishing_) FinishLocked();
+}
+
+void StreamConnection::Finish(grpc::Status status) {
+  absl::MutexLock lock(&mu_);
+  if (finishing_ && finished_) return;
+  if (!finishing_) finish_status_ = std::move(status);
+  finishing_ = true;
+  if (!writing_) FinishLocked();
+}
+
+void StreamConnection::FinishLocked() {
+  if (finished_ || stream_ == nullptr) return;
+  finished_ = true;
+  stream_->Finish(finish_status_);
+}
+
+}  // namespace
+
+grpc::ServerBidiReactor<v1::WorkerMessage, v1::RuntimeMessage>*
+WorkerServiceImpl::Connect(grpc::CallbackServerContext* /*context*/) {
+  return new WorkerStream(invoker_);
+}
+
+}  // namespace reprise::invoker

@@ -1,0 +1,26 @@
+// WorkerServiceImpl: the gRPC endpoint workers connect to (worker.proto).
+// Each Connect stream becomes a WorkerConnection of the Invoker. Reactions
+// never block: reads are handed to the invoker, writes are queued and sent
+// one at a time by the stream itself.
+//
+// Thread-safety: gRPC calls it from its own threads. Ownership: borrows the
+// Invoker, which must outlive the gRPC server.
+#pragma once
+
+#include "reprise/v1/worker.grpc.pb.h"
+#include "runtime/invoker/invoker.h"
+
+namespace reprise::invoker {
+
+class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
+ public:
+  explicit WorkerServiceImpl(Invoker& invoker) : invoker_(invoker) {}
+
+  grpc::ServerBidiReactor<v1::WorkerMessage, v1::RuntimeMessage>* Connect(
+      grpc::CallbackServerContext* context) override;
+
+ private:
+  Invoker& invoker_;
+};
+
+}  // namespace reprise::invoker

@@ -1,0 +1,163 @@
+#include "runtime/partition/partition_processor.h"
+
+#include <algorithm>
+#include <iterator>
+
+#include "absl/strings/str_format.h"
+#include "reprise/v1/log.pb.h"
+#include "runtime/common/check.h"
+#include "runtime/common/logging.h"
+#include "runtime/common/status_macros.h"
+
+namespace reprise::partition {
+namespace {
+
+constexpr size_t kMaxBatchRecords = 1024;
+
+}  // namespace
+
+PartitionProcessor::PartitionProcessor(PartitionId partition, log::Log& log,
+                                       storage::Store& store,
+                                       LeaderActions& actions)
+    : partition_(partition),
+      log_(log),
+      store_(store),
+      actions_(actions),
+      reader_(store.Reader(partition)) {}
+
+PartitionProcessor::~PartitionProcessor() { Stop(); }
+
+absl::Status PartitionProcessor::Start() {
+  REPRISE_ASSIGN_OR_RETURN(Lsn applied, reader_->GetAppliedLsn());
+  next_lsn_ = Lsn(applied.value() + 1);
+  REPRISE_ASSIGN_OR_RETURN(Lsn tail, log_.FindTail(partition_));
+  std::vector<state_machine::Action> discarded;
+  size_t replayed = 0;
+  while (next_lsn_ < tail) {
+    REPRISE_ASSIGN_OR_RETURN(size_t n, ApplyBatch(discarded));
+    if (n == 0) break;
+    replayed += n;
+    discarded.clear();
+  }
+  REPRISE_RETURN_IF_ERROR(ResumeLiveInvocations());
+  if (replayed > 0) {
+    Log(LogLevel::kInfo, "partition %d: re-applied %d log records",
+        partition_.value(), replayed);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    known_tail_ = std::max(known_tail_, tail);
+    applied_tail_ = next_lsn_;
+  }
+  thread_ = std::thread([this] { Loop(); });
+  return absl::OkStatus();
+}
+
+void PartitionProcessor::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void PartitionProcessor::OnTailAdvanced(Lsn tail) {
+  absl::MutexLock lock(&mu_);
+  known_tail_ = std::max(known_tail_, tail);
+}
+
+void PartitionProcessor::RunAfterApplied(Query query) {
+  absl::StatusOr<Lsn> tail = log_.FindTail(partition_);
+  absl::MutexLock lock(&mu_);
+  Lsn after = tail.ok() ? Lsn(tail->value() - 1) : Lsn(0);
+  if (tail.ok()) known_tail_ = std::max(known_tail_, *tail);
+  queries_.push_back({after, std::move(query)});
+}
+
+absl::StatusOr<size_t> PartitionProcessor::ApplyBatch(
+    std::vector<state_machine::Action>& actions) {
+  REPRISE_ASSIGN_OR_RETURN(auto records,
+                           log_.Read(partition_, next_lsn_, kMaxBatchRecords));
+  if (records.empty()) return 0;
+  storage::Transaction txn(store_, partition_);
+  v1::Command command;
+  for (const log::Record& record : records) {
+    if (!command.ParseFromString(record.payload)) {
+      return absl::DataLossError(
+          absl::StrFormat("partition %d: log record %d is not a command",
+                          partition_.value(), record.lsn.value()));
+    }
+    REPRISE_RETURN_IF_ERROR(
+        state_machine_.Apply(command, record.lsn, txn, actions));
+  }
+  REPRISE_RETURN_IF_ERROR(txn.Commit());
+  next_lsn_ = Lsn(records.back().lsn.value() + 1);
+  return records.size();
+}
+
+absl::Status PartitionProcessor::ResumeLiveInvocations() {
+  std::vector<std::pair<InvocationId, v1::Target>> live;
+  REPRISE_RETURN_IF_ERROR(reader_->ForEachInvocation(
+      [&](const InvocationId& id, const v1::InvocationStatus& status) {
+        if (status.state() == v1::INVOCATION_STATE_INVOKED) {
+          live.emplace_back(id, status.target());
+        }
+        return true;
+      }));
+  for (auto& [id, target] : live) {
+    REPRISE_ASSIGN_OR_RETURN(auto journal, reader_->GetJournal(id));
+    actions_.Execute(partition_, state_machine::StartAttemptAction{
+                                     id, std::move(target), std::move(journal)});
+  }
+  if (!live.empty()) {
+    Log(LogLevel::kInfo, "partition %d: resumed %d live invocations",
+        partition_.value(), live.size());
+  }
+  return absl::OkStatus();
+}
+
+bool PartitionProcessor::HasWorkLocked() const {
+  if (known_tail_ > applied_tail_) return true;
+  return std::any_of(queries_.begin(), queries_.end(),
+                     [&](const PendingQuery& q) { return q.after < applied_tail_; });
+}
+
+void PartitionProcessor::Loop() {
+  std::vector<state_machine::Action> actions;
+  std::vector<PendingQuery> ready;
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](PartitionProcessor* self) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return self->stopping_ || self->HasWorkLocked();
+          },
+          this));
+      if (stopping_) return;
+    }
+    // Any failure here means the log or the store is broken: continuing
+    // could apply commands out of order, so the process stops loudly.
+    absl::StatusOr<size_t> applied = ApplyBatch(actions);
+    if (!applied.ok()) {
+      Log(LogLevel::kError, "partition %d stopped: %s", partition_.value(),
+          applied.status().ToString());
+      REPRISE_CHECK(false, "partition processor cannot continue");
+    }
+    for (auto& action : actions) actions_.Execute(partition_, std::move(action));
+    actions.clear();
+    {
+      absl::MutexLock lock(&mu_);
+      applied_tail_ = next_lsn_;
+      auto it = std::partition(queries_.begin(), queries_.end(),
+                               [&](const PendingQuery& q) {
+                                 return q.after >= next_lsn_;
+                               });
+      std::move(it, queries_.end(), std::back_inserter(ready));
+      queries_.erase(it, queries_.end());
+    }
+    for (auto& q : ready) q.query(*reader_);
+    ready.clear();
+  }
+}
+
+}  // namespace reprise::partition

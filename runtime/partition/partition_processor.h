@@ -1,0 +1,91 @@
+// PartitionProcessor: the one thread that owns a partition. It reads the
+// partition's log from the store's applied Lsn on, applies each batch of
+// records to the store in one transaction, and, as the partition's leader,
+// executes the actions only after that commit, i.e. after the commands are
+// durable in the log and their effects visible in the store.
+//
+// Recovery (Start): re-apply the log tail without executing actions, then
+// resume every invocation that is not completed, as a new leader would.
+//
+// Thread-safety: OnTailAdvanced and RunAfterApplied may be called from any
+// thread; Start and Stop from the owner. Ownership: borrows the log, store
+// and LeaderActions, which must outlive it.
+#pragma once
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/synchronization/mutex.h"
+#include "runtime/log/log.h"
+#include "runtime/state_machine/state_machine.h"
+#include "runtime/storage/partition_store.h"
+
+namespace reprise::partition {
+
+// Executes the actions of applied commands; implemented by the server.
+// Called on the processor thread; must not block.
+class LeaderActions {
+ public:
+  virtual ~LeaderActions() = default;
+  virtual void Execute(PartitionId partition, state_machine::Action action) = 0;
+};
+
+class PartitionProcessor {
+ public:
+  // Runs on the processor thread with a reader of the committed state.
+  using Query = absl::AnyInvocable<void(storage::PartitionReader&)>;
+
+  PartitionProcessor(PartitionId partition, log::Log& log,
+                     storage::Store& store, LeaderActions& actions);
+  ~PartitionProcessor();
+  PartitionProcessor(const PartitionProcessor&) = delete;
+  PartitionProcessor& operator=(const PartitionProcessor&) = delete;
+
+  // Catches up with the log, resumes live invocations, starts the thread.
+  absl::Status Start();
+  // Stops the thread; queries not yet run are dropped. Idempotent.
+  void Stop();
+
+  // Tells the processor the log's durable tail moved.
+  void OnTailAdvanced(Lsn tail);
+
+  // Runs `query` on the processor thread once every record that is durable
+  // now has been applied: a read that sees all acknowledged writes.
+  void RunAfterApplied(Query query);
+
+  PartitionId partition() const { return partition_; }
+
+ private:
+  struct PendingQuery {
+    Lsn after;
+    Query query;
+  };
+
+  // Applies up to one batch from `next_lsn_`, adding its actions to
+  // `actions`. Returns the number of records applied (0: caught up).
+  absl::StatusOr<size_t> ApplyBatch(std::vector<state_machine::Action>& actions);
+  absl::Status ResumeLiveInvocations();
+  void Loop();
+  bool HasWorkLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const PartitionId partition_;
+  log::Log& log_;
+  storage::Store& store_;
+  LeaderActions& actions_;
+  state_machine::StateMachine state_machine_;
+  std::unique_ptr<storage::PartitionReader> reader_;
+  Lsn next_lsn_{1};  // processor thread only
+
+  absl::Mutex mu_;
+  Lsn known_tail_ ABSL_GUARDED_BY(mu_){1};
+  // next_lsn_ as of the last committed batch, for other threads.
+  Lsn applied_tail_ ABSL_GUARDED_BY(mu_){1};
+  std::vector<PendingQuery> queries_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace reprise::partition

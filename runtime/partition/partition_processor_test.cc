@@ -1,0 +1,149 @@
+// The processor on a real embedded log and store: apply, actions after
+// durability, read-after-apply queries, and recovery after a restart.
+#include "runtime/partition/partition_processor.h"
+
+#include <gtest/gtest.h>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "reprise/v1/log.pb.h"
+#include "runtime/log/embedded_log.h"
+#include "tests/testing/temp_dir.h"
+
+namespace reprise::partition {
+namespace {
+
+class RecordingActions : public LeaderActions {
+ public:
+  void Execute(PartitionId, state_machine::Action action) override {
+    absl::MutexLock lock(&mu_);
+    actions_.push_back(std::move(action));
+  }
+  // Waits until `n` actions arrived (bounded), then returns them.
+  std::vector<state_machine::Action> WaitFor(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return actions_.size() >= n;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(10));
+    return actions_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<state_machine::Action> actions_ ABSL_GUARDED_BY(mu_);
+};
+
+class PartitionProcessorTest : public ::testing::Test {
+ protected:
+  void Open() {
+    log_ = log::EmbeddedLog::Open(dir_.path() + "/log", 1).value();
+    store_ = storage::Store::Open(dir_.path() + "/store").value();
+    actions_ = std::make_unique<RecordingActions>();
+    processor_ = std::make_unique<PartitionProcessor>(PartitionId(0), *log_,
+                                                      *store_, *actions_);
+    log_->SetTailListener(
+        [this](PartitionId, Lsn tail) { processor_->OnTailAdvanced(tail); });
+    ASSERT_TRUE(processor_->Start().ok());
+  }
+  void Close() {
+    processor_.reset();
+    store_.reset();
+    log_.reset();
+  }
+  void AppendAndWait(const v1::Command& command) {
+    absl::Notification done;
+    log_->Append(PartitionId(0), command.SerializeAsString(),
+                 [&](absl::StatusOr<Lsn> lsn) {
+                   EXPECT_TRUE(lsn.ok());
+                   done.Notify();
+                 });
+    done.WaitForNotification();
+  }
+  v1::Command Invoke() {
+    v1::Command command;
+    command.set_timestamp_ms(1);
+    command.mutable_invoke()->set_invocation_id(id_.ToBytes());
+    command.mutable_invoke()->mutable_target()->set_service("S");
+    command.mutable_invoke()->mutable_target()->set_handler("h");
+    return command;
+  }
+  v1::Command Output() {
+    v1::Command command;
+    command.set_timestamp_ms(2);
+    auto* p = command.mutable_propose_entry();
+    p->set_invocation_id(id_.ToBytes());
+    p->set_index(1);
+    p->mutable_entry()->mutable_output()->mutable_result()->set_value("r");
+    return command;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<log::EmbeddedLog> log_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<RecordingActions> actions_;
+  std::unique_ptr<PartitionProcessor> processor_;
+  InvocationId id_{3, 4};
+};
+
+TEST_F(PartitionProcessorTest, AppliesAppendedCommandsAndExecutesActions) {
+  Open();
+  AppendAndWait(Invoke());
+  auto actions = actions_->WaitFor(1);
+  ASSERT_EQ(actions.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<state_machine::StartAttemptAction>(actions[0]));
+  AppendAndWait(Output());
+  actions = actions_->WaitFor(2);
+  ASSERT_EQ(actions.size(), 2u);
+  EXPECT_TRUE(
+      std::holds_alternative<state_machine::InvocationCompletedAction>(actions[1]));
+}
+
+TEST_F(PartitionProcessorTest, QueryAfterAppendSeesTheCommand) {
+  Open();
+  AppendAndWait(Invoke());
+  absl::Notification done;
+  bool found = false;
+  processor_->RunAfterApplied([&](storage::PartitionReader& reader) {
+    found = reader.GetInvocationStatus(id_).value().has_value();
+    done.Notify();
+  });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_TRUE(found);
+}
+
+TEST_F(PartitionProcessorTest, RestartResumesLiveInvocation) {
+  Open();
+  AppendAndWait(Invoke());
+  actions_->WaitFor(1);
+  Close();
+  Open();
+  auto actions = actions_->WaitFor(1);
+  ASSERT_EQ(actions.size(), 1u);
+  auto* start = std::get_if<state_machine::StartAttemptAction>(&actions[0]);
+  ASSERT_NE(start, nullptr);
+  EXPECT_EQ(start->invocation_id, id_);
+  ASSERT_EQ(start->journal.size(), 1u);
+}
+
+TEST_F(PartitionProcessorTest, RestartAppliesUnappliedTailWithoutResumingCompleted) {
+  Open();
+  AppendAndWait(Invoke());
+  actions_->WaitFor(1);
+  processor_->Stop();
+  AppendAndWait(Output());  // durable, not yet applied
+  Close();
+  Open();
+  absl::Notification done;
+  v1::InvocationState state = v1::INVOCATION_STATE_UNSPECIFIED;
+  processor_->RunAfterApplied([&](storage::PartitionReader& reader) {
+    state = reader.GetInvocationStatus(id_).value()->state();
+    done.Notify();
+  });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_EQ(state, v1::INVOCATION_STATE_COMPLETED);
+  EXPECT_TRUE(actions_->WaitFor(0).empty());
+}
+
+}  // namespace
+}  // namespace reprise::partition

@@ -1,0 +1,31 @@
+#include "runtime/state_machine/state_machine.h"
+
+#include "runtime/common/status_macros.h"
+#include "runtime/state_machine/commands/commands.h"
+
+namespace reprise::state_machine {
+
+absl::Status StateMachine::Apply(const v1::Command& command, Lsn lsn,
+                                 storage::Transaction& txn,
+                                 std::vector<Action>& actions) {
+  REPRISE_ASSIGN_OR_RETURN(Lsn applied, txn.GetAppliedLsn());
+  if (lsn <= applied) return absl::OkStatus();  // already applied before a crash
+  const int64_t now = command.timestamp_ms();
+  switch (command.kind_case()) {
+    case v1::Command::kInvoke:
+      REPRISE_RETURN_IF_ERROR(ApplyInvoke(command.invoke(), now, txn, actions));
+      break;
+    case v1::Command::kProposeEntry:
+      REPRISE_RETURN_IF_ERROR(
+          ApplyProposeEntry(command.propose_entry(), now, txn, actions));
+      break;
+    case v1::Command::KIND_NOT_SET:
+      // A command kind from a newer version would be a compatibility bug;
+      // this version has nothing to apply.
+      break;
+  }
+  txn.PutAppliedLsn(lsn);
+  return absl::OkStatus();
+}
+
+}  // namespace reprise::state_machine

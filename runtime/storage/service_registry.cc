@@ -1,0 +1,136 @@
+#include "runtime/storage/service_registry.h"
+
+#include <algorithm>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_format.h"
+#include "runtime/common/status_macros.h"
+
+namespace reprise::storage {
+namespace {
+
+constexpr std::string_view kRegistryKey = "services";
+
+absl::Status ValidateService(const v1::ServiceDefinition& service) {
+  REPRISE_RETURN_IF_ERROR(ValidateName(service.name(), "service name"));
+  if (service.type() == v1::SERVICE_TYPE_UNSPECIFIED ||
+      !v1::ServiceType_IsValid(service.type())) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "service %s: type must be SERVICE, VIRTUAL_OBJECT or WORKFLOW",
+        service.name()));
+  }
+  if (service.handlers().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("service %s declares no handlers", service.name()));
+  }
+  absl::flat_hash_set<std::string> seen;
+  for (const auto& handler : service.handlers()) {
+    REPRISE_RETURN_IF_ERROR(ValidateName(
+        handler.name(), absl::StrFormat("handler name in service %s",
+                                        service.name())));
+    if (!seen.insert(handler.name()).second) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("service %s declares handler %s twice",
+                          service.name(), handler.name()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateName(const std::string& name, std::string_view what) {
+  auto invalid = [&](std::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("invalid %s '%s': %s", what, name, why));
+  };
+  if (name.empty()) return invalid("must not be empty");
+  if (name.size() > 128) return invalid("longer than 128 characters");
+  if (!absl::ascii_isalpha(static_cast<unsigned char>(name[0])) &&
+      name[0] != '_') {
+    return invalid("must start with a letter or '_'");
+  }
+  for (char c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' &&
+        c != '.' && c != '-') {
+      return invalid("may contain only letters, digits, '_', '.' and '-'");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<ServiceRegistry>> ServiceRegistry::Load(
+    Store& store) {
+  auto registry = std::unique_ptr<ServiceRegistry>(new ServiceRegistry(store));
+  REPRISE_ASSIGN_OR_RETURN(auto bytes, store.GetMetadata(kRegistryKey));
+  if (bytes.has_value()) {
+    v1::ServiceRegistryData data;
+    if (!data.ParseFromString(*bytes)) {
+      return absl::DataLossError("the service registry is corrupt");
+    }
+    absl::MutexLock lock(&registry->mu_);
+    for (auto& service : *data.mutable_services()) {
+      std::string name = service.definition().name();
+      registry->services_[name] = std::move(service);
+    }
+  }
+  return registry;
+}
+
+absl::Status ServiceRegistry::Register(
+    const std::vector<v1::ServiceDefinition>& services,
+    const std::string& version, int64_t now_ms) {
+  if (services.empty()) {
+    return absl::InvalidArgumentError("a worker must register a service");
+  }
+  absl::flat_hash_set<std::string> names;
+  for (const auto& service : services) {
+    REPRISE_RETURN_IF_ERROR(ValidateService(service));
+    if (!names.insert(service.name()).second) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("service %s registered twice", service.name()));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  auto updated = services_;
+  for (const auto& service : services) {
+    auto it = updated.find(service.name());
+    if (it != updated.end() && it->second.definition().type() != service.type()) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "service %s is registered as %s and cannot become %s", service.name(),
+          v1::ServiceType_Name(it->second.definition().type()),
+          v1::ServiceType_Name(service.type())));
+    }
+    v1::RegisteredService& entry = updated[service.name()];
+    *entry.mutable_definition() = service;
+    entry.set_version(version);
+    entry.set_registered_at_ms(now_ms);
+  }
+  v1::ServiceRegistryData data;
+  for (const auto& [name, service] : updated) *data.add_services() = service;
+  REPRISE_RETURN_IF_ERROR(
+      store_.PutMetadata(kRegistryKey, data.SerializeAsString()));
+  services_ = std::move(updated);
+  return absl::OkStatus();
+}
+
+std::optional<v1::RegisteredService> ServiceRegistry::Find(
+    const std::string& service) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = services_.find(service);
+  if (it == services_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<v1::RegisteredService> ServiceRegistry::List() const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<v1::RegisteredService> out;
+  for (const auto& [name, service] : services_) out.push_back(service);
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.definition().name() < b.definition().name();
+  });
+  return out;
+}
+
+}  // namespace reprise::storage

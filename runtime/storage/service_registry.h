@@ -1,0 +1,49 @@
+// ServiceRegistry: the services and handlers workers have registered, kept in
+// the metadata table so that the ingress still knows a service while none of
+// its workers is connected (invocations then wait instead of failing).
+//
+// Thread-safety: all methods may be called from any thread; lookups take a
+// shared lock. Ownership: borrows the Store, which must outlive it.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "reprise/v1/storage.pb.h"
+#include "runtime/storage/partition_store.h"
+
+namespace reprise::storage {
+
+class ServiceRegistry {
+ public:
+  static absl::StatusOr<std::unique_ptr<ServiceRegistry>> Load(Store& store);
+
+  // Validates and durably records `services` as registered by a worker of
+  // `version`. A service's type may not change once registered.
+  // InvalidArgument / FailedPrecondition say what to fix.
+  absl::Status Register(const std::vector<v1::ServiceDefinition>& services,
+                        const std::string& version, int64_t now_ms);
+
+  std::optional<v1::RegisteredService> Find(const std::string& service) const;
+  std::vector<v1::RegisteredService> List() const;
+
+ private:
+  explicit ServiceRegistry(Store& store) : store_(store) {}
+
+  Store& store_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, v1::RegisteredService> services_
+      ABSL_GUARDED_BY(mu_);
+};
+
+// Checks that a name is usable as a service or handler name: 1 to 128
+// characters of [A-Za-z0-9_.-], starting with a letter or underscore.
+absl::Status ValidateName(const std::string& name, std::string_view what);
+
+}  // namespace reprise::storage
