@@ -1,0 +1,53 @@
+// AdminService: the operator API (admin.proto) behind the `reprise` CLI.
+// Introspection reads the partition store and asks the invoker what it knows
+// of live attempts. Store scans run on the admin's own task thread, never on
+// a gRPC reaction.
+//
+// Thread-safety: gRPC calls it from its threads. Ownership: borrows the
+// store, registry and invoker, which must outlive the server.
+#pragma once
+
+#include "reprise/v1/admin.grpc.pb.h"
+#include "runtime/common/task_thread.h"
+#include "runtime/invoker/invoker.h"
+#include "runtime/storage/partition_store.h"
+#include "runtime/storage/service_registry.h"
+
+namespace reprise::admin {
+
+class AdminService final : public v1::Admin::CallbackService {
+ public:
+  AdminService(storage::Store& store, uint32_t partitions,
+               storage::ServiceRegistry& registry, invoker::Invoker& invoker);
+
+  grpc::ServerUnaryReactor* ListInvocations(
+      grpc::CallbackServerContext* context,
+      const v1::ListInvocationsRequest* request,
+      v1::ListInvocationsResponse* response) override;
+  grpc::ServerUnaryReactor* DescribeInvocation(
+      grpc::CallbackServerContext* context,
+      const v1::DescribeInvocationRequest* request,
+      v1::InvocationDescription* response) override;
+  grpc::ServerUnaryReactor* ListServices(
+      grpc::CallbackServerContext* context,
+      const v1::ListServicesRequest* request,
+      v1::ListServicesResponse* response) override;
+
+ private:
+  absl::Status DoList(const v1::ListInvocationsRequest& request,
+                      v1::ListInvocationsResponse& response);
+  absl::Status DoDescribe(const v1::DescribeInvocationRequest& request,
+                          v1::InvocationDescription& response);
+  void DoListServices(v1::ListServicesResponse& response);
+  // "pending", "running", "backing-off", "succeeded" or "failed".
+  std::string StatusName(const InvocationId& id,
+                         const v1::InvocationStatus& status) const;
+
+  storage::Store& store_;
+  const uint32_t partitions_;
+  storage::ServiceRegistry& registry_;
+  invoker::Invoker& invoker_;
+  TaskThread tasks_;
+};
+
+}  // namespace reprise::admin

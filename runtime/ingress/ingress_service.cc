@@ -1,0 +1,233 @@
+#include "runtime/ingress/ingress_service.h"
+
+#include "absl/random/random.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "reprise/v1/log.pb.h"
+#include "runtime/common/clock.h"
+#include "runtime/common/status_convert.h"
+
+namespace reprise::ingress {
+namespace {
+
+uint64_t RandomUint64() {
+  thread_local absl::BitGen gen;
+  return absl::Uniform<uint64_t>(gen);
+}
+
+void FinishWithStatus(grpc::ServerUnaryReactor* reactor,
+                      const absl::Status& status) {
+  reactor->Finish(ToGrpcStatus(status));
+}
+
+}  // namespace
+
+uint64_t KeyPartitionHash(const std::string& service, const std::string& key) {
+  // FNV-1a over "service\0key", then the splitmix64 finalizer to spread it
+  // over the whole range, which PartitionForKey splits.
+  uint64_t h = 0xcbf29ce484222325ULL;
+  auto mix = [&](unsigned char c) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  };
+  for (unsigned char c : service) mix(c);
+  mix(0);
+  for (unsigned char c : key) mix(c);
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebULL;
+  h ^= h >> 31;
+  return h;
+}
+
+IngressService::IngressService(
+    log::Log& log, storage::ServiceRegistry& registry,
+    std::vector<partition::PartitionProcessor*> processors,
+    CompletionWaiters& waiters, IngressOptions options)
+    : log_(log),
+      registry_(registry),
+      processors_(std::move(processors)),
+      waiters_(waiters),
+      options_(options) {}
+
+PartitionId IngressService::PartitionOf(const InvocationId& id) const {
+  return PartitionForKey(id.partition_key(),
+                         static_cast<uint32_t>(processors_.size()));
+}
+
+absl::StatusOr<std::pair<InvocationId, v1::Command>>
+IngressService::NewInvocation(const v1::InvokeRequest& request) {
+  const v1::Target& target = request.target();
+  if (target.service().empty()) {
+    return absl::InvalidArgumentError("target.service is required");
+  }
+  if (target.handler().empty()) {
+    return absl::InvalidArgumentError("target.handler is required");
+  }
+  if (request.payload().size() > options_.max_payload_bytes) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "payload is %d bytes, over the limit of %d bytes "
+        "(server option --max-payload-bytes)",
+        request.payload().size(), options_.max_payload_bytes));
+  }
+  auto service = registry_.Find(target.service());
+  if (!service.has_value()) {
+    return absl::NotFoundError(absl::StrFormat(
+        "service %s is not registered: start a worker that serves it",
+        target.service()));
+  }
+  const v1::ServiceDefinition& definition = service->definition();
+  bool found = false;
+  std::vector<std::string> handlers;
+  for (const auto& handler : definition.handlers()) {
+    handlers.push_back(handler.name());
+    found = found || handler.name() == target.handler();
+  }
+  if (!found) {
+    return absl::NotFoundError(
+        absl::StrFormat("service %s has no handler %s (it has: %s)",
+                        target.service(), target.handler(),
+                        absl::StrJoin(handlers, ", ")));
+  }
+  const bool keyed = definition.type() != v1::SERVICE_TYPE_SERVICE;
+  if (keyed && target.key().empty()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "target.key is required: %s is a %s", target.service(),
+        definition.type() == v1::SERVICE_TYPE_WORKFLOW ? "workflow"
+                                                       : "virtual object"));
+  }
+  if (!keyed && !target.key().empty()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "target.key must be empty: %s is a stateless service",
+        target.service()));
+  }
+  InvocationId id(keyed ? KeyPartitionHash(target.service(), target.key())
+                        : RandomUint64(),
+                  RandomUint64());
+  v1::Command command;
+  command.set_timestamp_ms(NowMillis());
+  auto* invoke = command.mutable_invoke();
+  invoke->set_invocation_id(id.ToBytes());
+  *invoke->mutable_target() = target;
+  invoke->set_input(request.payload());
+  invoke->set_service_type(definition.type());
+  return std::make_pair(id, std::move(command));
+}
+
+grpc::ServerUnaryReactor* IngressService::Invoke(
+    grpc::CallbackServerContext* context, const v1::InvokeRequest* request,
+    v1::InvokeResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  auto invocation = NewInvocation(*request);
+  if (!invocation.ok()) {
+    FinishWithStatus(reactor, invocation.status());
+    return reactor;
+  }
+  auto& [id, command] = *invocation;
+  response->set_invocation_id(id.ToString());
+  // Registered before the append, so the completion cannot be missed.
+  waiters_.Add(id, [reactor, response](const v1::Result& result) {
+    *response->mutable_result() = result;
+    reactor->Finish(grpc::Status::OK);
+  });
+  log_.Append(PartitionOf(id), command.SerializeAsString(),
+              [this, id = id, reactor](absl::StatusOr<Lsn> lsn) {
+                if (!lsn.ok() && waiters_.Remove(id)) {
+                  FinishWithStatus(reactor, absl::UnavailableError(
+                                                "the invocation was not stored: " +
+                                                lsn.status().ToString()));
+                }
+              });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* IngressService::Send(
+    grpc::CallbackServerContext* context, const v1::InvokeRequest* request,
+    v1::SendResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  auto invocation = NewInvocation(*request);
+  if (!invocation.ok()) {
+    FinishWithStatus(reactor, invocation.status());
+    return reactor;
+  }
+  auto& [id, command] = *invocation;
+  response->set_invocation_id(id.ToString());
+  log_.Append(PartitionOf(id), command.SerializeAsString(),
+              [reactor](absl::StatusOr<Lsn> lsn) {
+                if (lsn.ok()) {
+                  reactor->Finish(grpc::Status::OK);
+                } else {
+                  FinishWithStatus(reactor, absl::UnavailableError(
+                                                "the invocation was not stored: " +
+                                                lsn.status().ToString()));
+                }
+              });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* IngressService::Attach(
+    grpc::CallbackServerContext* context, const v1::AttachRequest* request,
+    v1::InvokeResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  auto id = InvocationId::Parse(request->invocation_id());
+  if (!id.ok()) {
+    FinishWithStatus(reactor, id.status());
+    return reactor;
+  }
+  response->set_invocation_id(request->invocation_id());
+  // On the processor thread, which also runs completion actions: the waiter
+  // is either added before the completion or sees it in the store.
+  processors_[PartitionOf(*id).value()]->RunAfterApplied(
+      [this, id = *id, reactor, response](storage::PartitionReader& reader) {
+        auto status = reader.GetInvocationStatus(id);
+        if (!status.ok()) {
+          FinishWithStatus(reactor, status.status());
+        } else if (!status->has_value()) {
+          FinishWithStatus(reactor, absl::NotFoundError(absl::StrFormat(
+                                        "no invocation %s", id.ToString())));
+        } else if ((*status)->state() == v1::INVOCATION_STATE_COMPLETED) {
+          *response->mutable_result() = (*status)->result();
+          reactor->Finish(grpc::Status::OK);
+        } else {
+          waiters_.Add(id, [reactor, response](const v1::Result& result) {
+            *response->mutable_result() = result;
+            reactor->Finish(grpc::Status::OK);
+          });
+        }
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* IngressService::GetOutput(
+    grpc::CallbackServerContext* context, const v1::AttachRequest* request,
+    v1::GetOutputResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  auto id = InvocationId::Parse(request->invocation_id());
+  if (!id.ok()) {
+    FinishWithStatus(reactor, id.status());
+    return reactor;
+  }
+  response->set_invocation_id(request->invocation_id());
+  processors_[PartitionOf(*id).value()]->RunAfterApplied(
+      [id = *id, reactor, response](storage::PartitionReader& reader) {
+        auto status = reader.GetInvocationStatus(id);
+        if (!status.ok()) {
+          FinishWithStatus(reactor, status.status());
+          return;
+        }
+        if (!status->has_value()) {
+          FinishWithStatus(reactor, absl::NotFoundError(absl::StrFormat(
+                                        "no invocation %s", id.ToString())));
+          return;
+        }
+        if ((*status)->state() == v1::INVOCATION_STATE_COMPLETED) {
+          response->set_completed(true);
+          *response->mutable_result() = (*status)->result();
+        }
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
+}
+
+}  // namespace reprise::ingress

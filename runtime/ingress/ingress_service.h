@@ -1,0 +1,67 @@
+// IngressService: the gRPC API through which services invoke handlers
+// (ingress.proto). An invocation is acknowledged only once its InvokeCommand
+// is durable in the log; results are delivered by the partition processor's
+// completion actions through CompletionWaiters.
+//
+// Bad input: unknown service or handler -> NOT_FOUND; a missing or
+// malformed field -> INVALID_ARGUMENT naming it; a payload over the limit ->
+// RESOURCE_EXHAUSTED. A known service with no worker connected is accepted;
+// the invocation waits for a worker.
+//
+// Thread-safety: gRPC calls it from its threads; no reaction blocks.
+// Ownership: borrows everything it is given, which must outlive the server.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "reprise/v1/ingress.grpc.pb.h"
+#include "runtime/ingress/completion_waiters.h"
+#include "runtime/log/log.h"
+#include "runtime/partition/partition_processor.h"
+#include "runtime/storage/service_registry.h"
+
+namespace reprise::ingress {
+
+struct IngressOptions {
+  size_t max_payload_bytes = 4 << 20;
+};
+
+class IngressService final : public v1::Ingress::CallbackService {
+ public:
+  IngressService(log::Log& log, storage::ServiceRegistry& registry,
+                 std::vector<partition::PartitionProcessor*> processors,
+                 CompletionWaiters& waiters, IngressOptions options);
+
+  grpc::ServerUnaryReactor* Invoke(grpc::CallbackServerContext* context,
+                                   const v1::InvokeRequest* request,
+                                   v1::InvokeResponse* response) override;
+  grpc::ServerUnaryReactor* Send(grpc::CallbackServerContext* context,
+                                 const v1::InvokeRequest* request,
+                                 v1::SendResponse* response) override;
+  grpc::ServerUnaryReactor* Attach(grpc::CallbackServerContext* context,
+                                   const v1::AttachRequest* request,
+                                   v1::InvokeResponse* response) override;
+  grpc::ServerUnaryReactor* GetOutput(grpc::CallbackServerContext* context,
+                                      const v1::AttachRequest* request,
+                                      v1::GetOutputResponse* response) override;
+
+ private:
+  // Validates `request` and builds the command for a new invocation.
+  absl::StatusOr<std::pair<InvocationId, v1::Command>> NewInvocation(
+      const v1::InvokeRequest& request);
+  PartitionId PartitionOf(const InvocationId& id) const;
+
+  log::Log& log_;
+  storage::ServiceRegistry& registry_;
+  const std::vector<partition::PartitionProcessor*> processors_;
+  CompletionWaiters& waiters_;
+  const IngressOptions options_;
+};
+
+// Stable 64-bit hash of a virtual object's or workflow's key, deciding its
+// partition. Fixed forever: changing it would move keys between partitions.
+uint64_t KeyPartitionHash(const std::string& service, const std::string& key);
+
+}  // namespace reprise::ingress

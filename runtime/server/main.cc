@@ -1,0 +1,69 @@
+// reprise-server: runs one Reprise runtime node on the embedded log.
+#include <signal.h>
+
+#include <cstdio>
+
+#include "CLI/CLI.hpp"
+#include "runtime/common/logging.h"
+#include "runtime/server/server.h"
+
+int main(int argc, char** argv) {
+  reprise::server::ServerOptions options;
+  std::string log_level = "info";
+  CLI::App app{"reprise-server: the Reprise durable-execution runtime"};
+  app.add_option("--data-dir", options.data_dir,
+                 "Where the log and state are kept")
+      ->capture_default_str();
+  app.add_option("--ingress-address", options.ingress_address,
+                 "gRPC ingress listen address (port 0 picks a free port)")
+      ->capture_default_str();
+  app.add_option("--worker-address", options.worker_address,
+                 "Listen address for worker connections")
+      ->capture_default_str();
+  app.add_option("--admin-address", options.admin_address,
+                 "Listen address of the admin API")
+      ->capture_default_str();
+  app.add_option("--partitions", options.partitions,
+                 "Number of partitions; fixed when the data dir is created")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--max-payload-bytes", options.max_payload_bytes,
+                 "Largest accepted invocation payload")
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "debug, info, warning or error")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"debug", "info", "warning", "error"}));
+  CLI11_PARSE(app, argc, argv);
+
+  reprise::MinLogLevel() = log_level == "debug"     ? reprise::LogLevel::kDebug
+                           : log_level == "warning" ? reprise::LogLevel::kWarning
+                           : log_level == "error"   ? reprise::LogLevel::kError
+                                                    : reprise::LogLevel::kInfo;
+
+  // Block the stop signals before any thread starts, then wait for one.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto server = reprise::server::Server::Start(options);
+  if (!server.ok()) {
+    std::fprintf(stderr, "reprise-server: %s\n",
+                 server.status().ToString().c_str());
+    return 1;
+  }
+  std::printf(
+      "reprise-server ready: ingress=%s workers=%s admin=%s data=%s "
+      "partitions=%u\n",
+      (*server)->ingress_address().c_str(), (*server)->worker_address().c_str(),
+      (*server)->admin_address().c_str(), options.data_dir.c_str(),
+      options.partitions);
+  std::fflush(stdout);
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  reprise::Log(reprise::LogLevel::kInfo, "stopping on signal %d", signal);
+  server->reset();
+  return 0;
+}

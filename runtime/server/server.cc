@@ -1,0 +1,134 @@
+#include "runtime/server/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "runtime/admin/admin_service.h"
+#include "runtime/common/logging.h"
+#include "runtime/common/status_macros.h"
+#include "runtime/ingress/completion_waiters.h"
+#include "runtime/ingress/ingress_service.h"
+#include "runtime/invoker/invoker.h"
+#include "runtime/invoker/worker_service.h"
+#include "runtime/log/embedded_log.h"
+#include "runtime/server/data_dir.h"
+#include "runtime/storage/partition_store.h"
+#include "runtime/storage/service_registry.h"
+
+namespace reprise::server {
+namespace {
+
+// Journals replayed to workers can be much larger than one payload.
+constexpr int kMaxWorkerMessageBytes = 256 << 20;
+
+// Starts a gRPC server for `service` on `address`; returns the bound address.
+absl::StatusOr<std::string> Listen(const std::string& address,
+                                   grpc::Service* service, int max_message,
+                                   std::vector<std::unique_ptr<grpc::Server>>& out) {
+  std::vector<std::string> parts = absl::StrSplit(address, absl::MaxSplits(':', 1));
+  if (parts.size() != 2 || parts[0].empty()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "invalid listen address '%s': expected host:port", address));
+  }
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(service);
+  builder.SetMaxReceiveMessageSize(max_message);
+  builder.SetMaxSendMessageSize(kMaxWorkerMessageBytes);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    return absl::UnavailableError(absl::StrFormat(
+        "cannot listen on %s (is the port in use?)", address));
+  }
+  out.push_back(std::move(server));
+  return absl::StrFormat("%s:%d", parts[0], port);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
+  if (options.partitions == 0 || options.partitions > 1024) {
+    return absl::InvalidArgumentError("--partitions must be between 1 and 1024");
+  }
+  if (options.max_payload_bytes == 0 ||
+      options.max_payload_bytes > (64u << 20)) {
+    return absl::InvalidArgumentError(
+        "--max-payload-bytes must be between 1 and 67108864");
+  }
+  std::unique_ptr<Server> server(new Server(std::move(options)));
+  REPRISE_RETURN_IF_ERROR(server->Init());
+  return server;
+}
+
+Server::Server(ServerOptions options) : options_(std::move(options)) {}
+
+absl::Status Server::Init() {
+  REPRISE_RETURN_IF_ERROR(PrepareDataDir(options_.data_dir, options_.partitions));
+  REPRISE_ASSIGN_OR_RETURN(
+      log_, log::EmbeddedLog::Open(options_.data_dir + "/log", options_.partitions));
+  REPRISE_ASSIGN_OR_RETURN(store_,
+                           storage::Store::Open(options_.data_dir + "/state"));
+  REPRISE_ASSIGN_OR_RETURN(registry_, storage::ServiceRegistry::Load(*store_));
+  waiters_ = std::make_unique<ingress::CompletionWaiters>();
+  invoker_ = std::make_unique<invoker::Invoker>(*log_, *registry_,
+                                                invoker::InvokerOptions());
+  std::vector<partition::PartitionProcessor*> processors;
+  for (uint32_t p = 0; p < options_.partitions; ++p) {
+    processors_.push_back(std::make_unique<partition::PartitionProcessor>(
+        PartitionId(p), *log_, *store_, *this));
+    processors.push_back(processors_.back().get());
+  }
+  log_->SetTailListener([this](PartitionId p, Lsn tail) {
+    processors_[p.value()]->OnTailAdvanced(tail);
+  });
+  for (auto& processor : processors_) {
+    REPRISE_RETURN_IF_ERROR(processor->Start());
+  }
+
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  worker_service_ = std::make_unique<invoker::WorkerServiceImpl>(*invoker_);
+  ingress_service_ = std::make_unique<ingress::IngressService>(
+      *log_, *registry_, processors, *waiters_,
+      ingress::IngressOptions{options_.max_payload_bytes});
+  admin_service_ = std::make_unique<admin::AdminService>(
+      *store_, options_.partitions, *registry_, *invoker_);
+  REPRISE_ASSIGN_OR_RETURN(
+      worker_address_, Listen(options_.worker_address, worker_service_.get(),
+                              kMaxWorkerMessageBytes, grpc_servers_));
+  // The transport limit leaves room for the request's other fields; the
+  // payload limit itself is checked by the ingress with a clear message.
+  REPRISE_ASSIGN_OR_RETURN(
+      ingress_address_,
+      Listen(options_.ingress_address, ingress_service_.get(),
+             static_cast<int>(options_.max_payload_bytes) + (64 << 10),
+             grpc_servers_));
+  REPRISE_ASSIGN_OR_RETURN(
+      admin_address_, Listen(options_.admin_address, admin_service_.get(),
+                             4 << 20, grpc_servers_));
+  return absl::OkStatus();
+}
+
+Server::~Server() {
+  // Listeners first, so no new work arrives; then the processors, so no
+  // action reaches a component being destroyed.
+  for (auto& server : grpc_servers_) {
+    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  }
+  grpc_servers_.clear();
+  for (auto& processor : processors_) processor->Stop();
+}
+
+void Server::Execute(PartitionId partition, state_machine::Action action) {
+  if (auto* start = std::get_if<state_machine::StartAttemptAction>(&action)) {
+    invoker_->StartAttempt(partition, std::move(*start));
+  } else if (auto* done =
+                 std::get_if<state_machine::InvocationCompletedAction>(&action)) {
+    invoker_->OnCompleted(done->invocation_id);
+    waiters_->Complete(done->invocation_id, done->result);
+  }
+}
+
+}  // namespace reprise::server

@@ -1,0 +1,81 @@
+// Server: the composition root. Owns every component of one runtime node,
+// starts them in dependency order (data dir, log, store, registry, invoker,
+// partition processors, then the gRPC listeners) and stops them in reverse.
+//
+// Thread-safety: Start and the destructor from one thread; accessors from any.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "runtime/partition/partition_processor.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace reprise {
+namespace admin {
+class AdminService;
+}
+namespace ingress {
+class CompletionWaiters;
+class IngressService;
+}  // namespace ingress
+namespace invoker {
+class Invoker;
+class WorkerServiceImpl;
+}  // namespace invoker
+namespace log {
+class EmbeddedLog;
+}
+namespace storage {
+class ServiceRegistry;
+class Store;
+}  // namespace storage
+}  // namespace reprise
+
+namespace reprise::server {
+
+struct ServerOptions {
+  std::string data_dir = ".reprise/data";
+  std::string ingress_address = "127.0.0.1:9080";
+  std::string worker_address = "127.0.0.1:9090";
+  std::string admin_address = "127.0.0.1:9070";
+  uint32_t partitions = 4;
+  size_t max_payload_bytes = 4 << 20;
+};
+
+class Server final : public partition::LeaderActions {
+ public:
+  static absl::StatusOr<std::unique_ptr<Server>> Start(ServerOptions options);
+  ~Server() override;
+
+  // Addresses actually bound (the port is filled in when 0 was asked for).
+  const std::string& ingress_address() const { return ingress_address_; }
+  const std::string& worker_address() const { return worker_address_; }
+  const std::string& admin_address() const { return admin_address_; }
+
+  void Execute(PartitionId partition, state_machine::Action action) override;
+
+ private:
+  explicit Server(ServerOptions options);
+  absl::Status Init();
+
+  const ServerOptions options_;
+  std::unique_ptr<log::EmbeddedLog> log_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<storage::ServiceRegistry> registry_;
+  std::unique_ptr<ingress::CompletionWaiters> waiters_;
+  std::unique_ptr<invoker::Invoker> invoker_;
+  std::vector<std::unique_ptr<partition::PartitionProcessor>> processors_;
+  std::unique_ptr<invoker::WorkerServiceImpl> worker_service_;
+  std::unique_ptr<ingress::IngressService> ingress_service_;
+  std::unique_ptr<admin::AdminService> admin_service_;
+  std::vector<std::unique_ptr<grpc::Server>> grpc_servers_;
+  std::string ingress_address_, worker_address_, admin_address_;
+};
+
+}  // namespace reprise::server
