@@ -1,0 +1,398 @@
+// reprise: the admin CLI. Talks to the admin API (--address) and, for
+// `invoke`, to the ingress (--ingress-address). Tables by default, --json
+// for scripts. Exit codes: 0 ok, 1 error (including a failed invocation),
+// 2 usage.
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "reprise/v1/admin.grpc.pb.h"
+#include "reprise/v1/ingress.grpc.pb.h"
+
+namespace {
+
+using nlohmann::json;
+
+constexpr int kOk = 0;
+constexpr int kError = 1;
+constexpr int kUsage = 2;
+
+struct Globals {
+  std::string address;
+  std::string ingress_address;
+  bool json_output = false;
+  double timeout_seconds = 60;
+};
+
+std::string EnvOr(const char* name, const char* fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? value : fallback;
+}
+
+int ReportRpcError(const grpc::Status& status, const std::string& address) {
+  std::string code;
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+      std::fprintf(stderr,
+                   "error: cannot reach the runtime at %s (%s); is "
+                   "reprise-server running? Set --address/--ingress-address "
+                   "or REPRISE_ADDRESS/REPRISE_INGRESS_ADDRESS\n",
+                   address.c_str(), status.error_message().c_str());
+      return kError;
+    case grpc::StatusCode::NOT_FOUND:
+      code = "not found";
+      break;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      code = "invalid argument";
+      break;
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      code = "too large";
+      break;
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      code = "timed out";
+      break;
+    default:
+      code = absl::StrFormat("code %d", static_cast<int>(status.error_code()));
+  }
+  std::fprintf(stderr, "error: %s: %s\n", code.c_str(),
+               status.error_message().c_str());
+  return kError;
+}
+
+void SetDeadline(grpc::ClientContext& context, const Globals& g) {
+  context.set_deadline(
+      std::chrono::system_clock::now() +
+      std::chrono::milliseconds(static_cast<int64_t>(g.timeout_seconds * 1000)));
+}
+
+std::string FormatTime(int64_t ms) {
+  if (ms == 0) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%E3S", absl::FromUnixMillis(ms),
+                          absl::UTCTimeZone());
+}
+
+std::string Ago(int64_t ms) {
+  if (ms == 0) return "-";
+  int64_t s = (absl::ToUnixMillis(absl::Now()) - ms) / 1000;
+  if (s < 60) return absl::StrFormat("%ds ago", std::max<int64_t>(s, 0));
+  if (s < 3600) return absl::StrFormat("%dm ago", s / 60);
+  if (s < 86400) return absl::StrFormat("%dh ago", s / 3600);
+  return absl::StrFormat("%dd ago", s / 86400);
+}
+
+bool IsText(const std::string& bytes) {
+  for (unsigned char c : bytes) {
+    if (c < 0x20 && c != '\n' && c != '\t' && c != '\r') return false;
+  }
+  return true;
+}
+
+// A payload as JSON: parsed when it is JSON, a string when it is text,
+// otherwise a note about its size.
+json PayloadJson(const std::string& bytes) {
+  json parsed = json::parse(bytes, nullptr, false);
+  if (!parsed.is_discarded()) return parsed;
+  if (IsText(bytes)) return bytes;
+  return absl::StrFormat("<%d bytes, binary>", bytes.size());
+}
+
+std::string PayloadText(const std::string& bytes, size_t max = 0) {
+  std::string text =
+      IsText(bytes) ? bytes : absl::StrFormat("<%d bytes, binary>", bytes.size());
+  if (max > 0 && text.size() > max) text = text.substr(0, max - 3) + "...";
+  return text;
+}
+
+json ResultJson(const reprise::v1::Result& result) {
+  if (result.has_failure()) {
+    return {{"failure",
+             {{"code", result.failure().code()},
+              {"message", result.failure().message()}}}};
+  }
+  return {{"value", PayloadJson(result.value())}};
+}
+
+std::string TargetText(const reprise::v1::Target& t) {
+  return t.key().empty() ? t.service() + "/" + t.handler()
+                         : t.service() + "/" + t.key() + "/" + t.handler();
+}
+
+// invoke ---------------------------------------------------------------------
+
+struct InvokeArgs {
+  std::string target;
+  std::string key;
+  std::string data;
+  bool send = false;
+};
+
+int Invoke(const Globals& g, const InvokeArgs& args) {
+  auto slash = args.target.find('/');
+  if (slash == std::string::npos || slash == 0 ||
+      slash + 1 == args.target.size()) {
+    std::fprintf(stderr,
+                 "error: target must be Service/handler, e.g. Greeter/greet\n");
+    return kUsage;
+  }
+  reprise::v1::InvokeRequest request;
+  request.mutable_target()->set_service(args.target.substr(0, slash));
+  request.mutable_target()->set_handler(args.target.substr(slash + 1));
+  request.mutable_target()->set_key(args.key);
+  request.set_payload(args.data);
+  auto stub = reprise::v1::Ingress::NewStub(grpc::CreateChannel(
+      g.ingress_address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  SetDeadline(context, g);
+  if (args.send) {
+    reprise::v1::SendResponse response;
+    grpc::Status status = stub->Send(&context, request, &response);
+    if (!status.ok()) return ReportRpcError(status, g.ingress_address);
+    if (g.json_output) {
+      std::cout << json{{"invocation_id", response.invocation_id()}}.dump()
+                << "\n";
+    } else {
+      std::cout << response.invocation_id() << "\n";
+    }
+    return kOk;
+  }
+  reprise::v1::InvokeResponse response;
+  grpc::Status status = stub->Invoke(&context, request, &response);
+  if (!status.ok()) return ReportRpcError(status, g.ingress_address);
+  const auto& result = response.result();
+  if (g.json_output) {
+    json out = ResultJson(result);
+    out["invocation_id"] = response.invocation_id();
+    std::cout << out.dump() << "\n";
+  } else if (!result.has_failure()) {
+    std::cout << PayloadText(result.value()) << "\n";
+  }
+  if (result.has_failure()) {
+    std::fprintf(stderr, "error: invocation %s failed (code %u): %s\n",
+                 response.invocation_id().c_str(), result.failure().code(),
+                 result.failure().message().c_str());
+    return kError;
+  }
+  return kOk;
+}
+
+// invocations ----------------------------------------------------------------
+
+std::unique_ptr<reprise::v1::Admin::Stub> AdminStub(const Globals& g) {
+  return reprise::v1::Admin::NewStub(
+      grpc::CreateChannel(g.address, grpc::InsecureChannelCredentials()));
+}
+
+json SummaryJson(const reprise::v1::InvocationSummary& s) {
+  return {{"invocation_id", s.invocation_id()},
+          {"service", s.target().service()},
+          {"handler", s.target().handler()},
+          {"key", s.target().key()},
+          {"status", s.status()},
+          {"created_at_ms", s.created_at_ms()},
+          {"modified_at_ms", s.modified_at_ms()}};
+}
+
+struct ListArgs {
+  std::string service;
+  std::string status;
+  uint32_t limit = 50;
+};
+
+int ListInvocations(const Globals& g, const ListArgs& args) {
+  reprise::v1::ListInvocationsRequest request;
+  request.set_service(args.service);
+  request.set_status(args.status);
+  request.set_limit(args.limit);
+  reprise::v1::ListInvocationsResponse response;
+  grpc::ClientContext context;
+  SetDeadline(context, g);
+  grpc::Status status = AdminStub(g)->ListInvocations(&context, request, &response);
+  if (!status.ok()) return ReportRpcError(status, g.address);
+  if (g.json_output) {
+    json list = json::array();
+    for (const auto& s : response.invocations()) list.push_back(SummaryJson(s));
+    std::cout << json{{"invocations", list}, {"truncated", response.truncated()}}
+                     .dump()
+              << "\n";
+    return kOk;
+  }
+  std::printf("%-36s  %-30s  %-11s  %s\n", "ID", "TARGET", "STATUS", "CREATED");
+  for (const auto& s : response.invocations()) {
+    std::printf("%-36s  %-30s  %-11s  %s\n", s.invocation_id().c_str(),
+                TargetText(s.target()).c_str(), s.status().c_str(),
+                Ago(s.created_at_ms()).c_str());
+  }
+  if (response.truncated()) {
+    std::printf("(more than %u; raise --limit or add filters)\n", args.limit);
+  }
+  return kOk;
+}
+
+int DescribeInvocation(const Globals& g, const std::string& id) {
+  reprise::v1::DescribeInvocationRequest request;
+  request.set_invocation_id(id);
+  reprise::v1::InvocationDescription d;
+  grpc::ClientContext context;
+  SetDeadline(context, g);
+  grpc::Status status = AdminStub(g)->DescribeInvocation(&context, request, &d);
+  if (!status.ok()) return ReportRpcError(status, g.address);
+  if (g.json_output) {
+    json out = SummaryJson(d.summary());
+    out["status_reason"] = d.status_reason();
+    out["attempts"] = d.attempts();
+    out["partition"] = d.partition();
+    out["completed_at_ms"] = d.completed_at_ms();
+    if (d.has_result()) out["result"] = ResultJson(d.result());
+    json journal = json::array();
+    for (const auto& e : d.journal()) {
+      json entry = {{"index", e.index()},
+                    {"kind", e.kind()},
+                    {"appended_at_ms", e.appended_at_ms()},
+                    {"size_bytes", e.size_bytes()}};
+      entry.update(ResultJson(e.result()));
+      journal.push_back(entry);
+    }
+    out["journal"] = journal;
+    std::cout << out.dump() << "\n";
+    return kOk;
+  }
+  const auto& s = d.summary();
+  std::printf("Invocation  %s\n", s.invocation_id().c_str());
+  std::printf("Target      %s\n", TargetText(s.target()).c_str());
+  std::printf("Status      %s (%s)\n", s.status().c_str(),
+              d.status_reason().c_str());
+  if (d.attempts() > 0) std::printf("Attempts    %u\n", d.attempts());
+  std::printf("Partition   %u\n", d.partition());
+  std::printf("Created     %s (%s)\n", FormatTime(s.created_at_ms()).c_str(),
+              Ago(s.created_at_ms()).c_str());
+  if (d.completed_at_ms() != 0) {
+    std::printf("Completed   %s (%s)\n", FormatTime(d.completed_at_ms()).c_str(),
+                Ago(d.completed_at_ms()).c_str());
+  }
+  if (d.has_result()) {
+    if (d.result().has_failure()) {
+      std::printf("Failure     code %u: %s\n", d.result().failure().code(),
+                  d.result().failure().message().c_str());
+    } else {
+      std::printf("Output      %s\n", PayloadText(d.result().value(), 200).c_str());
+    }
+  }
+  std::printf("\nJournal\n  %-5s  %-8s  %-23s  %8s  %s\n", "INDEX", "KIND",
+              "APPENDED (UTC)", "BYTES", "CONTENT");
+  for (const auto& e : d.journal()) {
+    std::string content =
+        e.result().has_failure()
+            ? "failure: " + e.result().failure().message()
+            : PayloadText(e.result().value(), 60);
+    std::printf("  %-5u  %-8s  %-23s  %8u  %s\n", e.index(), e.kind().c_str(),
+                FormatTime(e.appended_at_ms()).c_str(), e.size_bytes(),
+                content.c_str());
+  }
+  return kOk;
+}
+
+int ListServices(const Globals& g) {
+  reprise::v1::ListServicesResponse response;
+  grpc::ClientContext context;
+  SetDeadline(context, g);
+  grpc::Status status = AdminStub(g)->ListServices(
+      &context, reprise::v1::ListServicesRequest(), &response);
+  if (!status.ok()) return ReportRpcError(status, g.address);
+  if (g.json_output) {
+    json list = json::array();
+    for (const auto& s : response.services()) {
+      json handlers = json::array();
+      for (const auto& h : s.handlers()) handlers.push_back(h.name());
+      list.push_back({{"name", s.name()},
+                      {"type", reprise::v1::ServiceType_Name(s.type())},
+                      {"handlers", handlers},
+                      {"version", s.version()},
+                      {"connected_workers", s.connected_workers()}});
+    }
+    std::cout << json{{"services", list}}.dump() << "\n";
+    return kOk;
+  }
+  std::printf("%-24s  %-14s  %-8s  %-7s  %s\n", "SERVICE", "TYPE", "VERSION",
+              "WORKERS", "HANDLERS");
+  for (const auto& s : response.services()) {
+    std::string handlers;
+    for (const auto& h : s.handlers()) {
+      handlers += (handlers.empty() ? "" : ", ") + h.name();
+    }
+    std::string type = reprise::v1::ServiceType_Name(s.type());
+    type = type.substr(std::string("SERVICE_TYPE_").size());
+    std::printf("%-24s  %-14s  %-8s  %-7u  %s\n", s.name().c_str(), type.c_str(),
+                s.version().c_str(), s.connected_workers(), handlers.c_str());
+  }
+  return kOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Globals g;
+  g.address = EnvOr("REPRISE_ADDRESS", "127.0.0.1:9070");
+  g.ingress_address = EnvOr("REPRISE_INGRESS_ADDRESS", "127.0.0.1:9080");
+  CLI::App app{"reprise: operate a Reprise runtime"};
+  app.require_subcommand(1);
+  app.add_option("--address", g.address,
+                 "Admin API address (env REPRISE_ADDRESS)")
+      ->capture_default_str();
+  app.add_option("--ingress-address", g.ingress_address,
+                 "Ingress address, for invoke (env REPRISE_INGRESS_ADDRESS)")
+      ->capture_default_str();
+  app.add_flag("--json", g.json_output, "Print JSON instead of tables");
+  app.add_option("--timeout", g.timeout_seconds, "Seconds to wait for an answer")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+
+  int result = kOk;
+  InvokeArgs invoke_args;
+  auto* invoke = app.add_subcommand("invoke", "Invoke a handler");
+  invoke->add_option("target", invoke_args.target, "Service/handler")->required();
+  invoke->add_option("--key", invoke_args.key,
+                     "Object or workflow key (keyed services only)");
+  invoke->add_option("--data", invoke_args.data,
+                     "Input payload, e.g. '\"Ada\"' for a JSON string");
+  invoke->add_flag("--send", invoke_args.send,
+                   "Do not wait: print the invocation id once it is durable");
+  invoke->callback([&] { result = Invoke(g, invoke_args); });
+
+  auto* invocations = app.add_subcommand("invocations", "Inspect invocations");
+  invocations->require_subcommand(1);
+  ListArgs list_args;
+  auto* list = invocations->add_subcommand("list", "List invocations, newest first");
+  list->add_option("--service", list_args.service, "Only this service");
+  list->add_option("--status", list_args.status,
+                   "pending, running, backing-off, succeeded or failed");
+  list->add_option("--limit", list_args.limit, "Most invocations shown")
+      ->capture_default_str();
+  list->callback([&] { result = ListInvocations(g, list_args); });
+  std::string describe_id;
+  auto* describe = invocations->add_subcommand(
+      "describe", "Show an invocation's status and journal");
+  describe->add_option("id", describe_id, "Invocation id (inv_...)")->required();
+  describe->callback([&] { result = DescribeInvocation(g, describe_id); });
+
+  auto* services = app.add_subcommand("services", "Inspect registered services");
+  services->require_subcommand(1);
+  services->add_subcommand("list", "List services and their handlers")
+      ->callback([&] { result = ListServices(g); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kOk : kUsage;
+  }
+  return result;
+}

@@ -1,0 +1,271 @@
+#include "reprise/sdk/worker.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "reprise/sdk/internal/attempt_runner.h"
+#include "reprise/v1/worker.grpc.pb.h"
+
+namespace reprise::sdk {
+namespace {
+
+v1::ServiceType ToProto(ServiceType type) {
+  switch (type) {
+    case ServiceType::kService:
+      return v1::SERVICE_TYPE_SERVICE;
+    case ServiceType::kVirtualObject:
+      return v1::SERVICE_TYPE_VIRTUAL_OBJECT;
+    case ServiceType::kWorkflow:
+      return v1::SERVICE_TYPE_WORKFLOW;
+  }
+  return v1::SERVICE_TYPE_UNSPECIFIED;
+}
+
+v1::HandlerType ToProto(HandlerType type) {
+  switch (type) {
+    case HandlerType::kExclusive:
+      return v1::HANDLER_TYPE_EXCLUSIVE;
+    case HandlerType::kShared:
+      return v1::HANDLER_TYPE_SHARED;
+    case HandlerType::kDefault:
+      break;
+  }
+  return v1::HANDLER_TYPE_UNSPECIFIED;
+}
+
+// One stream to the runtime. Writes from handler threads are serialized;
+// once the stream is broken they are dropped (the runtime retries those
+// attempts).
+class Connection {
+ public:
+  explicit Connection(v1::WorkerService::Stub& stub)
+      : stream_(stub.Connect(&context_)) {}
+
+  bool Write(const v1::WorkerMessage& message) {
+    absl::MutexLock lock(&mu_);
+    if (broken_) return false;
+    if (!stream_->Write(message)) broken_ = true;
+    return !broken_;
+  }
+  bool Read(v1::RuntimeMessage* message) { return stream_->Read(message); }
+  void Cancel() { context_.TryCancel(); }
+  grpc::Status Close() {
+    absl::MutexLock lock(&mu_);
+    broken_ = true;
+    context_.TryCancel();
+    return stream_->Finish();
+  }
+
+ private:
+  grpc::ClientContext context_;
+  absl::Mutex mu_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::WorkerMessage, v1::RuntimeMessage>>
+      stream_;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace
+
+class Worker::Impl {
+ public:
+  explicit Impl(WorkerOptions options) : options_(std::move(options)) {
+    if (options_.address.empty()) {
+      const char* env = std::getenv("REPRISE_WORKER_ADDRESS");
+      options_.address = env != nullptr ? env : "127.0.0.1:9090";
+    }
+    if (options_.concurrency == 0) options_.concurrency = 1;
+  }
+
+  ~Impl() {
+    Shutdown();
+    StopThreads();
+  }
+
+  void Add(ServiceDefinition service) {
+    for (const auto& h : service.handlers()) {
+      handlers_[service.name() + "/" + h.name] = h.handler;
+    }
+    services_.push_back(std::move(service));
+  }
+
+  absl::Status Run() {
+    StartThreads();
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(256 << 20);
+    auto channel = grpc::CreateCustomChannel(
+        options_.address, grpc::InsecureChannelCredentials(), args);
+    auto stub = v1::WorkerService::NewStub(channel);
+    absl::Duration delay = options_.initial_reconnect_delay;
+    while (!stopping()) {
+      auto connection = std::make_shared<Connection>(*stub);
+      {
+        absl::MutexLock lock(&mu_);
+        current_ = connection;
+      }
+      bool registered = false;
+      grpc::Status status = Serve(connection, registered);
+      {
+        absl::MutexLock lock(&mu_);
+        current_.reset();
+      }
+      if (stopping()) break;
+      if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
+          status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+        // The runtime refused our definitions: retrying cannot help.
+        return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                            status.error_message());
+      }
+      if (registered) delay = options_.initial_reconnect_delay;
+      std::fprintf(stderr,
+                   "reprise worker %s: connection to %s lost (%s); retrying in "
+                   "%s\n",
+                   options_.name.c_str(), options_.address.c_str(),
+                   status.error_message().c_str(),
+                   absl::FormatDuration(delay).c_str());
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), delay);
+      delay = std::min(delay * 2, options_.max_reconnect_delay);
+    }
+    return absl::OkStatus();
+  }
+
+  void Shutdown() {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    if (current_ != nullptr) current_->Cancel();
+  }
+
+ private:
+  bool stopping() {
+    absl::MutexLock lock(&mu_);
+    return stopping_;
+  }
+
+  grpc::Status Serve(const std::shared_ptr<Connection>& connection,
+                     bool& registered) {
+    v1::WorkerMessage hello;
+    auto* registration = hello.mutable_registration();
+    registration->set_worker_name(options_.name);
+    registration->set_version(options_.version);
+    registration->set_max_concurrency(options_.concurrency);
+    registration->set_protocol_version(1);
+    for (const auto& service : services_) {
+      auto* s = registration->add_services();
+      s->set_name(service.name());
+      s->set_type(ToProto(service.type()));
+      for (const auto& h : service.handlers()) {
+        auto* handler = s->add_handlers();
+        handler->set_name(h.name);
+        handler->set_type(ToProto(h.type));
+      }
+    }
+    connection->Write(hello);
+    v1::RuntimeMessage message;
+    while (connection->Read(&message)) {
+      if (message.has_registered()) {
+        registered = true;
+        std::fprintf(stderr, "reprise worker %s: registered as %s at %s\n",
+                     options_.name.c_str(),
+                     message.registered().worker_id().c_str(),
+                     options_.address.c_str());
+      } else if (message.has_start()) {
+        Enqueue(connection, std::move(*message.mutable_start()));
+      }
+    }
+    return connection->Close();
+  }
+
+  void Enqueue(std::shared_ptr<Connection> connection, v1::StartAttempt start) {
+    absl::MutexLock lock(&queue_mu_);
+    queue_.push_back({std::move(connection), std::move(start)});
+  }
+
+  void StartThreads() {
+    for (uint32_t i = 0; i < options_.concurrency; ++i) {
+      threads_.emplace_back([this] { HandlerLoop(); });
+    }
+  }
+
+  void StopThreads() {
+    {
+      absl::MutexLock lock(&queue_mu_);
+      threads_stopping_ = true;
+    }
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
+  void HandlerLoop() {
+    for (;;) {
+      Task task;
+      {
+        absl::MutexLock lock(&queue_mu_);
+        queue_mu_.Await(absl::Condition(
+            +[](Impl* self) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+              return self->threads_stopping_ || !self->queue_.empty();
+            },
+            this));
+        if (threads_stopping_) return;
+        task = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      const std::string key =
+          task.start.target().service() + "/" + task.start.target().handler();
+      auto it = handlers_.find(key);
+      if (it == handlers_.end()) {
+        v1::WorkerMessage failed;
+        failed.mutable_attempt_failed()->set_invocation_id(
+            task.start.invocation_id());
+        failed.mutable_attempt_failed()->set_attempt(task.start.attempt());
+        failed.mutable_attempt_failed()->set_message(
+            "this worker has no handler " + key);
+        task.connection->Write(failed);
+        continue;
+      }
+      internal::RunAttempt(task.start, it->second,
+                           [&](v1::WorkerMessage out) {
+                             task.connection->Write(out);
+                           });
+    }
+  }
+
+  struct Task {
+    std::shared_ptr<Connection> connection;
+    v1::StartAttempt start;
+  };
+
+  WorkerOptions options_;
+  std::vector<ServiceDefinition> services_;
+  absl::flat_hash_map<std::string, Handler> handlers_;
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::shared_ptr<Connection> current_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex queue_mu_;
+  std::deque<Task> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool threads_stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+  std::vector<std::thread> threads_;
+};
+
+Worker::Worker(WorkerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+Worker::~Worker() = default;
+
+Worker& Worker::Add(ServiceDefinition service) {
+  impl_->Add(std::move(service));
+  return *this;
+}
+
+absl::Status Worker::Run() { return impl_->Run(); }
+void Worker::Shutdown() { impl_->Shutdown(); }
+
+}  // namespace reprise::sdk

@@ -1,0 +1,60 @@
+// Worker: connects a handler program to the Reprise runtime, registers its
+// services and runs the attempts the runtime sends, many at once.
+//
+//   reprise::sdk::Worker worker({.address = "127.0.0.1:9090", .name = "greeter"});
+//   worker.Add(reprise::sdk::ServiceDefinition::Service("Greeter")
+//                  .Handler("greet", reprise::sdk::JsonHandler(Greet)));
+//   return worker.Run().ok() ? 0 : 1;
+//
+// The connection is re-established with exponential back-off whenever it
+// breaks (for example while the runtime restarts); attempts cut off by a
+// broken connection are retried by the runtime.
+//
+// Thread-safety: Add before Run, from one thread. Run blocks the calling
+// thread until Shutdown, which may be called from any thread (e.g. a signal
+// watcher). Ownership: the Worker owns its threads and its connection.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "reprise/sdk/service.h"
+
+namespace reprise::sdk {
+
+struct WorkerOptions {
+  // The runtime's worker address; empty means $REPRISE_WORKER_ADDRESS, or
+  // 127.0.0.1:9090 when that is unset.
+  std::string address;
+  // Shown to operators.
+  std::string name = "worker";
+  // Invocations are pinned to the version that started them.
+  std::string version = "dev";
+  // Attempts run at once (handler threads); announced to the runtime.
+  uint32_t concurrency = 64;
+  absl::Duration initial_reconnect_delay = absl::Milliseconds(50);
+  absl::Duration max_reconnect_delay = absl::Seconds(2);
+};
+
+class Worker {
+ public:
+  explicit Worker(WorkerOptions options);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  Worker& Add(ServiceDefinition service);
+
+  // Serves until Shutdown. Returns OK after Shutdown, or the runtime's
+  // answer if it refuses the registration (a definition error to fix).
+  absl::Status Run();
+  void Shutdown();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace reprise::sdk
