@@ -1,0 +1,69 @@
+#include "tests/testing/runtime_process.h"
+
+#include <signal.h>
+
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+
+namespace reprise::testing {
+namespace {
+
+// Extracts "value" from "... name=value ..." in `line`.
+std::string Field(const std::string& line, const std::string& name) {
+  for (absl::string_view word : absl::StrSplit(line, ' ')) {
+    if (word.substr(0, name.size() + 1) == name + "=") {
+      return std::string(word.substr(name.size() + 1));
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string BuildPath(const std::string& relative) {
+  return BuildDir() + "/" + relative;
+}
+
+RuntimeProcess::RuntimeProcess(std::string data_dir,
+                               std::vector<std::string> extra_args)
+    : data_dir_(std::move(data_dir)),
+      extra_args_(std::move(extra_args)),
+      log_path_(data_dir_ + ".server.log") {}
+
+bool RuntimeProcess::Start() {
+  std::vector<std::string> argv = {BuildPath("runtime/server/reprise-server"),
+                                   "--data-dir",
+                                   data_dir_,
+                                   "--ingress-address",
+                                   "127.0.0.1:0",
+                                   "--worker-address",
+                                   "127.0.0.1:0",
+                                   "--admin-address",
+                                   "127.0.0.1:0"};
+  argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+  // Each start appends to the same log; only the newest ready line counts.
+  std::string before = ReadFile(log_path_);
+  process_ = std::make_unique<ChildProcess>(argv, log_path_);
+  auto deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline) {
+    std::string all = ReadFile(log_path_);
+    std::string fresh = all.substr(std::min(before.size(), all.size()));
+    auto pos = fresh.find("reprise-server ready:");
+    if (pos != std::string::npos) {
+      std::string line = fresh.substr(pos, fresh.find('\n', pos) - pos);
+      ingress_ = Field(line, "ingress");
+      worker_ = Field(line, "workers");
+      admin_ = Field(line, "admin");
+      return true;
+    }
+    if (!process_->running()) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return false;
+}
+
+void RuntimeProcess::Crash() {
+  if (process_ != nullptr) process_->Kill(SIGKILL);
+}
+
+}  // namespace reprise::testing
