@@ -31,15 +31,20 @@ RuntimeProcess::RuntimeProcess(std::string data_dir,
       log_path_(data_dir_ + ".server.log") {}
 
 bool RuntimeProcess::Start() {
+  // The first start picks free ports; restarts keep them, so that workers
+  // and clients reconnect to the same addresses.
+  auto or_free = [](const std::string& address) {
+    return address.empty() ? std::string("127.0.0.1:0") : address;
+  };
   std::vector<std::string> argv = {BuildPath("runtime/server/reprise-server"),
                                    "--data-dir",
                                    data_dir_,
                                    "--ingress-address",
-                                   "127.0.0.1:0",
+                                   or_free(ingress_),
                                    "--worker-address",
-                                   "127.0.0.1:0",
+                                   or_free(worker_),
                                    "--admin-address",
-                                   "127.0.0.1:0"};
+                                   or_free(admin_)};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   // Each start appends to the same log; only the newest ready line counts.
   std::string before = ReadFile(log_path_);

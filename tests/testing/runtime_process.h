@@ -18,7 +18,8 @@ class RuntimeProcess {
   explicit RuntimeProcess(std::string data_dir,
                           std::vector<std::string> extra_args = {});
 
-  // Starts the server and waits until it is ready; false on failure.
+  // Starts the server and waits until it is ready; false on failure. The
+  // first start binds free ports; later starts reuse them.
   bool Start();
   // SIGKILL, as a crash would.
   void Crash();
