@@ -53,8 +53,9 @@ grpc::ServerUnaryReactor* AdminService::ListInvocations(
     grpc::CallbackServerContext* context,
     const v1::ListInvocationsRequest* request,
     v1::ListInvocationsResponse* response) {
-  return RunOn(tasks_, context,
-               [this, request, response] { return DoList(*request, *response); });
+  return RunOn(tasks_, context, [this, request, response] {
+    return DoList(*request, *response);
+  });
 }
 
 absl::Status AdminService::DoList(const v1::ListInvocationsRequest& request,
@@ -73,23 +74,26 @@ absl::Status AdminService::DoList(const v1::ListInvocationsRequest& request,
       request.limit() == 0 ? kDefaultListLimit : request.limit();
   std::vector<v1::InvocationSummary> matches;
   for (uint32_t p = 0; p < partitions_; ++p) {
-    REPRISE_RETURN_IF_ERROR(store_.Reader(PartitionId(p))->ForEachInvocation(
-        [&](const InvocationId& id, const v1::InvocationStatus& status) {
-          if (!request.service().empty() &&
-              status.target().service() != request.service()) {
-            return true;
-          }
-          std::string name = StatusName(id, status);
-          if (!request.status().empty() && name != request.status()) return true;
-          v1::InvocationSummary summary;
-          summary.set_invocation_id(id.ToString());
-          *summary.mutable_target() = status.target();
-          summary.set_status(std::move(name));
-          summary.set_created_at_ms(status.created_at_ms());
-          summary.set_modified_at_ms(status.modified_at_ms());
-          matches.push_back(std::move(summary));
-          return true;
-        }));
+    REPRISE_RETURN_IF_ERROR(
+        store_.Reader(PartitionId(p))
+            ->ForEachInvocation([&](const InvocationId& id,
+                                    const v1::InvocationStatus& status) {
+              if (!request.service().empty() &&
+                  status.target().service() != request.service()) {
+                return true;
+              }
+              std::string name = StatusName(id, status);
+              if (!request.status().empty() && name != request.status())
+                return true;
+              v1::InvocationSummary summary;
+              summary.set_invocation_id(id.ToString());
+              *summary.mutable_target() = status.target();
+              summary.set_status(std::move(name));
+              summary.set_created_at_ms(status.created_at_ms());
+              summary.set_modified_at_ms(status.modified_at_ms());
+              matches.push_back(std::move(summary));
+              return true;
+            }));
   }
   std::sort(matches.begin(), matches.end(), [](const auto& a, const auto& b) {
     return a.created_at_ms() != b.created_at_ms()

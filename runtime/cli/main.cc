@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-
 #include <nlohmann/json.hpp>
 
 #include "CLI/CLI.hpp"
@@ -69,9 +68,9 @@ int ReportRpcError(const grpc::Status& status, const std::string& address) {
 }
 
 void SetDeadline(grpc::ClientContext& context, const Globals& g) {
-  context.set_deadline(
-      std::chrono::system_clock::now() +
-      std::chrono::milliseconds(static_cast<int64_t>(g.timeout_seconds * 1000)));
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::milliseconds(
+                           static_cast<int64_t>(g.timeout_seconds * 1000)));
 }
 
 std::string FormatTime(int64_t ms) {
@@ -106,8 +105,9 @@ json PayloadJson(const std::string& bytes) {
 }
 
 std::string PayloadText(const std::string& bytes, size_t max = 0) {
-  std::string text =
-      IsText(bytes) ? bytes : absl::StrFormat("<%d bytes, binary>", bytes.size());
+  std::string text = IsText(bytes)
+                         ? bytes
+                         : absl::StrFormat("<%d bytes, binary>", bytes.size());
   if (max > 0 && text.size() > max) text = text.substr(0, max - 3) + "...";
   return text;
 }
@@ -215,12 +215,14 @@ int ListInvocations(const Globals& g, const ListArgs& args) {
   reprise::v1::ListInvocationsResponse response;
   grpc::ClientContext context;
   SetDeadline(context, g);
-  grpc::Status status = AdminStub(g)->ListInvocations(&context, request, &response);
+  grpc::Status status =
+      AdminStub(g)->ListInvocations(&context, request, &response);
   if (!status.ok()) return ReportRpcError(status, g.address);
   if (g.json_output) {
     json list = json::array();
     for (const auto& s : response.invocations()) list.push_back(SummaryJson(s));
-    std::cout << json{{"invocations", list}, {"truncated", response.truncated()}}
+    std::cout << json{{"invocations", list},
+                      {"truncated", response.truncated()}}
                      .dump()
               << "\n";
     return kOk;
@@ -275,7 +277,8 @@ int DescribeInvocation(const Globals& g, const std::string& id) {
   std::printf("Created     %s (%s)\n", FormatTime(s.created_at_ms()).c_str(),
               Ago(s.created_at_ms()).c_str());
   if (d.completed_at_ms() != 0) {
-    std::printf("Completed   %s (%s)\n", FormatTime(d.completed_at_ms()).c_str(),
+    std::printf("Completed   %s (%s)\n",
+                FormatTime(d.completed_at_ms()).c_str(),
                 Ago(d.completed_at_ms()).c_str());
   }
   if (d.has_result()) {
@@ -283,16 +286,16 @@ int DescribeInvocation(const Globals& g, const std::string& id) {
       std::printf("Failure     code %u: %s\n", d.result().failure().code(),
                   d.result().failure().message().c_str());
     } else {
-      std::printf("Output      %s\n", PayloadText(d.result().value(), 200).c_str());
+      std::printf("Output      %s\n",
+                  PayloadText(d.result().value(), 200).c_str());
     }
   }
   std::printf("\nJournal\n  %-5s  %-8s  %-23s  %8s  %s\n", "INDEX", "KIND",
               "APPENDED (UTC)", "BYTES", "CONTENT");
   for (const auto& e : d.journal()) {
-    std::string content =
-        e.result().has_failure()
-            ? "failure: " + e.result().failure().message()
-            : PayloadText(e.result().value(), 60);
+    std::string content = e.result().has_failure()
+                              ? "failure: " + e.result().failure().message()
+                              : PayloadText(e.result().value(), 60);
     std::printf("  %-5u  %-8s  %-23s  %8u  %s\n", e.index(), e.kind().c_str(),
                 FormatTime(e.appended_at_ms()).c_str(), e.size_bytes(),
                 content.c_str());
@@ -330,8 +333,9 @@ int ListServices(const Globals& g) {
     }
     std::string type = reprise::v1::ServiceType_Name(s.type());
     type = type.substr(std::string("SERVICE_TYPE_").size());
-    std::printf("%-24s  %-14s  %-8s  %-7u  %s\n", s.name().c_str(), type.c_str(),
-                s.version().c_str(), s.connected_workers(), handlers.c_str());
+    std::printf("%-24s  %-14s  %-8s  %-7u  %s\n", s.name().c_str(),
+                type.c_str(), s.version().c_str(), s.connected_workers(),
+                handlers.c_str());
   }
   return kOk;
 }
@@ -351,14 +355,16 @@ int main(int argc, char** argv) {
                  "Ingress address, for invoke (env REPRISE_INGRESS_ADDRESS)")
       ->capture_default_str();
   app.add_flag("--json", g.json_output, "Print JSON instead of tables");
-  app.add_option("--timeout", g.timeout_seconds, "Seconds to wait for an answer")
+  app.add_option("--timeout", g.timeout_seconds,
+                 "Seconds to wait for an answer")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
 
   int result = kOk;
   InvokeArgs invoke_args;
   auto* invoke = app.add_subcommand("invoke", "Invoke a handler");
-  invoke->add_option("target", invoke_args.target, "Service/handler")->required();
+  invoke->add_option("target", invoke_args.target, "Service/handler")
+      ->required();
   invoke->add_option("--key", invoke_args.key,
                      "Object or workflow key (keyed services only)");
   invoke->add_option("--data", invoke_args.data,
@@ -370,7 +376,8 @@ int main(int argc, char** argv) {
   auto* invocations = app.add_subcommand("invocations", "Inspect invocations");
   invocations->require_subcommand(1);
   ListArgs list_args;
-  auto* list = invocations->add_subcommand("list", "List invocations, newest first");
+  auto* list =
+      invocations->add_subcommand("list", "List invocations, newest first");
   list->add_option("--service", list_args.service, "Only this service");
   list->add_option("--status", list_args.status,
                    "pending, running, backing-off, succeeded or failed");
@@ -380,10 +387,12 @@ int main(int argc, char** argv) {
   std::string describe_id;
   auto* describe = invocations->add_subcommand(
       "describe", "Show an invocation's status and journal");
-  describe->add_option("id", describe_id, "Invocation id (inv_...)")->required();
+  describe->add_option("id", describe_id, "Invocation id (inv_...)")
+      ->required();
   describe->callback([&] { result = DescribeInvocation(g, describe_id); });
 
-  auto* services = app.add_subcommand("services", "Inspect registered services");
+  auto* services =
+      app.add_subcommand("services", "Inspect registered services");
   services->require_subcommand(1);
   services->add_subcommand("list", "List services and their handlers")
       ->callback([&] { result = ListServices(g); });

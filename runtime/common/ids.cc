@@ -2,8 +2,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "runtime/common/big_endian.h"
 
 namespace reprise {
@@ -32,7 +32,8 @@ absl::StatusOr<InvocationId> InvocationId::Parse(std::string_view text) {
   for (char c : hex) {
     if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return invalid();
   }
-  return FromBytes(absl::HexStringToBytes(absl::string_view(hex.data(), hex.size())));
+  return FromBytes(
+      absl::HexStringToBytes(absl::string_view(hex.data(), hex.size())));
 }
 
 std::string InvocationId::ToBytes() const {

@@ -15,8 +15,10 @@ TEST(InvocationIdTest, TextAndBytesRoundTrip) {
 TEST(InvocationIdTest, RejectsMalformedText) {
   EXPECT_FALSE(InvocationId::Parse("").ok());
   EXPECT_FALSE(InvocationId::Parse("inv_123").ok());
-  EXPECT_FALSE(InvocationId::Parse("xyz_0123456789abcdef000000000000002a").ok());
-  EXPECT_FALSE(InvocationId::Parse("inv_0123456789abcdef00000000000000zz").ok());
+  EXPECT_FALSE(
+      InvocationId::Parse("xyz_0123456789abcdef000000000000002a").ok());
+  EXPECT_FALSE(
+      InvocationId::Parse("inv_0123456789abcdef00000000000000zz").ok());
 }
 
 TEST(PartitionForKeyTest, CoversAllPartitionsInRangeOrder) {

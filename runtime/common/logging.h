@@ -20,11 +20,11 @@ void Log(LogLevel level, const absl::FormatSpec<Args...>& format,
   if (level < MinLogLevel()) return;
   static constexpr const char* kNames[] = {"DEBUG", "INFO", "WARN", "ERROR"};
   std::string line = absl::StrFormat(format, args...);
-  std::fprintf(stderr, "%s %-5s %s\n",
-               absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
-                                absl::UTCTimeZone())
-                   .c_str(),
-               kNames[static_cast<int>(level)], line.c_str());
+  std::fprintf(
+      stderr, "%s %-5s %s\n",
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone())
+          .c_str(),
+      kNames[static_cast<int>(level)], line.c_str());
 }
 
 }  // namespace reprise

@@ -14,8 +14,8 @@ namespace reprise {
 inline absl::Status FromRocksStatus(const rocksdb::Status& s,
                                     std::string_view context) {
   if (s.ok()) return absl::OkStatus();
-  std::string msg = absl::StrCat(absl::string_view(context.data(), context.size()),
-                                 ": ", s.ToString());
+  std::string msg = absl::StrCat(
+      absl::string_view(context.data(), context.size()), ": ", s.ToString());
   if (s.IsCorruption()) return absl::DataLossError(msg);
   if (s.IsNotFound()) return absl::NotFoundError(msg);
   if (s.IsInvalidArgument()) return absl::InvalidArgumentError(msg);

@@ -7,17 +7,18 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-#define REPRISE_RETURN_IF_ERROR(expr)                 \
-  do {                                                \
-    ::absl::Status reprise_status_ = (expr);          \
+#define REPRISE_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    ::absl::Status reprise_status_ = (expr);           \
     if (!reprise_status_.ok()) return reprise_status_; \
   } while (false)
 
 #define REPRISE_CONCAT_INNER_(a, b) a##b
 #define REPRISE_CONCAT_(a, b) REPRISE_CONCAT_INNER_(a, b)
 
-#define REPRISE_ASSIGN_OR_RETURN(lhs, expr) \
-  REPRISE_ASSIGN_OR_RETURN_IMPL_(REPRISE_CONCAT_(reprise_or_, __LINE__), lhs, expr)
+#define REPRISE_ASSIGN_OR_RETURN(lhs, expr)                                   \
+  REPRISE_ASSIGN_OR_RETURN_IMPL_(REPRISE_CONCAT_(reprise_or_, __LINE__), lhs, \
+                                 expr)
 
 #define REPRISE_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                                   \

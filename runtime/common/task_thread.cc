@@ -39,13 +39,13 @@ void TaskThread::Loop() {
         TaskThread* self;
         size_t size;
       } args{this, size};
-      mu_.AwaitWithDeadline(
-          absl::Condition(
-              +[](Args* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                return a->self->stopping_ || a->self->tasks_.size() != a->size;
-              },
-              &args),
-          due);
+      mu_.AwaitWithDeadline(absl::Condition(
+                                +[](Args* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                  return a->self->stopping_ ||
+                                         a->self->tasks_.size() != a->size;
+                                },
+                                &args),
+                            due);
       continue;
     }
     Task task = std::move(tasks_.top().task);

@@ -66,10 +66,10 @@ IngressService::NewInvocation(const v1::InvokeRequest& request) {
     return absl::InvalidArgumentError("target.handler is required");
   }
   if (request.payload().size() > options_.max_payload_bytes) {
-    return absl::ResourceExhaustedError(absl::StrFormat(
-        "payload is %d bytes, over the limit of %d bytes "
-        "(server option --max-payload-bytes)",
-        request.payload().size(), options_.max_payload_bytes));
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("payload is %d bytes, over the limit of %d bytes "
+                        "(server option --max-payload-bytes)",
+                        request.payload().size(), options_.max_payload_bytes));
   }
   auto service = registry_.Find(target.service());
   if (!service.has_value()) {
@@ -85,10 +85,9 @@ IngressService::NewInvocation(const v1::InvokeRequest& request) {
     found = found || handler.name() == target.handler();
   }
   if (!found) {
-    return absl::NotFoundError(
-        absl::StrFormat("service %s has no handler %s (it has: %s)",
-                        target.service(), target.handler(),
-                        absl::StrJoin(handlers, ", ")));
+    return absl::NotFoundError(absl::StrFormat(
+        "service %s has no handler %s (it has: %s)", target.service(),
+        target.handler(), absl::StrJoin(handlers, ", ")));
   }
   const bool keyed = definition.type() != v1::SERVICE_TYPE_SERVICE;
   if (keyed && target.key().empty()) {
@@ -98,13 +97,13 @@ IngressService::NewInvocation(const v1::InvokeRequest& request) {
                                                        : "virtual object"));
   }
   if (!keyed && !target.key().empty()) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "target.key must be empty: %s is a stateless service",
-        target.service()));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("target.key must be empty: %s is a stateless service",
+                        target.service()));
   }
-  InvocationId id(keyed ? KeyPartitionHash(target.service(), target.key())
-                        : RandomUint64(),
-                  RandomUint64());
+  InvocationId id(
+      keyed ? KeyPartitionHash(target.service(), target.key()) : RandomUint64(),
+      RandomUint64());
   v1::Command command;
   command.set_timestamp_ms(NowMillis());
   auto* invoke = command.mutable_invoke();
@@ -134,9 +133,10 @@ grpc::ServerUnaryReactor* IngressService::Invoke(
   log_.Append(PartitionOf(id), command.SerializeAsString(),
               [this, id = id, reactor](absl::StatusOr<Lsn> lsn) {
                 if (!lsn.ok() && waiters_.Remove(id)) {
-                  FinishWithStatus(reactor, absl::UnavailableError(
-                                                "the invocation was not stored: " +
-                                                lsn.status().ToString()));
+                  FinishWithStatus(
+                      reactor,
+                      absl::UnavailableError("the invocation was not stored: " +
+                                             lsn.status().ToString()));
                 }
               });
   return reactor;
@@ -158,9 +158,10 @@ grpc::ServerUnaryReactor* IngressService::Send(
                 if (lsn.ok()) {
                   reactor->Finish(grpc::Status::OK);
                 } else {
-                  FinishWithStatus(reactor, absl::UnavailableError(
-                                                "the invocation was not stored: " +
-                                                lsn.status().ToString()));
+                  FinishWithStatus(
+                      reactor,
+                      absl::UnavailableError("the invocation was not stored: " +
+                                             lsn.status().ToString()));
                 }
               });
   return reactor;

@@ -95,9 +95,9 @@ void Invoker::OnWorkerDisconnected(const WorkerConnection& connection) {
       auto a = attempts_.find(id);
       if (a == attempts_.end()) continue;
       a->second.worker = nullptr;
-      a->second.last_failure = absl::StrFormat(
-          "worker %s disconnected during attempt %d", worker->view.worker_id,
-          a->second.attempts);
+      a->second.last_failure =
+          absl::StrFormat("worker %s disconnected during attempt %d",
+                          worker->view.worker_id, a->second.attempts);
       Dispatch(a->second, outbox);
     }
   }
@@ -126,8 +126,8 @@ void Invoker::OnWorkerMessage(const WorkerConnection& connection,
     absl::MutexLock lock(&mu_);
     if (message.has_propose()) {
       const v1::ProposeEntry& propose = message.propose();
-      Attempt* attempt =
-          CurrentAttempt(connection, propose.invocation_id(), propose.attempt());
+      Attempt* attempt = CurrentAttempt(connection, propose.invocation_id(),
+                                        propose.attempt());
       if (attempt == nullptr) return;
       v1::Command command;
       command.set_timestamp_ms(NowMillis());
@@ -278,9 +278,9 @@ std::optional<AttemptView> Invoker::Describe(const InvocationId& id) const {
   view.last_failure = attempt.last_failure;
   if (attempt.worker != nullptr) {
     view.state = AttemptView::State::kRunning;
-    view.reason = absl::StrFormat("attempt %d running on worker %s",
-                                  attempt.attempts,
-                                  attempt.worker->view.worker_id);
+    view.reason =
+        absl::StrFormat("attempt %d running on worker %s", attempt.attempts,
+                        attempt.worker->view.worker_id);
   } else if (attempt.backing_off) {
     view.state = AttemptView::State::kBackingOff;
     view.reason = absl::StrFormat("backing off after attempt %d failed: %s",

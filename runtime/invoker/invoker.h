@@ -116,8 +116,8 @@ class Invoker {
     WorkerView view;
     absl::flat_hash_set<InvocationId> running;
   };
-  using Outbox =
-      std::vector<std::pair<std::shared_ptr<WorkerConnection>, v1::RuntimeMessage>>;
+  using Outbox = std::vector<
+      std::pair<std::shared_ptr<WorkerConnection>, v1::RuntimeMessage>>;
 
   void AddWorker(std::shared_ptr<WorkerConnection> connection, WorkerView view);
   Attempt* CurrentAttempt(const WorkerConnection& connection,

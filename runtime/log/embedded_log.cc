@@ -32,9 +32,9 @@ std::string TrimKey(PartitionId partition) {
 
 absl::Status CheckPartition(PartitionId partition, uint32_t partitions) {
   if (partition.value() >= partitions) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "partition %d out of range: the log has %d partitions",
-        partition.value(), partitions));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("partition %d out of range: the log has %d partitions",
+                        partition.value(), partitions));
   }
   return absl::OkStatus();
 }
@@ -52,8 +52,8 @@ absl::StatusOr<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(
   // Log records are read back soon after they are written, then rarely.
   options.write_buffer_size = 64 << 20;
   rocksdb::DB* raw = nullptr;
-  REPRISE_RETURN_IF_ERROR(FromRocksStatus(
-      rocksdb::DB::Open(options, dir, &raw), "opening the log at " + dir));
+  REPRISE_RETURN_IF_ERROR(FromRocksStatus(rocksdb::DB::Open(options, dir, &raw),
+                                          "opening the log at " + dir));
   std::unique_ptr<rocksdb::DB> db(raw);
 
   std::string stored;
@@ -76,15 +76,16 @@ absl::StatusOr<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(
 
   std::vector<uint64_t> tails(partitions, 1);
   std::vector<uint64_t> trims(partitions, 1);
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+  std::unique_ptr<rocksdb::Iterator> it(
+      db->NewIterator(rocksdb::ReadOptions()));
   for (uint32_t p = 0; p < partitions; ++p) {
     std::string value;
     s = db->Get(rocksdb::ReadOptions(), TrimKey(PartitionId(p)), &value);
     if (s.ok() && value.size() == 8) {
       trims[p] = DecodeBigEndian64(value.data());
     } else if (!s.IsNotFound()) {
-      return absl::DataLossError(
-          absl::StrFormat("the log's trim point of partition %d is corrupt", p));
+      return absl::DataLossError(absl::StrFormat(
+          "the log's trim point of partition %d is corrupt", p));
     }
     // The last record of partition p sorts just before partition p+1's first.
     it->SeekForPrev(RecordKey(PartitionId(p), ~0ULL));
@@ -97,8 +98,8 @@ absl::StatusOr<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(
     tails[p] = std::max(tails[p], trims[p]);
   }
   it.reset();
-  return std::unique_ptr<EmbeddedLog>(
-      new EmbeddedLog(std::move(db), partitions, std::move(tails), std::move(trims)));
+  return std::unique_ptr<EmbeddedLog>(new EmbeddedLog(
+      std::move(db), partitions, std::move(tails), std::move(trims)));
 }
 
 EmbeddedLog::EmbeddedLog(std::unique_ptr<rocksdb::DB> db, uint32_t partitions,
@@ -217,8 +218,8 @@ absl::StatusOr<std::vector<Record>> EmbeddedLog::Read(PartitionId partition,
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
   for (it->Seek(RecordKey(partition, start));
        it->Valid() && records.size() < max_records; it->Next()) {
-    records.push_back({Lsn(DecodeBigEndian64(it->key().data() + 5)),
-                       it->value().ToString()});
+    records.push_back(
+        {Lsn(DecodeBigEndian64(it->key().data() + 5)), it->value().ToString()});
   }
   REPRISE_RETURN_IF_ERROR(FromRocksStatus(it->status(), "log read"));
   return records;

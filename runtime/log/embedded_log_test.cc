@@ -1,8 +1,8 @@
 #include "runtime/log/embedded_log.h"
 
-#include <atomic>
-
 #include <gtest/gtest.h>
+
+#include <atomic>
 
 #include "absl/synchronization/notification.h"
 #include "runtime/log/log_conformance.h"

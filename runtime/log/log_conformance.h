@@ -5,10 +5,10 @@
 //                            ::testing::Values(&MakeEmbeddedLogFactory));
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <functional>
 #include <memory>
-
-#include <gtest/gtest.h>
 
 #include "runtime/log/log.h"
 

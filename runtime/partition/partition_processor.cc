@@ -106,8 +106,9 @@ absl::Status PartitionProcessor::ResumeLiveInvocations() {
       }));
   for (auto& [id, target] : live) {
     REPRISE_ASSIGN_OR_RETURN(auto journal, reader_->GetJournal(id));
-    actions_.Execute(partition_, state_machine::StartAttemptAction{
-                                     id, std::move(target), std::move(journal)});
+    actions_.Execute(partition_,
+                     state_machine::StartAttemptAction{id, std::move(target),
+                                                       std::move(journal)});
   }
   if (!live.empty()) {
     Log(LogLevel::kInfo, "partition %d: resumed %d live invocations",
@@ -118,8 +119,9 @@ absl::Status PartitionProcessor::ResumeLiveInvocations() {
 
 bool PartitionProcessor::HasWorkLocked() const {
   if (known_tail_ > applied_tail_) return true;
-  return std::any_of(queries_.begin(), queries_.end(),
-                     [&](const PendingQuery& q) { return q.after < applied_tail_; });
+  return std::any_of(
+      queries_.begin(), queries_.end(),
+      [&](const PendingQuery& q) { return q.after < applied_tail_; });
 }
 
 void PartitionProcessor::Loop() {
@@ -143,15 +145,15 @@ void PartitionProcessor::Loop() {
           applied.status().ToString());
       REPRISE_CHECK(false, "partition processor cannot continue");
     }
-    for (auto& action : actions) actions_.Execute(partition_, std::move(action));
+    for (auto& action : actions)
+      actions_.Execute(partition_, std::move(action));
     actions.clear();
     {
       absl::MutexLock lock(&mu_);
       applied_tail_ = next_lsn_;
-      auto it = std::partition(queries_.begin(), queries_.end(),
-                               [&](const PendingQuery& q) {
-                                 return q.after >= next_lsn_;
-                               });
+      auto it = std::partition(
+          queries_.begin(), queries_.end(),
+          [&](const PendingQuery& q) { return q.after >= next_lsn_; });
       std::move(it, queries_.end(), std::back_inserter(ready));
       queries_.erase(it, queries_.end());
     }

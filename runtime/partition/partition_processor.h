@@ -66,7 +66,8 @@ class PartitionProcessor {
 
   // Applies up to one batch from `next_lsn_`, adding its actions to
   // `actions`. Returns the number of records applied (0: caught up).
-  absl::StatusOr<size_t> ApplyBatch(std::vector<state_machine::Action>& actions);
+  absl::StatusOr<size_t> ApplyBatch(
+      std::vector<state_machine::Action>& actions);
   absl::Status ResumeLiveInvocations();
   void Loop();
   bool HasWorkLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

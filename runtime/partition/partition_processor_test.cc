@@ -91,12 +91,13 @@ TEST_F(PartitionProcessorTest, AppliesAppendedCommandsAndExecutesActions) {
   AppendAndWait(Invoke());
   auto actions = actions_->WaitFor(1);
   ASSERT_EQ(actions.size(), 1u);
-  EXPECT_TRUE(std::holds_alternative<state_machine::StartAttemptAction>(actions[0]));
+  EXPECT_TRUE(
+      std::holds_alternative<state_machine::StartAttemptAction>(actions[0]));
   AppendAndWait(Output());
   actions = actions_->WaitFor(2);
   ASSERT_EQ(actions.size(), 2u);
-  EXPECT_TRUE(
-      std::holds_alternative<state_machine::InvocationCompletedAction>(actions[1]));
+  EXPECT_TRUE(std::holds_alternative<state_machine::InvocationCompletedAction>(
+      actions[1]));
 }
 
 TEST_F(PartitionProcessorTest, QueryAfterAppendSeesTheCommand) {
@@ -126,7 +127,8 @@ TEST_F(PartitionProcessorTest, RestartResumesLiveInvocation) {
   ASSERT_EQ(start->journal.size(), 1u);
 }
 
-TEST_F(PartitionProcessorTest, RestartAppliesUnappliedTailWithoutResumingCompleted) {
+TEST_F(PartitionProcessorTest,
+       RestartAppliesUnappliedTailWithoutResumingCompleted) {
   Open();
   AppendAndWait(Invoke());
   actions_->WaitFor(1);

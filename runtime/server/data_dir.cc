@@ -16,8 +16,9 @@ namespace fs = std::filesystem;
 
 absl::Status WriteFormatFile(const fs::path& dir, uint32_t partitions) {
   const fs::path tmp = dir / "FORMAT.tmp";
-  std::string contents = absl::StrFormat(
-      "reprise-data-format %d\npartitions %d\n", kDataFormatVersion, partitions);
+  std::string contents =
+      absl::StrFormat("reprise-data-format %d\npartitions %d\n",
+                      kDataFormatVersion, partitions);
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0 ||
       write(fd, contents.data(), contents.size()) !=
@@ -30,7 +31,8 @@ absl::Status WriteFormatFile(const fs::path& dir, uint32_t partitions) {
   close(fd);
   std::error_code ec;
   fs::rename(tmp, dir / "FORMAT", ec);
-  if (ec) return absl::UnavailableError("cannot create " + (dir / "FORMAT").string());
+  if (ec)
+    return absl::UnavailableError("cannot create " + (dir / "FORMAT").string());
   int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY);
   if (dfd >= 0) {
     fsync(dfd);

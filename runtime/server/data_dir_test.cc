@@ -1,8 +1,8 @@
 #include "runtime/server/data_dir.h"
 
-#include <fstream>
-
 #include <gtest/gtest.h>
+
+#include <fstream>
 
 #include "tests/testing/temp_dir.h"
 
@@ -25,7 +25,8 @@ TEST(DataDirTest, RefusesOtherPartitionCountWithTheFix) {
 
 TEST(DataDirTest, RefusesNewerFormat) {
   testing::TempDir dir;
-  std::ofstream(dir.path() + "/FORMAT") << "reprise-data-format 99\npartitions 4\n";
+  std::ofstream(dir.path() + "/FORMAT")
+      << "reprise-data-format 99\npartitions 4\n";
   auto status = PrepareDataDir(dir.path(), 4);
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(status.message().find("format 99"), std::string::npos);

@@ -35,10 +35,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"debug", "info", "warning", "error"}));
   CLI11_PARSE(app, argc, argv);
 
-  reprise::MinLogLevel() = log_level == "debug"     ? reprise::LogLevel::kDebug
-                           : log_level == "warning" ? reprise::LogLevel::kWarning
-                           : log_level == "error"   ? reprise::LogLevel::kError
-                                                    : reprise::LogLevel::kInfo;
+  reprise::MinLogLevel() = log_level == "debug" ? reprise::LogLevel::kDebug
+                           : log_level == "warning"
+                               ? reprise::LogLevel::kWarning
+                           : log_level == "error" ? reprise::LogLevel::kError
+                                                  : reprise::LogLevel::kInfo;
 
   // Block the stop signals before any thread starts, then wait for one.
   sigset_t stop_signals;

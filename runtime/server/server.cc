@@ -24,10 +24,11 @@ namespace {
 constexpr int kMaxWorkerMessageBytes = 256 << 20;
 
 // Starts a gRPC server for `service` on `address`; returns the bound address.
-absl::StatusOr<std::string> Listen(const std::string& address,
-                                   grpc::Service* service, int max_message,
-                                   std::vector<std::unique_ptr<grpc::Server>>& out) {
-  std::vector<std::string> parts = absl::StrSplit(address, absl::MaxSplits(':', 1));
+absl::StatusOr<std::string> Listen(
+    const std::string& address, grpc::Service* service, int max_message,
+    std::vector<std::unique_ptr<grpc::Server>>& out) {
+  std::vector<std::string> parts =
+      absl::StrSplit(address, absl::MaxSplits(':', 1));
   if (parts.size() != 2 || parts[0].empty()) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "invalid listen address '%s': expected host:port", address));
@@ -40,8 +41,8 @@ absl::StatusOr<std::string> Listen(const std::string& address,
   builder.SetMaxSendMessageSize(kMaxWorkerMessageBytes);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
-    return absl::UnavailableError(absl::StrFormat(
-        "cannot listen on %s (is the port in use?)", address));
+    return absl::UnavailableError(
+        absl::StrFormat("cannot listen on %s (is the port in use?)", address));
   }
   out.push_back(std::move(server));
   return absl::StrFormat("%s:%d", parts[0], port);
@@ -51,7 +52,8 @@ absl::StatusOr<std::string> Listen(const std::string& address,
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
   if (options.partitions == 0 || options.partitions > 1024) {
-    return absl::InvalidArgumentError("--partitions must be between 1 and 1024");
+    return absl::InvalidArgumentError(
+        "--partitions must be between 1 and 1024");
   }
   if (options.max_payload_bytes == 0 ||
       options.max_payload_bytes > (64u << 20)) {
@@ -66,9 +68,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
 Server::Server(ServerOptions options) : options_(std::move(options)) {}
 
 absl::Status Server::Init() {
-  REPRISE_RETURN_IF_ERROR(PrepareDataDir(options_.data_dir, options_.partitions));
+  REPRISE_RETURN_IF_ERROR(
+      PrepareDataDir(options_.data_dir, options_.partitions));
   REPRISE_ASSIGN_OR_RETURN(
-      log_, log::EmbeddedLog::Open(options_.data_dir + "/log", options_.partitions));
+      log_,
+      log::EmbeddedLog::Open(options_.data_dir + "/log", options_.partitions));
   REPRISE_ASSIGN_OR_RETURN(store_,
                            storage::Store::Open(options_.data_dir + "/state"));
   REPRISE_ASSIGN_OR_RETURN(registry_, storage::ServiceRegistry::Load(*store_));
@@ -105,9 +109,9 @@ absl::Status Server::Init() {
       Listen(options_.ingress_address, ingress_service_.get(),
              static_cast<int>(options_.max_payload_bytes) + (64 << 10),
              grpc_servers_));
-  REPRISE_ASSIGN_OR_RETURN(
-      admin_address_, Listen(options_.admin_address, admin_service_.get(),
-                             4 << 20, grpc_servers_));
+  REPRISE_ASSIGN_OR_RETURN(admin_address_,
+                           Listen(options_.admin_address, admin_service_.get(),
+                                  4 << 20, grpc_servers_));
   return absl::OkStatus();
 }
 
@@ -115,7 +119,8 @@ Server::~Server() {
   // Listeners first, so no new work arrives; then the processors, so no
   // action reaches a component being destroyed.
   for (auto& server : grpc_servers_) {
-    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    server->Shutdown(std::chrono::system_clock::now() +
+                     std::chrono::seconds(2));
   }
   grpc_servers_.clear();
   for (auto& processor : processors_) processor->Stop();
@@ -124,8 +129,8 @@ Server::~Server() {
 void Server::Execute(PartitionId partition, state_machine::Action action) {
   if (auto* start = std::get_if<state_machine::StartAttemptAction>(&action)) {
     invoker_->StartAttempt(partition, std::move(*start));
-  } else if (auto* done =
-                 std::get_if<state_machine::InvocationCompletedAction>(&action)) {
+  } else if (auto* done = std::get_if<state_machine::InvocationCompletedAction>(
+                 &action)) {
     invoker_->OnCompleted(done->invocation_id);
     waiters_->Complete(done->invocation_id, done->result);
   }

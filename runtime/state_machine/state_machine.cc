@@ -9,7 +9,8 @@ absl::Status StateMachine::Apply(const v1::Command& command, Lsn lsn,
                                  storage::Transaction& txn,
                                  std::vector<Action>& actions) {
   REPRISE_ASSIGN_OR_RETURN(Lsn applied, txn.GetAppliedLsn());
-  if (lsn <= applied) return absl::OkStatus();  // already applied before a crash
+  if (lsn <= applied)
+    return absl::OkStatus();  // already applied before a crash
   const int64_t now = command.timestamp_ms();
   switch (command.kind_case()) {
     case v1::Command::kInvoke:

@@ -74,8 +74,9 @@ absl::StatusOr<std::vector<v1::JournalEntry>> PartitionReader::GetJournal(
        it->Next()) {
     uint32_t index = DecodeBigEndian32(it->key().data() + prefix.size());
     if (index != entries.size()) {
-      return absl::DataLossError(absl::StrFormat(
-          "journal of %s has a gap at index %d", id.ToString(), entries.size()));
+      return absl::DataLossError(
+          absl::StrFormat("journal of %s has a gap at index %d", id.ToString(),
+                          entries.size()));
     }
     REPRISE_ASSIGN_OR_RETURN(
         auto entry,
@@ -185,7 +186,8 @@ absl::Status Store::PutMetadata(std::string_view name,
 absl::StatusOr<std::optional<std::string>> Store::GetMetadata(
     std::string_view name) {
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), MetadataKey(name), &value);
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), MetadataKey(name), &value);
   if (s.IsNotFound()) return std::nullopt;
   REPRISE_RETURN_IF_ERROR(FromRocksStatus(s, "metadata read"));
   return value;

@@ -106,8 +106,7 @@ class Store {
   std::unique_ptr<PartitionReader> Reader(PartitionId partition);
 
   absl::Status PutMetadata(std::string_view name, const std::string& value);
-  absl::StatusOr<std::optional<std::string>> GetMetadata(
-      std::string_view name);
+  absl::StatusOr<std::optional<std::string>> GetMetadata(std::string_view name);
 
   rocksdb::DB& db() { return *db_; }
 

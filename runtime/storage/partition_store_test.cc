@@ -25,11 +25,15 @@ TEST(PartitionStoreTest, TransactionReadsItsOwnWritesBeforeCommit) {
   EXPECT_EQ(txn.GetInvocationStatus(id).value()->journal_length(), 1u);
   EXPECT_EQ(txn.GetJournal(id).value().size(), 1u);
   // Not visible outside until committed.
-  EXPECT_FALSE(
-      store->Reader(PartitionId(0))->GetInvocationStatus(id).value().has_value());
+  EXPECT_FALSE(store->Reader(PartitionId(0))
+                   ->GetInvocationStatus(id)
+                   .value()
+                   .has_value());
   ASSERT_TRUE(txn.Commit().ok());
-  EXPECT_TRUE(
-      store->Reader(PartitionId(0))->GetInvocationStatus(id).value().has_value());
+  EXPECT_TRUE(store->Reader(PartitionId(0))
+                  ->GetInvocationStatus(id)
+                  .value()
+                  .has_value());
 }
 
 TEST(PartitionStoreTest, PartitionsAreSeparate) {
@@ -42,8 +46,10 @@ TEST(PartitionStoreTest, PartitionsAreSeparate) {
   ASSERT_TRUE(txn.Commit().ok());
   EXPECT_EQ(store->Reader(PartitionId(1))->GetAppliedLsn().value(), Lsn(7));
   EXPECT_EQ(store->Reader(PartitionId(0))->GetAppliedLsn().value(), Lsn(0));
-  EXPECT_FALSE(
-      store->Reader(PartitionId(0))->GetInvocationStatus(id).value().has_value());
+  EXPECT_FALSE(store->Reader(PartitionId(0))
+                   ->GetInvocationStatus(id)
+                   .value()
+                   .has_value());
 }
 
 TEST(PartitionStoreTest, JournalIsReadInIndexOrderPerInvocation) {
@@ -72,11 +78,11 @@ TEST(PartitionStoreTest, ForEachInvocationVisitsAll) {
   ASSERT_TRUE(txn.Commit().ok());
   int seen = 0;
   ASSERT_TRUE(store->Reader(PartitionId(0))
-                  ->ForEachInvocation([&](const InvocationId&,
-                                          const v1::InvocationStatus&) {
-                    ++seen;
-                    return true;
-                  })
+                  ->ForEachInvocation(
+                      [&](const InvocationId&, const v1::InvocationStatus&) {
+                        ++seen;
+                        return true;
+                      })
                   .ok());
   EXPECT_EQ(seen, 10);
 }

@@ -27,8 +27,8 @@ absl::Status ValidateService(const v1::ServiceDefinition& service) {
   absl::flat_hash_set<std::string> seen;
   for (const auto& handler : service.handlers()) {
     REPRISE_RETURN_IF_ERROR(ValidateName(
-        handler.name(), absl::StrFormat("handler name in service %s",
-                                        service.name())));
+        handler.name(),
+        absl::StrFormat("handler name in service %s", service.name())));
     if (!seen.insert(handler.name()).second) {
       return absl::InvalidArgumentError(
           absl::StrFormat("service %s declares handler %s twice",
@@ -96,7 +96,8 @@ absl::Status ServiceRegistry::Register(
   auto updated = services_;
   for (const auto& service : services) {
     auto it = updated.find(service.name());
-    if (it != updated.end() && it->second.definition().type() != service.type()) {
+    if (it != updated.end() &&
+        it->second.definition().type() != service.type()) {
       return absl::FailedPreconditionError(absl::StrFormat(
           "service %s is registered as %s and cannot become %s", service.name(),
           v1::ServiceType_Name(it->second.definition().type()),

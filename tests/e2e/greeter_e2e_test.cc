@@ -1,9 +1,9 @@
 // End to end: the real reprise-server, the greeter example worker and the
 // reprise CLI, as separate processes on free loopback ports.
-#include <grpcpp/grpcpp.h>
-
 #include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 #include "reprise/v1/ingress.grpc.pb.h"
@@ -13,9 +13,9 @@
 namespace reprise {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::BuildPath;
 using testing::ChildProcess;
+using ::testing::HasSubstr;
 using testing::RunCommand;
 
 class GreeterE2eTest : public ::testing::Test {
@@ -73,9 +73,8 @@ class GreeterE2eTest : public ::testing::Test {
 
 TEST_F(GreeterE2eTest, InvokeOverGrpcReturnsHandlerOutput) {
   v1::InvokeResponse response;
-  auto status =
-      stub_->Invoke(Context().get(), Request("Greeter", "greet", "\"Ada\""),
-                    &response);
+  auto status = stub_->Invoke(
+      Context().get(), Request("Greeter", "greet", "\"Ada\""), &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.result().value(), "\"Hello, Ada!\"");
   EXPECT_THAT(response.invocation_id(), ::testing::StartsWith("inv_"));
@@ -83,9 +82,9 @@ TEST_F(GreeterE2eTest, InvokeOverGrpcReturnsHandlerOutput) {
 
 TEST_F(GreeterE2eTest, SendThenAttachAndGetOutput) {
   v1::SendResponse sent;
-  ASSERT_TRUE(stub_->Send(Context().get(), Request("Greeter", "greet", "\"Bo\""),
-                          &sent)
-                  .ok());
+  ASSERT_TRUE(
+      stub_->Send(Context().get(), Request("Greeter", "greet", "\"Bo\""), &sent)
+          .ok());
   v1::AttachRequest attach;
   attach.set_invocation_id(sent.invocation_id());
   v1::InvokeResponse attached;
@@ -99,9 +98,10 @@ TEST_F(GreeterE2eTest, SendThenAttachAndGetOutput) {
 
 TEST_F(GreeterE2eTest, TerminalErrorCompletesAsFailed) {
   v1::InvokeResponse response;
-  ASSERT_TRUE(
-      stub_->Invoke(Context().get(), Request("Greeter", "greet", "42"), &response)
-          .ok());
+  ASSERT_TRUE(stub_
+                  ->Invoke(Context().get(), Request("Greeter", "greet", "42"),
+                           &response)
+                  .ok());
   ASSERT_TRUE(response.result().has_failure());
   EXPECT_EQ(response.result().failure().code(),
             static_cast<uint32_t>(grpc::StatusCode::INVALID_ARGUMENT));
@@ -114,8 +114,10 @@ TEST_F(GreeterE2eTest, BadInputGetsTheRightStatus) {
   };
   EXPECT_EQ(code(Request("Nobody", "greet", "1")), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(code(Request("Greeter", "nope", "1")), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(code(Request("", "greet", "1")), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(code(Request("Greeter", "", "1")), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(code(Request("", "greet", "1")),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(code(Request("Greeter", "", "1")),
+            grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(code(Request("Greeter", "greet", "1", "a-key")),
             grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(code(Request("Greeter", "greet", std::string(2000, 'x'))),
@@ -133,14 +135,15 @@ TEST_F(GreeterE2eTest, BadInputGetsTheRightStatus) {
 TEST_F(GreeterE2eTest, InvocationWaitsForAWorkerInsteadOfFailing) {
   greeter_->Kill(SIGKILL);
   v1::SendResponse sent;
-  ASSERT_TRUE(stub_->Send(Context().get(), Request("Greeter", "greet", "\"Cy\""),
-                          &sent)
-                  .ok());
+  ASSERT_TRUE(
+      stub_->Send(Context().get(), Request("Greeter", "greet", "\"Cy\""), &sent)
+          .ok());
   // The disconnect may take a moment to be noticed; the invocation is then
   // pending, and says why.
   std::string status_line;
   for (int i = 0; i < 100; ++i) {
-    auto describe = Cli({"--json", "invocations", "describe", sent.invocation_id()});
+    auto describe =
+        Cli({"--json", "invocations", "describe", sent.invocation_id()});
     ASSERT_EQ(describe.exit_code, 0) << describe.output;
     auto json = nlohmann::json::parse(describe.output);
     status_line = json["status"].get<std::string>() + ": " +
@@ -149,7 +152,8 @@ TEST_F(GreeterE2eTest, InvocationWaitsForAWorkerInsteadOfFailing) {
     absl::SleepFor(absl::Milliseconds(50));
   }
   EXPECT_THAT(status_line, HasSubstr("pending"));
-  EXPECT_THAT(status_line, HasSubstr("waiting for a worker of service Greeter"));
+  EXPECT_THAT(status_line,
+              HasSubstr("waiting for a worker of service Greeter"));
 
   StartGreeter();
   v1::AttachRequest attach;
@@ -212,9 +216,10 @@ TEST_F(GreeterE2eTest, CliExitCodes) {
 
 TEST_F(GreeterE2eTest, CompletedOutputSurvivesRestart) {
   v1::InvokeResponse response;
-  ASSERT_TRUE(
-      stub_->Invoke(Context().get(), Request("Greeter", "greet", "\"Di\""), &response)
-          .ok());
+  ASSERT_TRUE(stub_
+                  ->Invoke(Context().get(),
+                           Request("Greeter", "greet", "\"Di\""), &response)
+                  .ok());
   runtime_->Crash();
   ASSERT_TRUE(runtime_->Start());
   auto stub = v1::Ingress::NewStub(grpc::CreateChannel(

@@ -3,12 +3,11 @@
 // exactly one recorded output, and a handler body may have run more than
 // once only for invocations whose output was not durable at the kill.
 #include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <atomic>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_split.h"
@@ -67,7 +66,8 @@ TEST(CrashRecoveryTest, AcknowledgedInvocationsSurviveSigkillExactlyOnce) {
         request.mutable_target()->set_handler("record");
         request.set_payload("payload-" + std::to_string(i));
         v1::SendResponse response;
-        grpc::Status status = ingress->Send(Deadline(10).get(), request, &response);
+        grpc::Status status =
+            ingress->Send(Deadline(10).get(), request, &response);
         if (!status.ok()) {
           // The runtime is down: wait for it and send the next one.
           restarted.WaitForNotificationWithTimeout(absl::Seconds(60));
@@ -95,7 +95,8 @@ TEST(CrashRecoveryTest, AcknowledgedInvocationsSurviveSigkillExactlyOnce) {
     v1::AttachRequest attach;
     attach.set_invocation_id(id);
     v1::InvokeResponse response;
-    grpc::Status status = ingress->Attach(Deadline(60).get(), attach, &response);
+    grpc::Status status =
+        ingress->Attach(Deadline(60).get(), attach, &response);
     ASSERT_TRUE(status.ok()) << id << ": " << status.error_message();
     EXPECT_EQ(response.result().value(), payload) << id;
   }
@@ -114,8 +115,9 @@ TEST(CrashRecoveryTest, AcknowledgedInvocationsSurviveSigkillExactlyOnce) {
     v1::DescribeInvocationRequest request;
     request.set_invocation_id(id);
     v1::InvocationDescription description;
-    ASSERT_TRUE(admin->DescribeInvocation(Deadline(10).get(), request, &description)
-                    .ok());
+    ASSERT_TRUE(
+        admin->DescribeInvocation(Deadline(10).get(), request, &description)
+            .ok());
     ASSERT_EQ(description.journal_size(), 2) << id;
     EXPECT_EQ(description.journal(1).kind(), "output") << id;
     EXPECT_GE(runs[id], 1) << id << " completed without running its handler";
@@ -126,8 +128,9 @@ TEST(CrashRecoveryTest, AcknowledgedInvocationsSurviveSigkillExactlyOnce) {
           << " times although its output was durable before the kill";
     }
   }
-  std::printf("acknowledged %zu of %d; %d handler bodies re-ran after the kill\n",
-              acked.size(), kInvocations, rerun);
+  std::printf(
+      "acknowledged %zu of %d; %d handler bodies re-ran after the kill\n",
+      acked.size(), kInvocations, rerun);
 }
 
 }  // namespace

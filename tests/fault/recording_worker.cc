@@ -23,18 +23,21 @@ int main(int argc, char** argv) {
   int fd = open(effects_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (fd < 0) return 1;
   reprise::sdk::Worker worker(options);
-  worker.Add(reprise::sdk::ServiceDefinition::Service("Recorder").Handler(
-      "record",
-      [fd](reprise::sdk::Context& ctx,
-           const std::string& input) -> absl::StatusOr<std::string> {
-        std::string line =
-            absl::StrFormat("%s %d\n", ctx.invocation_id(), ctx.attempt());
-        // One write(2) per line: appends of this size are not interleaved.
-        if (write(fd, line.data(), line.size()) !=
-            static_cast<ssize_t>(line.size())) {
-          throw std::runtime_error("cannot record the side effect");
-        }
-        return input;
-      }));
+  worker.Add(
+      reprise::sdk::ServiceDefinition::Service("Recorder")
+          .Handler(
+              "record",
+              [fd](reprise::sdk::Context& ctx,
+                   const std::string& input) -> absl::StatusOr<std::string> {
+                std::string line = absl::StrFormat(
+                    "%s %d\n", ctx.invocation_id(), ctx.attempt());
+                // One write(2) per line: appends of this size are not
+                // interleaved.
+                if (write(fd, line.data(), line.size()) !=
+                    static_cast<ssize_t>(line.size())) {
+                  throw std::runtime_error("cannot record the side effect");
+                }
+                return input;
+              }));
   return worker.Run().ok() ? 0 : 1;
 }

@@ -60,7 +60,8 @@ std::optional<std::string> ChildProcess::WaitForLine(const std::string& needle,
   while (absl::Now() < deadline) {
     std::string contents = ReadFile(log_path_);
     for (absl::string_view line : absl::StrSplit(contents, '\n')) {
-      if (line.find(needle) != absl::string_view::npos) return std::string(line);
+      if (line.find(needle) != absl::string_view::npos)
+        return std::string(line);
     }
     if (!running()) return std::nullopt;
     absl::SleepFor(absl::Milliseconds(20));

@@ -12,8 +12,7 @@ absl::Status ApplyProposeEntry(const v1::ProposeEntryCommand& command,
   auto id = InvocationId::FromBytes(command.invocation_id());
   if (!id.ok()) return absl::OkStatus();
   REPRISE_ASSIGN_OR_RETURN(auto status, txn.GetInvocationStatus(*id));
-  if (!status.has_value() ||
-      status->state() != v1::INVOCATION_STATE_INVOKED ||
+  if (!status.has_value() || status->state() != v1::INVOCATION_STATE_INVOKED ||
       command.index() != status->journal_length() ||
       command.entry().kind_case() != v1::JournalEntry::kOutput) {
     // Unknown, finished, stale, or not an entry a worker may propose (only

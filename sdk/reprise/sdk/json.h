@@ -3,7 +3,6 @@
 #pragma once
 
 #include <functional>
-
 #include <nlohmann/json.hpp>
 
 #include "reprise/sdk/service.h"
@@ -14,8 +13,9 @@ using JsonFunction = std::function<absl::StatusOr<nlohmann::json>(
     Context&, const nlohmann::json&)>;
 
 inline Handler JsonHandler(JsonFunction fn) {
-  return [fn = std::move(fn)](Context& ctx, const std::string& input)
-             -> absl::StatusOr<std::string> {
+  return [fn = std::move(fn)](
+             Context& ctx,
+             const std::string& input) -> absl::StatusOr<std::string> {
     nlohmann::json parsed = nlohmann::json::parse(input, nullptr, false);
     if (parsed.is_discarded()) {
       return absl::InvalidArgumentError("the input is not valid JSON");

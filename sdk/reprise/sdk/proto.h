@@ -12,12 +12,14 @@ namespace reprise::sdk {
 template <typename Request, typename Response>
 Handler ProtoHandler(
     std::function<absl::StatusOr<Response>(Context&, const Request&)> fn) {
-  return [fn = std::move(fn)](Context& ctx, const std::string& input)
-             -> absl::StatusOr<std::string> {
+  return [fn = std::move(fn)](
+             Context& ctx,
+             const std::string& input) -> absl::StatusOr<std::string> {
     Request request;
     if (!request.ParseFromString(input)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "the input is not a serialized ", Request::descriptor()->full_name()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("the input is not a serialized ",
+                       Request::descriptor()->full_name()));
     }
     absl::StatusOr<Response> response = fn(ctx, request);
     if (!response.ok()) return response.status();

@@ -67,7 +67,8 @@ class Connection {
  private:
   grpc::ClientContext context_;
   absl::Mutex mu_;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::WorkerMessage, v1::RuntimeMessage>>
+  std::unique_ptr<
+      grpc::ClientReaderWriter<v1::WorkerMessage, v1::RuntimeMessage>>
       stream_;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
 };
@@ -230,10 +231,9 @@ class Worker::Impl {
         task.connection->Write(failed);
         continue;
       }
-      internal::RunAttempt(task.start, it->second,
-                           [&](v1::WorkerMessage out) {
-                             task.connection->Write(out);
-                           });
+      internal::RunAttempt(task.start, it->second, [&](v1::WorkerMessage out) {
+        task.connection->Write(out);
+      });
     }
   }
 

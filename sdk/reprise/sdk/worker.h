@@ -1,8 +1,8 @@
 // Worker: connects a handler program to the Reprise runtime, registers its
 // services and runs the attempts the runtime sends, many at once.
 //
-//   reprise::sdk::Worker worker({.address = "127.0.0.1:9090", .name = "greeter"});
-//   worker.Add(reprise::sdk::ServiceDefinition::Service("Greeter")
+//   reprise::sdk::Worker worker({.address = "127.0.0.1:9090", .name =
+//   "greeter"}); worker.Add(reprise::sdk::ServiceDefinition::Service("Greeter")
 //                  .Handler("greet", reprise::sdk::JsonHandler(Greet)));
 //   return worker.Run().ok() ? 0 : 1;
 //

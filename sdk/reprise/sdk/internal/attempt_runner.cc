@@ -31,7 +31,8 @@ void RunAttempt(const v1::StartAttempt& start, const Handler& handler,
     return;
   }
   for (int i = 1; i < start.journal_size(); ++i) {
-    if (start.journal(i).has_output()) return;  // already completed: nothing to do
+    if (start.journal(i).has_output())
+      return;  // already completed: nothing to do
     Fail(start,
          absl::StrCat("journal mismatch at index ", i,
                       ": this handler version records no steps, the journal "

@@ -1,9 +1,9 @@
 // Replay of given journals by the SDK, without a runtime.
 #include "reprise/sdk/internal/attempt_runner.h"
 
-#include <stdexcept>
-
 #include <gtest/gtest.h>
+
+#include <stdexcept>
 
 #include "reprise/sdk/json.h"
 
@@ -33,20 +33,21 @@ v1::JournalEntry Output(std::string value) {
 }
 
 std::vector<v1::WorkerMessage> Replay(const v1::StartAttempt& start,
-                                   const Handler& handler) {
+                                      const Handler& handler) {
   std::vector<v1::WorkerMessage> sent;
   RunAttempt(start, handler, [&](v1::WorkerMessage m) { sent.push_back(m); });
   return sent;
 }
 
 Handler Greet(int* calls) {
-  return JsonHandler([calls](Context& ctx, const nlohmann::json& name)
-                         -> absl::StatusOr<nlohmann::json> {
-    ++*calls;
-    EXPECT_EQ(ctx.attempt(), 2u);
-    EXPECT_EQ(ctx.invocation_id(), "inv_01010101010101010101010101010101");
-    return "Hello, " + name.get<std::string>() + "!";
-  });
+  return JsonHandler(
+      [calls](Context& ctx,
+              const nlohmann::json& name) -> absl::StatusOr<nlohmann::json> {
+        ++*calls;
+        EXPECT_EQ(ctx.attempt(), 2u);
+        EXPECT_EQ(ctx.invocation_id(), "inv_01010101010101010101010101010101");
+        return "Hello, " + name.get<std::string>() + "!";
+      });
 }
 
 TEST(AttemptRunnerTest, RunsHandlerOnInputAndProposesOutputAtNextIndex) {
@@ -64,7 +65,7 @@ TEST(AttemptRunnerTest, RunsHandlerOnInputAndProposesOutputAtNextIndex) {
 TEST(AttemptRunnerTest, ReplayOfCompletedJournalDoesNotRunHandler) {
   int calls = 0;
   auto sent = Replay(Start({Input("\"Ada\""), Output("\"Hello, Ada!\"")}),
-                  Greet(&calls));
+                     Greet(&calls));
   EXPECT_EQ(calls, 0);
   EXPECT_TRUE(sent.empty());
 }
@@ -80,10 +81,11 @@ TEST(AttemptRunnerTest, JournalWithoutInputIsAMismatch) {
 }
 
 TEST(AttemptRunnerTest, ErrorStatusIsATerminalFailureOutput) {
-  auto sent = Replay(Start({Input("{}")}), [](Context&, const std::string&)
-                                            -> absl::StatusOr<std::string> {
-    return absl::FailedPreconditionError("out of stock");
-  });
+  auto sent =
+      Replay(Start({Input("{}")}),
+             [](Context&, const std::string&) -> absl::StatusOr<std::string> {
+               return absl::FailedPreconditionError("out of stock");
+             });
   ASSERT_EQ(sent.size(), 1u);
   ASSERT_TRUE(sent[0].has_propose());
   const auto& failure = sent[0].propose().entry().output().result().failure();
@@ -93,10 +95,11 @@ TEST(AttemptRunnerTest, ErrorStatusIsATerminalFailureOutput) {
 }
 
 TEST(AttemptRunnerTest, ExceptionFailsOnlyTheAttempt) {
-  auto sent = Replay(Start({Input("{}")}), [](Context&, const std::string&)
-                                            -> absl::StatusOr<std::string> {
-    throw std::runtime_error("database unreachable");
-  });
+  auto sent =
+      Replay(Start({Input("{}")}),
+             [](Context&, const std::string&) -> absl::StatusOr<std::string> {
+               throw std::runtime_error("database unreachable");
+             });
   ASSERT_EQ(sent.size(), 1u);
   ASSERT_TRUE(sent[0].has_attempt_failed());
   EXPECT_NE(sent[0].attempt_failed().message().find("database unreachable"),

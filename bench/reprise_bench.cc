@@ -1,0 +1,221 @@
+// reprise-bench: closed-loop load against a real reprise-server.
+//
+// Starts reprise-server (fresh data directory, free ports, fsync on as
+// always) and an in-process SDK worker serving Bench/noop, then for each
+// in-flight level keeps exactly that many Invoke calls outstanding for the
+// given duration. Prints throughput, latency percentiles, the server's CPU
+// time per invocation and its resident memory.
+//
+//   ./build-release/bench/reprise-bench --in-flight 1,16,64 --seconds 10
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "reprise/sdk/worker.h"
+#include "reprise/v1/ingress.grpc.pb.h"
+#include "tests/testing/process.h"
+
+namespace {
+
+struct ProcStats {
+  double cpu_seconds = 0;
+  double rss_mib = 0;
+};
+
+ProcStats ReadProc(pid_t pid) {
+  ProcStats stats;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string content((std::istreambuf_iterator<char>(stat)), {});
+  // Fields after the command name (which may contain spaces).
+  std::istringstream rest(content.substr(content.rfind(')') + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  stats.cpu_seconds = static_cast<double>(utime + stime) /
+                      static_cast<double>(sysconf(_SC_CLK_TCK));
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) {
+      stats.rss_mib = std::stod(line.substr(6)) / 1024.0;
+    }
+  }
+  return stats;
+}
+
+class ClosedLoop {
+ public:
+  ClosedLoop(reprise::v1::Ingress::Stub& stub, int in_flight, absl::Time end)
+      : stub_(stub), end_(end), slots_(in_flight) {}
+
+  void Run() {
+    remaining_ = static_cast<int>(slots_.size());
+    for (auto& slot : slots_) Issue(slot);
+    done_.WaitForNotification();
+  }
+
+  std::vector<double>& latencies_ms() { return latencies_; }
+  int errors() const { return errors_; }
+
+ private:
+  struct Slot {
+    std::unique_ptr<grpc::ClientContext> context;
+    reprise::v1::InvokeRequest request;
+    reprise::v1::InvokeResponse response;
+    absl::Time started;
+  };
+
+  void Issue(Slot& slot) {
+    slot.context = std::make_unique<grpc::ClientContext>();
+    slot.context->set_deadline(std::chrono::system_clock::now() +
+                               std::chrono::seconds(30));
+    slot.request.mutable_target()->set_service("Bench");
+    slot.request.mutable_target()->set_handler("noop");
+    slot.started = absl::Now();
+    stub_.async()->Invoke(slot.context.get(), &slot.request, &slot.response,
+                          [this, &slot](grpc::Status status) {
+                            absl::Time now = absl::Now();
+                            {
+                              absl::MutexLock lock(&mu_);
+                              if (status.ok()) {
+                                latencies_.push_back(absl::ToDoubleMilliseconds(
+                                    now - slot.started));
+                              } else {
+                                ++errors_;
+                              }
+                            }
+                            if (now < end_) {
+                              Issue(slot);
+                            } else if (--remaining_ == 0) {
+                              done_.Notify();
+                            }
+                          });
+  }
+
+  reprise::v1::Ingress::Stub& stub_;
+  const absl::Time end_;
+  std::vector<Slot> slots_;
+  absl::Mutex mu_;
+  std::vector<double> latencies_;
+  int errors_ = 0;
+  std::atomic<int> remaining_{0};
+  absl::Notification done_;
+};
+
+double Percentile(std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  size_t i = static_cast<size_t>(p * static_cast<double>(sorted.size() - 1));
+  return sorted[i];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string server_path;
+  std::vector<int> levels = {1, 16, 64};
+  double seconds = 10;
+  double warmup_seconds = 2;
+  uint32_t partitions = 4;
+  CLI::App app{"reprise-bench: closed-loop no-op invocations"};
+  app.add_option("--server", server_path,
+                 "reprise-server binary (default: the one in this build)");
+  app.add_option("--in-flight", levels, "In-flight levels")
+      ->delimiter(',')
+      ->capture_default_str();
+  app.add_option("--seconds", seconds, "Measured seconds per level")
+      ->capture_default_str();
+  app.add_option("--warmup", warmup_seconds, "Warm-up seconds per level")
+      ->capture_default_str();
+  app.add_option("--partitions", partitions)->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  if (server_path.empty()) {
+    server_path =
+        std::filesystem::path(std::filesystem::read_symlink("/proc/self/exe"))
+            .parent_path()
+            .parent_path() /
+        "runtime/server/reprise-server";
+  }
+
+  char templ[] = "/tmp/reprise-bench-XXXXXX";
+  std::string dir = mkdtemp(templ);
+  reprise::testing::ChildProcess server(
+      {server_path, "--data-dir", dir + "/data", "--ingress-address",
+       "127.0.0.1:0", "--worker-address", "127.0.0.1:0", "--admin-address",
+       "127.0.0.1:0", "--partitions", std::to_string(partitions)},
+      dir + "/server.log");
+  auto ready = server.WaitForLine("reprise-server ready:", absl::Seconds(30));
+  if (!ready) {
+    std::fprintf(stderr, "server did not start:\n%s\n",
+                 reprise::testing::ReadFile(dir + "/server.log").c_str());
+    return 1;
+  }
+  auto field = [&](const std::string& name) {
+    auto pos = ready->find(name + "=");
+    auto end = ready->find(' ', pos);
+    return ready->substr(pos + name.size() + 1, end - pos - name.size() - 1);
+  };
+
+  reprise::sdk::WorkerOptions options;
+  options.address = field("workers");
+  options.name = "bench";
+  options.concurrency = 128;
+  reprise::sdk::Worker worker(options);
+  worker.Add(reprise::sdk::ServiceDefinition::Service("Bench").Handler(
+      "noop",
+      [](reprise::sdk::Context&, const std::string&)
+          -> absl::StatusOr<std::string> { return std::string(); }));
+  std::thread worker_thread([&] { (void)worker.Run(); });
+  absl::SleepFor(absl::Milliseconds(500));
+
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto stub = reprise::v1::Ingress::NewStub(grpc::CreateCustomChannel(
+      field("ingress"), grpc::InsecureChannelCredentials(), args));
+
+  std::printf("%9s %12s %9s %9s %9s %14s %11s\n", "in-flight", "invocations/s",
+              "p50 ms", "p90 ms", "p99 ms", "server CPU us", "server MiB");
+  for (int level : levels) {
+    ClosedLoop warmup(*stub, level,
+                      absl::Now() + absl::Seconds(warmup_seconds));
+    warmup.Run();
+    ProcStats before = ReadProc(server.pid());
+    absl::Time start = absl::Now();
+    ClosedLoop loop(*stub, level, start + absl::Seconds(seconds));
+    loop.Run();
+    double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
+    ProcStats after = ReadProc(server.pid());
+    auto& lat = loop.latencies_ms();
+    std::sort(lat.begin(), lat.end());
+    double count = static_cast<double>(lat.size());
+    std::printf(
+        "%9d %12.0f %9.3f %9.3f %9.3f %14.1f %11.1f%s\n", level,
+        count / elapsed, Percentile(lat, 0.5), Percentile(lat, 0.9),
+        Percentile(lat, 0.99),
+        count > 0 ? (after.cpu_seconds - before.cpu_seconds) * 1e6 / count
+                  : 0.0,
+        after.rss_mib,
+        loop.errors() > 0
+            ? (" (" + std::to_string(loop.errors()) + " errors)").c_str()
+            : "");
+    std::fflush(stdout);
+  }
+  worker.Shutdown();
+  worker_thread.join();
+  server.Kill(SIGTERM);
+  std::filesystem::remove_all(dir);
+  return 0;
+}
