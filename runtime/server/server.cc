@@ -34,6 +34,9 @@ absl::StatusOr<std::string> Listen(
         "invalid listen address '%s': expected host:port", address));
   }
   grpc::ServerBuilder builder;
+  // gRPC enables SO_REUSEPORT by default, which would let a second process
+  // bind the same port and silently take half of the connections.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   int port = 0;
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(service);

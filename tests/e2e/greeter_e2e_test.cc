@@ -26,8 +26,8 @@ class GreeterE2eTest : public ::testing::Test {
         std::vector<std::string>{"--max-payload-bytes", "1024"});
     ASSERT_TRUE(runtime_->Start()) << testing::ReadFile(runtime_->log_path());
     StartGreeter();
-    stub_ = v1::Ingress::NewStub(grpc::CreateChannel(
-        runtime_->ingress_address(), grpc::InsecureChannelCredentials()));
+    stub_ =
+        v1::Ingress::NewStub(testing::NewChannel(runtime_->ingress_address()));
   }
 
   void StartGreeter() {
@@ -43,6 +43,8 @@ class GreeterE2eTest : public ::testing::Test {
     auto context = std::make_unique<grpc::ClientContext>();
     context->set_deadline(std::chrono::system_clock::now() +
                           std::chrono::seconds(30));
+    // Across a server restart the channel must reconnect first.
+    context->set_wait_for_ready(true);
     return context;
   }
 
@@ -222,12 +224,14 @@ TEST_F(GreeterE2eTest, CompletedOutputSurvivesRestart) {
                   .ok());
   runtime_->Crash();
   ASSERT_TRUE(runtime_->Start());
-  auto stub = v1::Ingress::NewStub(grpc::CreateChannel(
-      runtime_->ingress_address(), grpc::InsecureChannelCredentials()));
+  auto stub =
+      v1::Ingress::NewStub(testing::NewChannel(runtime_->ingress_address()));
   v1::AttachRequest request;
   request.set_invocation_id(response.invocation_id());
   v1::GetOutputResponse output;
-  ASSERT_TRUE(stub->GetOutput(Context().get(), request, &output).ok());
+  grpc::Status status = stub->GetOutput(Context().get(), request, &output);
+  ASSERT_TRUE(status.ok()) << status.error_code() << ": "
+                           << status.error_message();
   EXPECT_TRUE(output.completed());
   EXPECT_EQ(output.result().value(), "\"Hello, Di!\"");
 }

@@ -33,6 +33,8 @@ std::unique_ptr<grpc::ClientContext> Deadline(int seconds) {
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(std::chrono::system_clock::now() +
                         std::chrono::seconds(seconds));
+  // Across the restart the channel must reconnect first.
+  context->set_wait_for_ready(true);
   return context;
 }
 
@@ -46,9 +48,8 @@ TEST(CrashRecoveryTest, AcknowledgedInvocationsSurviveSigkillExactlyOnce) {
                       dir.path() + "/worker.log");
   ASSERT_TRUE(worker.WaitForLine("registered as", absl::Seconds(30)));
 
-  auto channel = grpc::CreateChannel(runtime.ingress_address(),
-                                     grpc::InsecureChannelCredentials());
-  auto ingress = v1::Ingress::NewStub(channel);
+  auto ingress =
+      v1::Ingress::NewStub(testing::NewChannel(runtime.ingress_address()));
 
   absl::Mutex mu;
   std::vector<std::pair<std::string, std::string>> acked;  // id, payload
@@ -89,6 +90,9 @@ TEST(CrashRecoveryTest, AcknowledgedInvocationsSurviveSigkillExactlyOnce) {
 
   absl::MutexLock lock(&mu);
   ASSERT_GE(acked.size(), static_cast<size_t>(kKillAfterAcks));
+  // A client connecting after the restart.
+  ingress =
+      v1::Ingress::NewStub(testing::NewChannel(runtime.ingress_address()));
 
   // Every acknowledged invocation completes with its own output.
   for (const auto& [id, payload] : acked) {
@@ -108,8 +112,7 @@ TEST(CrashRecoveryTest, AcknowledgedInvocationsSurviveSigkillExactlyOnce) {
        absl::StrSplit(testing::ReadFile(effects), '\n', absl::SkipEmpty())) {
     ++runs[std::string(line.substr(0, line.find(' ')))];
   }
-  auto admin = v1::Admin::NewStub(grpc::CreateChannel(
-      runtime.admin_address(), grpc::InsecureChannelCredentials()));
+  auto admin = v1::Admin::NewStub(testing::NewChannel(runtime.admin_address()));
   int rerun = 0;
   for (const auto& [id, payload] : acked) {
     v1::DescribeInvocationRequest request;

@@ -1,5 +1,8 @@
 #include "tests/testing/runtime_process.h"
 
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
 #include <signal.h>
 
 #include "absl/strings/str_split.h"
@@ -19,6 +22,13 @@ std::string Field(const std::string& line, const std::string& name) {
 }
 
 }  // namespace
+
+std::shared_ptr<grpc::Channel> NewChannel(const std::string& address) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
+                                   args);
+}
 
 std::string BuildPath(const std::string& relative) {
   return BuildDir() + "/" + relative;

@@ -4,6 +4,8 @@
 // Not thread-safe; one owner.
 #pragma once
 
+#include <grpcpp/channel.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,6 +39,10 @@ class RuntimeProcess {
   std::unique_ptr<ChildProcess> process_;
   std::string ingress_, worker_, admin_;
 };
+
+// A channel of its own (not sharing gRPC's global subchannel pool), so a
+// client made after a server restart never inherits a dead connection.
+std::shared_ptr<grpc::Channel> NewChannel(const std::string& address);
 
 // Path of a binary in the build tree, e.g. "runtime/server/reprise-server".
 std::string BuildPath(const std::string& relative);

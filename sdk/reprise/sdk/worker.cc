@@ -187,6 +187,7 @@ class Worker::Impl {
   void Enqueue(std::shared_ptr<Connection> connection, v1::StartAttempt start) {
     absl::MutexLock lock(&queue_mu_);
     queue_.push_back({std::move(connection), std::move(start)});
+    queue_cv_.Signal();
   }
 
   void StartThreads() {
@@ -199,6 +200,7 @@ class Worker::Impl {
     {
       absl::MutexLock lock(&queue_mu_);
       threads_stopping_ = true;
+      queue_cv_.SignalAll();
     }
     for (auto& t : threads_) t.join();
     threads_.clear();
@@ -209,11 +211,10 @@ class Worker::Impl {
       Task task;
       {
         absl::MutexLock lock(&queue_mu_);
-        queue_mu_.Await(absl::Condition(
-            +[](Impl* self) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-              return self->threads_stopping_ || !self->queue_.empty();
-            },
-            this));
+        // A condition variable, not Mutex::Await: with many idle handler
+        // threads, Await would evaluate every waiter's condition on each
+        // unlock.
+        while (!threads_stopping_ && queue_.empty()) queue_cv_.Wait(&queue_mu_);
         if (threads_stopping_) return;
         task = std::move(queue_.front());
         queue_.pop_front();
@@ -251,6 +252,7 @@ class Worker::Impl {
   std::shared_ptr<Connection> current_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex queue_mu_;
+  absl::CondVar queue_cv_;
   std::deque<Task> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool threads_stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
   std::vector<std::thread> threads_;
