@@ -2,9 +2,23 @@
 
 namespace reprise::ingress {
 
-void CompletionWaiters::Add(const InvocationId& id, Callback callback) {
+bool CompletionWaiters::Add(const InvocationId& id, Callback callback) {
   absl::MutexLock lock(&mu_);
+  if (closed_) return false;
   waiters_[id].push_back(std::move(callback));
+  return true;
+}
+
+void CompletionWaiters::CloseAll(const absl::Status& status) {
+  absl::flat_hash_map<InvocationId, std::vector<Callback>> waiters;
+  {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+    waiters.swap(waiters_);
+  }
+  for (auto& [id, callbacks] : waiters) {
+    for (auto& callback : callbacks) callback(status);
+  }
 }
 
 void CompletionWaiters::Complete(const InvocationId& id,

@@ -20,6 +20,19 @@ void FinishWithStatus(grpc::ServerUnaryReactor* reactor,
   reactor->Finish(ToGrpcStatus(status));
 }
 
+// Answers an Invoke or Attach call with the invocation's result.
+CompletionWaiters::Callback AnswerWith(grpc::ServerUnaryReactor* reactor,
+                                       v1::InvokeResponse* response) {
+  return [reactor, response](absl::StatusOr<v1::Result> result) {
+    if (!result.ok()) {
+      FinishWithStatus(reactor, result.status());
+      return;
+    }
+    *response->mutable_result() = *std::move(result);
+    reactor->Finish(grpc::Status::OK);
+  };
+}
+
 }  // namespace
 
 uint64_t KeyPartitionHash(const std::string& service, const std::string& key) {
@@ -126,10 +139,11 @@ grpc::ServerUnaryReactor* IngressService::Invoke(
   auto& [id, command] = *invocation;
   response->set_invocation_id(id.ToString());
   // Registered before the append, so the completion cannot be missed.
-  waiters_.Add(id, [reactor, response](const v1::Result& result) {
-    *response->mutable_result() = result;
-    reactor->Finish(grpc::Status::OK);
-  });
+  if (!waiters_.Add(id, AnswerWith(reactor, response))) {
+    FinishWithStatus(reactor,
+                     absl::UnavailableError("the runtime is stopping"));
+    return reactor;
+  }
   log_.Append(PartitionOf(id), command.SerializeAsString(),
               [this, id = id, reactor](absl::StatusOr<Lsn> lsn) {
                 if (!lsn.ok() && waiters_.Remove(id)) {
@@ -190,11 +204,9 @@ grpc::ServerUnaryReactor* IngressService::Attach(
         } else if ((*status)->state() == v1::INVOCATION_STATE_COMPLETED) {
           *response->mutable_result() = (*status)->result();
           reactor->Finish(grpc::Status::OK);
-        } else {
-          waiters_.Add(id, [reactor, response](const v1::Result& result) {
-            *response->mutable_result() = result;
-            reactor->Finish(grpc::Status::OK);
-          });
+        } else if (!waiters_.Add(id, AnswerWith(reactor, response))) {
+          FinishWithStatus(reactor,
+                           absl::UnavailableError("the runtime is stopping"));
         }
       });
   return reactor;

@@ -57,11 +57,15 @@ void Invoker::RegisterWorker(std::shared_ptr<WorkerConnection> connection,
 
 void Invoker::AddWorker(std::shared_ptr<WorkerConnection> connection,
                         WorkerView view) {
-  Log(LogLevel::kInfo, "worker %s (version %s) connected: %d services",
-      view.worker_id, view.version, view.services.size());
   Outbox outbox;
   {
     absl::MutexLock lock(&mu_);
+    // The stream may have ended while the registration was being written;
+    // its disconnect was then a no-op, so it must not be added now. A
+    // disconnect after this check waits for the lock and removes it.
+    if (connection->closed()) return;
+    Log(LogLevel::kInfo, "worker %s (version %s) connected: %d services",
+        view.worker_id, view.version, view.services.size());
     const WorkerConnection* key = connection.get();
     auto worker = std::make_unique<Worker>();
     worker->connection = std::move(connection);

@@ -42,6 +42,8 @@ class WorkerConnection {
   virtual ~WorkerConnection() = default;
   // Queues `message` for the worker; never blocks. Dropped once closed.
   virtual void Send(v1::RuntimeMessage message) = 0;
+  // True once the stream has ended or is ending; never false again after.
+  virtual bool closed() = 0;
 };
 
 struct InvokerOptions {

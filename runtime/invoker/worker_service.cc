@@ -18,6 +18,10 @@ class StreamConnection final : public WorkerConnection {
  public:
   explicit StreamConnection(WorkerStream* stream) : stream_(stream) {}
   void Send(v1::RuntimeMessage message) override;
+  bool closed() override {
+    absl::MutexLock lock(&mu_);
+    return stream_ == nullptr || finishing_;
+  }
   // Ends the stream with `status` once queued writes are out.
   void Finish(grpc::Status status);
   void OnWriteDone(bool ok);

@@ -102,9 +102,6 @@ absl::Status Server::Init() {
       ingress::IngressOptions{options_.max_payload_bytes});
   admin_service_ = std::make_unique<admin::AdminService>(
       *store_, options_.partitions, *registry_, *invoker_);
-  REPRISE_ASSIGN_OR_RETURN(
-      worker_address_, Listen(options_.worker_address, worker_service_.get(),
-                              kMaxWorkerMessageBytes, grpc_servers_));
   // The transport limit leaves room for the request's other fields; the
   // payload limit itself is checked by the ingress with a clear message.
   REPRISE_ASSIGN_OR_RETURN(
@@ -112,6 +109,9 @@ absl::Status Server::Init() {
       Listen(options_.ingress_address, ingress_service_.get(),
              static_cast<int>(options_.max_payload_bytes) + (64 << 10),
              grpc_servers_));
+  REPRISE_ASSIGN_OR_RETURN(
+      worker_address_, Listen(options_.worker_address, worker_service_.get(),
+                              kMaxWorkerMessageBytes, grpc_servers_));
   REPRISE_ASSIGN_OR_RETURN(admin_address_,
                            Listen(options_.admin_address, admin_service_.get(),
                                   4 << 20, grpc_servers_));
@@ -119,14 +119,23 @@ absl::Status Server::Init() {
 }
 
 Server::~Server() {
-  // Listeners first, so no new work arrives; then the processors, so no
-  // action reaches a component being destroyed.
-  for (auto& server : grpc_servers_) {
-    server->Shutdown(std::chrono::system_clock::now() +
-                     std::chrono::seconds(2));
+  // Order matters: each step may still call into what is stopped after it.
+  // 1. Callers waiting for a completion are answered, so that the ingress
+  //    shutdown does not wait for invocations that will not finish now.
+  if (waiters_ != nullptr) {
+    waiters_->CloseAll(absl::UnavailableError(
+        "the runtime is stopping; attach to the invocation again later"));
   }
+  // 2. Listeners: ingress first, then workers and admin. The processors
+  //    still run, so pending attach queries are answered.
+  auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(2);
+  for (auto& server : grpc_servers_) server->Shutdown(deadline);
   grpc_servers_.clear();
+  // 3. Processors stop applying; the log then drains its queue (its tail
+  //    listener still finds the stopped processors) and stops its thread.
   for (auto& processor : processors_) processor->Stop();
+  log_.reset();
+  invoker_.reset();
 }
 
 void Server::Execute(PartitionId partition, state_machine::Action action) {

@@ -92,8 +92,14 @@ absl::Status ServiceRegistry::Register(
           absl::StrFormat("service %s registered twice", service.name()));
     }
   }
-  absl::MutexLock lock(&mu_);
-  auto updated = services_;
+  // Writers are serialized by write_mu_; lookups take mu_ only for the swap,
+  // so the synced write never stalls an ingress call.
+  absl::MutexLock write_lock(&write_mu_);
+  absl::flat_hash_map<std::string, v1::RegisteredService> updated;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    updated = services_;
+  }
   for (const auto& service : services) {
     auto it = updated.find(service.name());
     if (it != updated.end() &&
@@ -112,6 +118,7 @@ absl::Status ServiceRegistry::Register(
   for (const auto& [name, service] : updated) *data.add_services() = service;
   REPRISE_RETURN_IF_ERROR(
       store_.PutMetadata(kRegistryKey, data.SerializeAsString()));
+  absl::MutexLock lock(&mu_);
   services_ = std::move(updated);
   return absl::OkStatus();
 }

@@ -37,6 +37,7 @@ class ServiceRegistry {
   explicit ServiceRegistry(Store& store) : store_(store) {}
 
   Store& store_;
+  absl::Mutex write_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, v1::RegisteredService> services_
       ABSL_GUARDED_BY(mu_);

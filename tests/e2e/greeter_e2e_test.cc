@@ -3,8 +3,10 @@
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "reprise/v1/ingress.grpc.pb.h"
 #include "tests/testing/runtime_process.h"
@@ -214,6 +216,27 @@ TEST_F(GreeterE2eTest, CliExitCodes) {
   EXPECT_EQ(Cli({"invocations"}).exit_code, 2);
   EXPECT_EQ(Cli({"invoke", "no-slash"}).exit_code, 2);
   EXPECT_EQ(Cli({"invocations", "describe", "inv_bad"}).exit_code, 1);
+}
+
+TEST_F(GreeterE2eTest, StopWhileCallersWaitAnswersThemAndExits) {
+  greeter_->Kill(SIGKILL);
+  grpc::Status waited;
+  std::thread caller([&] {
+    v1::InvokeResponse response;
+    waited = stub_->Invoke(Context().get(),
+                           Request("Greeter", "greet", "\"Ed\""), &response);
+  });
+  // The invocation is durable and waits for a worker; the caller waits too.
+  for (int i = 0; i < 200; ++i) {
+    auto list = Cli({"--json", "invocations", "list", "--status", "pending"});
+    if (nlohmann::json::parse(list.output)["invocations"].size() == 1) break;
+    absl::SleepFor(absl::Milliseconds(25));
+  }
+  kill(runtime_->process()->pid(), SIGTERM);
+  EXPECT_EQ(runtime_->process()->Wait(absl::Seconds(20)), 0);
+  caller.join();
+  EXPECT_EQ(waited.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << waited.error_message();
 }
 
 TEST_F(GreeterE2eTest, CompletedOutputSurvivesRestart) {

@@ -57,10 +57,11 @@ class Connection {
   }
   bool Read(v1::RuntimeMessage* message) { return stream_->Read(message); }
   void Cancel() { context_.TryCancel(); }
+  // Ends the stream after Read returned false; returns the runtime's
+  // status (e.g. why it refused the registration).
   grpc::Status Close() {
     absl::MutexLock lock(&mu_);
     broken_ = true;
-    context_.TryCancel();
     return stream_->Finish();
   }
 
@@ -110,6 +111,8 @@ class Worker::Impl {
       {
         absl::MutexLock lock(&mu_);
         current_ = connection;
+        // A Shutdown between the loop check and here found no connection.
+        if (stopping_) connection->Cancel();
       }
       bool registered = false;
       grpc::Status status = Serve(connection, registered);
