@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "CLI/CLI.hpp"
+#include "absl/synchronization/mutex.h"
 #include "runtime/common/logging.h"
 #include "runtime/server/server.h"
 
@@ -35,6 +36,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"debug", "info", "warning", "error"}));
   CLI11_PARSE(app, argc, argv);
 
+#ifdef NDEBUG
+  // Deadlock detection costs a graph update per lock; debug builds keep it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+#endif
   reprise::MinLogLevel() = log_level == "debug" ? reprise::LogLevel::kDebug
                            : log_level == "warning"
                                ? reprise::LogLevel::kWarning

@@ -8,9 +8,11 @@ namespace reprise::state_machine {
 absl::Status StateMachine::Apply(const v1::Command& command, Lsn lsn,
                                  storage::Transaction& txn,
                                  std::vector<Action>& actions) {
-  REPRISE_ASSIGN_OR_RETURN(Lsn applied, txn.GetAppliedLsn());
-  if (lsn <= applied)
-    return absl::OkStatus();  // already applied before a crash
+  if (!applied_.has_value()) {
+    REPRISE_ASSIGN_OR_RETURN(applied_, txn.GetAppliedLsn());
+  }
+  // Already applied before a crash: recovery re-reads from an older Lsn.
+  if (lsn <= *applied_) return absl::OkStatus();
   const int64_t now = command.timestamp_ms();
   switch (command.kind_case()) {
     case v1::Command::kInvoke:
@@ -26,6 +28,7 @@ absl::Status StateMachine::Apply(const v1::Command& command, Lsn lsn,
       break;
   }
   txn.PutAppliedLsn(lsn);
+  applied_ = lsn;
   return absl::OkStatus();
 }
 

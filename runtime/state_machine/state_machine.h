@@ -14,6 +14,7 @@
 // Thread-safety: none needed; one per partition processor thread.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -25,8 +26,14 @@ namespace reprise::state_machine {
 
 class StateMachine {
  public:
+  // REQUIRES: every transaction given is of the same partition, and only
+  // this instance applies commands to it (the applied Lsn is cached).
   absl::Status Apply(const v1::Command& command, Lsn lsn,
                      storage::Transaction& txn, std::vector<Action>& actions);
+
+ private:
+  // The partition's applied Lsn, read from the store once.
+  std::optional<Lsn> applied_;
 };
 
 }  // namespace reprise::state_machine

@@ -136,6 +136,20 @@ TEST_F(StateMachineTest, ReapplyingAnAppliedLsnChangesNothing) {
   EXPECT_EQ(store_->Reader(kPartition)->GetAppliedLsn().value(), Lsn(2));
 }
 
+TEST_F(StateMachineTest, FreshStateMachineSkipsWhatTheStoreAlreadyApplied) {
+  Apply(Invoke(id_));  // lsn 1
+  StateMachine after_restart;
+  storage::Transaction txn(*store_, kPartition);
+  std::vector<Action> actions;
+  ASSERT_TRUE(
+      after_restart.Apply(Invoke(InvocationId(1, 1)), Lsn(1), txn, actions)
+          .ok());
+  EXPECT_TRUE(actions.empty());
+  ASSERT_TRUE(
+      after_restart.Apply(Output(id_, 1, "r"), Lsn(2), txn, actions).ok());
+  EXPECT_EQ(actions.size(), 1u);
+}
+
 TEST_F(StateMachineTest, FailureResultIsStored) {
   Apply(Invoke(id_));
   v1::Command command = Output(id_, 1, "");
