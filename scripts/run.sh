@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
-BUILD_DIR=build BUILD_TYPE=Release ./scripts/build.sh
+BUILD_DIR=build BUILD_TYPE=Release CMAKE_ARGS="-DREPRISE_BUILD_TESTS=OFF" \
+  ./scripts/build.sh
 mkdir -p .reprise
 exec ./build/runtime/server/reprise-server --data-dir .reprise/data "$@"

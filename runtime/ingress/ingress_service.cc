@@ -20,6 +20,11 @@ void FinishWithStatus(grpc::ServerUnaryReactor* reactor,
   reactor->Finish(ToGrpcStatus(status));
 }
 
+absl::Status NotStored(const absl::Status& cause) {
+  return absl::UnavailableError("the invocation was not stored: " +
+                                cause.ToString());
+}
+
 // Answers an Invoke or Attach call with the invocation's result.
 CompletionWaiters::Callback AnswerWith(grpc::ServerUnaryReactor* reactor,
                                        v1::InvokeResponse* response) {
@@ -147,10 +152,7 @@ grpc::ServerUnaryReactor* IngressService::Invoke(
   log_.Append(PartitionOf(id), command.SerializeAsString(),
               [this, id = id, reactor](absl::StatusOr<Lsn> lsn) {
                 if (!lsn.ok() && waiters_.Remove(id)) {
-                  FinishWithStatus(
-                      reactor,
-                      absl::UnavailableError("the invocation was not stored: " +
-                                             lsn.status().ToString()));
+                  FinishWithStatus(reactor, NotStored(lsn.status()));
                 }
               });
   return reactor;
@@ -172,43 +174,52 @@ grpc::ServerUnaryReactor* IngressService::Send(
                 if (lsn.ok()) {
                   reactor->Finish(grpc::Status::OK);
                 } else {
-                  FinishWithStatus(
-                      reactor,
-                      absl::UnavailableError("the invocation was not stored: " +
-                                             lsn.status().ToString()));
+                  FinishWithStatus(reactor, NotStored(lsn.status()));
                 }
               });
   return reactor;
 }
 
-grpc::ServerUnaryReactor* IngressService::Attach(
-    grpc::CallbackServerContext* context, const v1::AttachRequest* request,
-    v1::InvokeResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  auto id = InvocationId::Parse(request->invocation_id());
+void IngressService::WithStatus(grpc::ServerUnaryReactor* reactor,
+                                const std::string& invocation_id, StatusFn fn) {
+  auto id = InvocationId::Parse(invocation_id);
   if (!id.ok()) {
     FinishWithStatus(reactor, id.status());
-    return reactor;
+    return;
   }
-  response->set_invocation_id(request->invocation_id());
-  // On the processor thread, which also runs completion actions: the waiter
-  // is either added before the completion or sees it in the store.
   processors_[PartitionOf(*id).value()]->RunAfterApplied(
-      [this, id = *id, reactor, response](storage::PartitionReader& reader) {
+      [id = *id, reactor,
+       fn = std::move(fn)](storage::PartitionReader& reader) mutable {
         auto status = reader.GetInvocationStatus(id);
         if (!status.ok()) {
           FinishWithStatus(reactor, status.status());
         } else if (!status->has_value()) {
           FinishWithStatus(reactor, absl::NotFoundError(absl::StrFormat(
                                         "no invocation %s", id.ToString())));
-        } else if ((*status)->state() == v1::INVOCATION_STATE_COMPLETED) {
-          *response->mutable_result() = (*status)->result();
-          reactor->Finish(grpc::Status::OK);
-        } else if (!waiters_.Add(id, AnswerWith(reactor, response))) {
-          FinishWithStatus(reactor,
-                           absl::UnavailableError("the runtime is stopping"));
+        } else {
+          fn(id, **status);
         }
       });
+}
+
+grpc::ServerUnaryReactor* IngressService::Attach(
+    grpc::CallbackServerContext* context, const v1::AttachRequest* request,
+    v1::InvokeResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  response->set_invocation_id(request->invocation_id());
+  // Runs on the processor thread, which also runs completion actions: the
+  // waiter is either added before the completion or sees it in the store.
+  WithStatus(reactor, request->invocation_id(),
+             [this, reactor, response](const InvocationId& id,
+                                       const v1::InvocationStatus& status) {
+               if (status.state() == v1::INVOCATION_STATE_COMPLETED) {
+                 *response->mutable_result() = status.result();
+                 reactor->Finish(grpc::Status::OK);
+               } else if (!waiters_.Add(id, AnswerWith(reactor, response))) {
+                 FinishWithStatus(reactor, absl::UnavailableError(
+                                               "the runtime is stopping"));
+               }
+             });
   return reactor;
 }
 
@@ -216,30 +227,16 @@ grpc::ServerUnaryReactor* IngressService::GetOutput(
     grpc::CallbackServerContext* context, const v1::AttachRequest* request,
     v1::GetOutputResponse* response) {
   auto* reactor = context->DefaultReactor();
-  auto id = InvocationId::Parse(request->invocation_id());
-  if (!id.ok()) {
-    FinishWithStatus(reactor, id.status());
-    return reactor;
-  }
   response->set_invocation_id(request->invocation_id());
-  processors_[PartitionOf(*id).value()]->RunAfterApplied(
-      [id = *id, reactor, response](storage::PartitionReader& reader) {
-        auto status = reader.GetInvocationStatus(id);
-        if (!status.ok()) {
-          FinishWithStatus(reactor, status.status());
-          return;
-        }
-        if (!status->has_value()) {
-          FinishWithStatus(reactor, absl::NotFoundError(absl::StrFormat(
-                                        "no invocation %s", id.ToString())));
-          return;
-        }
-        if ((*status)->state() == v1::INVOCATION_STATE_COMPLETED) {
-          response->set_completed(true);
-          *response->mutable_result() = (*status)->result();
-        }
-        reactor->Finish(grpc::Status::OK);
-      });
+  WithStatus(reactor, request->invocation_id(),
+             [reactor, response](const InvocationId&,
+                                 const v1::InvocationStatus& status) {
+               if (status.state() == v1::INVOCATION_STATE_COMPLETED) {
+                 response->set_completed(true);
+                 *response->mutable_result() = status.result();
+               }
+               reactor->Finish(grpc::Status::OK);
+             });
   return reactor;
 }
 

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "reprise/v1/ingress.grpc.pb.h"
 #include "runtime/ingress/completion_waiters.h"
@@ -52,6 +53,13 @@ class IngressService final : public v1::Ingress::CallbackService {
   absl::StatusOr<std::pair<InvocationId, v1::Command>> NewInvocation(
       const v1::InvokeRequest& request);
   PartitionId PartitionOf(const InvocationId& id) const;
+  // Reads the status of `invocation_id` on its partition thread after all
+  // that is durable is applied, then calls `fn`; answers the call itself
+  // for a malformed id (INVALID_ARGUMENT) or an unknown one (NOT_FOUND).
+  using StatusFn = absl::AnyInvocable<void(const InvocationId&,
+                                           const v1::InvocationStatus&)>;
+  void WithStatus(grpc::ServerUnaryReactor* reactor,
+                  const std::string& invocation_id, StatusFn fn);
 
   log::Log& log_;
   storage::ServiceRegistry& registry_;
