@@ -1,8 +1,12 @@
 #include "runtime/ingress/ingress_service.h"
 
+#include <memory>
+#include <optional>
+
 #include "absl/random/random.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "reprise/v1/log.pb.h"
 #include "runtime/common/clock.h"
 #include "runtime/common/status_convert.h"
@@ -25,18 +29,78 @@ absl::Status NotStored(const absl::Status& cause) {
                                 cause.ToString());
 }
 
-// Answers an Invoke or Attach call with the invocation's result.
-CompletionWaiters::Callback AnswerWith(grpc::ServerUnaryReactor* reactor,
-                                       v1::InvokeResponse* response) {
-  return [reactor, response](absl::StatusOr<v1::Result> result) {
-    if (!result.ok()) {
-      FinishWithStatus(reactor, result.status());
-      return;
+// The reactor of Invoke and Attach, which may wait long for a completion.
+// What other threads use lives in Shared, which outlives the reactor: once
+// the call is answered (result, error, or the client gone), nothing touches
+// the reactor again. A client that goes away (deadline, cancel) drops its
+// waiter at once instead of when the invocation completes.
+class WaitingCall final : public grpc::ServerUnaryReactor {
+ public:
+  class Shared {
+   public:
+    Shared(WaitingCall* reactor, v1::InvokeResponse* response,
+           CompletionWaiters& waiters)
+        : reactor_(reactor), response_(response), waiters_(waiters) {}
+
+    // Answers the call unless it was answered already.
+    void Answer(absl::StatusOr<v1::Result> result) {
+      std::optional<std::pair<InvocationId, CompletionWaiters::Token>> waiting;
+      {
+        absl::MutexLock lock(&mu_);
+        if (reactor_ == nullptr) return;
+        if (result.ok()) {
+          *response_->mutable_result() = *std::move(result);
+          reactor_->Finish(grpc::Status::OK);
+        } else {
+          reactor_->Finish(ToGrpcStatus(result.status()));
+        }
+        reactor_ = nullptr;
+        waiting = waiting_;
+      }
+      if (waiting.has_value()) waiters_.Remove(waiting->first, waiting->second);
     }
-    *response->mutable_result() = *std::move(result);
-    reactor->Finish(grpc::Status::OK);
+
+    // Answers the call when `id` completes. REQUIRES: `self` owns this.
+    void WaitFor(const InvocationId& id, const std::shared_ptr<Shared>& self) {
+      auto token = waiters_.Add(id, [self](absl::StatusOr<v1::Result> result) {
+        self->Answer(std::move(result));
+      });
+      if (!token.has_value()) {
+        Answer(absl::UnavailableError("the runtime is stopping"));
+        return;
+      }
+      bool answered;
+      {
+        absl::MutexLock lock(&mu_);
+        waiting_.emplace(id, *token);
+        answered = reactor_ == nullptr;
+      }
+      if (answered) waiters_.Remove(id, *token);  // the client left meanwhile
+    }
+
+   private:
+    absl::Mutex mu_;
+    WaitingCall* reactor_ ABSL_GUARDED_BY(mu_);  // null once answered
+    v1::InvokeResponse* const response_;
+    CompletionWaiters& waiters_;
+    std::optional<std::pair<InvocationId, CompletionWaiters::Token>> waiting_
+        ABSL_GUARDED_BY(mu_);
   };
-}
+
+  WaitingCall(v1::InvokeResponse* response, CompletionWaiters& waiters)
+      : shared_(std::make_shared<Shared>(this, response, waiters)) {}
+
+  const std::shared_ptr<Shared>& shared() const { return shared_; }
+
+  void OnCancel() override {
+    auto shared = shared_;  // Finish may end the call, and delete this
+    shared->Answer(absl::CancelledError("the caller went away"));
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  std::shared_ptr<Shared> shared_;
+};
 
 }  // namespace
 
@@ -133,29 +197,24 @@ IngressService::NewInvocation(const v1::InvokeRequest& request) {
 }
 
 grpc::ServerUnaryReactor* IngressService::Invoke(
-    grpc::CallbackServerContext* context, const v1::InvokeRequest* request,
+    grpc::CallbackServerContext* /*context*/, const v1::InvokeRequest* request,
     v1::InvokeResponse* response) {
-  auto* reactor = context->DefaultReactor();
+  auto* call = new WaitingCall(response, waiters_);
+  std::shared_ptr<WaitingCall::Shared> shared = call->shared();
   auto invocation = NewInvocation(*request);
   if (!invocation.ok()) {
-    FinishWithStatus(reactor, invocation.status());
-    return reactor;
+    shared->Answer(invocation.status());
+    return call;
   }
   auto& [id, command] = *invocation;
   response->set_invocation_id(id.ToString());
-  // Registered before the append, so the completion cannot be missed.
-  if (!waiters_.Add(id, AnswerWith(reactor, response))) {
-    FinishWithStatus(reactor,
-                     absl::UnavailableError("the runtime is stopping"));
-    return reactor;
-  }
+  // Waiting before the append, so the completion cannot be missed.
+  shared->WaitFor(id, shared);
   log_.Append(PartitionOf(id), command.SerializeAsString(),
-              [this, id = id, reactor](absl::StatusOr<Lsn> lsn) {
-                if (!lsn.ok() && waiters_.Remove(id)) {
-                  FinishWithStatus(reactor, NotStored(lsn.status()));
-                }
+              [shared](absl::StatusOr<Lsn> lsn) {
+                if (!lsn.ok()) shared->Answer(NotStored(lsn.status()));
               });
-  return reactor;
+  return call;
 }
 
 grpc::ServerUnaryReactor* IngressService::Send(
@@ -180,22 +239,22 @@ grpc::ServerUnaryReactor* IngressService::Send(
   return reactor;
 }
 
-void IngressService::WithStatus(grpc::ServerUnaryReactor* reactor,
-                                const std::string& invocation_id, StatusFn fn) {
+void IngressService::WithStatus(const std::string& invocation_id, FailFn fail,
+                                StatusFn fn) {
   auto id = InvocationId::Parse(invocation_id);
   if (!id.ok()) {
-    FinishWithStatus(reactor, id.status());
+    fail(id.status());
     return;
   }
   processors_[PartitionOf(*id).value()]->RunAfterApplied(
-      [id = *id, reactor,
+      [id = *id, fail = std::move(fail),
        fn = std::move(fn)](storage::PartitionReader& reader) mutable {
         auto status = reader.GetInvocationStatus(id);
         if (!status.ok()) {
-          FinishWithStatus(reactor, status.status());
+          fail(status.status());
         } else if (!status->has_value()) {
-          FinishWithStatus(reactor, absl::NotFoundError(absl::StrFormat(
-                                        "no invocation %s", id.ToString())));
+          fail(absl::NotFoundError(
+              absl::StrFormat("no invocation %s", id.ToString())));
         } else {
           fn(id, **status);
         }
@@ -203,24 +262,24 @@ void IngressService::WithStatus(grpc::ServerUnaryReactor* reactor,
 }
 
 grpc::ServerUnaryReactor* IngressService::Attach(
-    grpc::CallbackServerContext* context, const v1::AttachRequest* request,
+    grpc::CallbackServerContext* /*context*/, const v1::AttachRequest* request,
     v1::InvokeResponse* response) {
-  auto* reactor = context->DefaultReactor();
+  auto* call = new WaitingCall(response, waiters_);
+  std::shared_ptr<WaitingCall::Shared> shared = call->shared();
   response->set_invocation_id(request->invocation_id());
   // Runs on the processor thread, which also runs completion actions: the
   // waiter is either added before the completion or sees it in the store.
-  WithStatus(reactor, request->invocation_id(),
-             [this, reactor, response](const InvocationId& id,
-                                       const v1::InvocationStatus& status) {
-               if (status.state() == v1::INVOCATION_STATE_COMPLETED) {
-                 *response->mutable_result() = status.result();
-                 reactor->Finish(grpc::Status::OK);
-               } else if (!waiters_.Add(id, AnswerWith(reactor, response))) {
-                 FinishWithStatus(reactor, absl::UnavailableError(
-                                               "the runtime is stopping"));
-               }
-             });
-  return reactor;
+  WithStatus(
+      request->invocation_id(),
+      [shared](absl::Status error) { shared->Answer(std::move(error)); },
+      [shared](const InvocationId& id, const v1::InvocationStatus& status) {
+        if (status.state() == v1::INVOCATION_STATE_COMPLETED) {
+          shared->Answer(status.result());
+        } else {
+          shared->WaitFor(id, shared);
+        }
+      });
+  return call;
 }
 
 grpc::ServerUnaryReactor* IngressService::GetOutput(
@@ -228,15 +287,17 @@ grpc::ServerUnaryReactor* IngressService::GetOutput(
     v1::GetOutputResponse* response) {
   auto* reactor = context->DefaultReactor();
   response->set_invocation_id(request->invocation_id());
-  WithStatus(reactor, request->invocation_id(),
-             [reactor, response](const InvocationId&,
-                                 const v1::InvocationStatus& status) {
-               if (status.state() == v1::INVOCATION_STATE_COMPLETED) {
-                 response->set_completed(true);
-                 *response->mutable_result() = status.result();
-               }
-               reactor->Finish(grpc::Status::OK);
-             });
+  WithStatus(
+      request->invocation_id(),
+      [reactor](absl::Status error) { FinishWithStatus(reactor, error); },
+      [reactor, response](const InvocationId&,
+                          const v1::InvocationStatus& status) {
+        if (status.state() == v1::INVOCATION_STATE_COMPLETED) {
+          response->set_completed(true);
+          *response->mutable_result() = status.result();
+        }
+        reactor->Finish(grpc::Status::OK);
+      });
   return reactor;
 }
 

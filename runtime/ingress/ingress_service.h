@@ -54,12 +54,12 @@ class IngressService final : public v1::Ingress::CallbackService {
       const v1::InvokeRequest& request);
   PartitionId PartitionOf(const InvocationId& id) const;
   // Reads the status of `invocation_id` on its partition thread after all
-  // that is durable is applied, then calls `fn`; answers the call itself
-  // for a malformed id (INVALID_ARGUMENT) or an unknown one (NOT_FOUND).
+  // that is durable is applied, then calls `fn`; calls `fail` instead for a
+  // malformed id (INVALID_ARGUMENT) or an unknown one (NOT_FOUND).
+  using FailFn = absl::AnyInvocable<void(absl::Status)>;
   using StatusFn = absl::AnyInvocable<void(const InvocationId&,
                                            const v1::InvocationStatus&)>;
-  void WithStatus(grpc::ServerUnaryReactor* reactor,
-                  const std::string& invocation_id, StatusFn fn);
+  void WithStatus(const std::string& invocation_id, FailFn fail, StatusFn fn);
 
   log::Log& log_;
   storage::ServiceRegistry& registry_;

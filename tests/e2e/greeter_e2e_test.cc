@@ -167,6 +167,32 @@ TEST_F(GreeterE2eTest, InvocationWaitsForAWorkerInsteadOfFailing) {
   EXPECT_EQ(attached.result().value(), "\"Hello, Cy!\"");
 }
 
+TEST_F(GreeterE2eTest, CallerThatGivesUpLeavesTheInvocationRunning) {
+  greeter_->Kill(SIGKILL);
+  grpc::ClientContext impatient;
+  impatient.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::milliseconds(300));
+  v1::InvokeResponse response;
+  EXPECT_EQ(stub_
+                ->Invoke(&impatient, Request("Greeter", "greet", "\"Flo\""),
+                         &response)
+                .error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+
+  auto list = Cli({"--json", "invocations", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.output;
+  auto invocations = nlohmann::json::parse(list.output)["invocations"];
+  ASSERT_EQ(invocations.size(), 1u);
+  std::string id = invocations[0]["invocation_id"];
+
+  StartGreeter();
+  v1::AttachRequest attach;
+  attach.set_invocation_id(id);
+  v1::InvokeResponse attached;
+  ASSERT_TRUE(stub_->Attach(Context().get(), attach, &attached).ok());
+  EXPECT_EQ(attached.result().value(), "\"Hello, Flo!\"");
+}
+
 TEST_F(GreeterE2eTest, CliInvokeListAndDescribe) {
   auto invoked = Cli({"invoke", "Greeter/greet", "--data", "\"Ada\""});
   EXPECT_EQ(invoked.exit_code, 0) << invoked.output;
