@@ -1,5 +1,5 @@
-// Translation between absl::Status and grpc::Status: both use the canonical
-// google.rpc codes, so only the representation changes.
+// Translation of absl::Status into grpc::Status at the gRPC edge: both use
+// the canonical google.rpc codes, so only the representation changes.
 #pragma once
 
 #include <grpcpp/support/status.h>
@@ -11,11 +11,6 @@ namespace reprise {
 inline grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
                       std::string(status.message()));
-}
-
-inline absl::Status FromGrpcStatus(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
 }
 
 }  // namespace reprise

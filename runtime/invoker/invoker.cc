@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <optional>
 
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -126,6 +127,7 @@ Invoker::Attempt* Invoker::CurrentAttempt(const WorkerConnection& connection,
 void Invoker::OnWorkerMessage(const WorkerConnection& connection,
                               const v1::WorkerMessage& message) {
   Outbox outbox;
+  std::optional<PartitionId> propose_to;
   {
     absl::MutexLock lock(&mu_);
     if (message.has_propose()) {
@@ -133,20 +135,7 @@ void Invoker::OnWorkerMessage(const WorkerConnection& connection,
       Attempt* attempt = CurrentAttempt(connection, propose.invocation_id(),
                                         propose.attempt());
       if (attempt == nullptr) return;
-      v1::Command command;
-      command.set_timestamp_ms(NowMillis());
-      auto* entry = command.mutable_propose_entry();
-      entry->set_invocation_id(propose.invocation_id());
-      entry->set_attempt(propose.attempt());
-      entry->set_index(propose.index());
-      *entry->mutable_entry() = propose.entry();
-      log_.Append(attempt->partition, command.SerializeAsString(),
-                  [](absl::StatusOr<Lsn> lsn) {
-                    if (!lsn.ok()) {
-                      Log(LogLevel::kError, "proposing a journal entry: %s",
-                          lsn.status().ToString());
-                    }
-                  });
+      propose_to = attempt->partition;
     } else if (message.has_attempt_failed()) {
       const v1::AttemptFailed& failed = message.attempt_failed();
       Attempt* attempt =
@@ -158,6 +147,25 @@ void Invoker::OnWorkerMessage(const WorkerConnection& connection,
       ScheduleRetry(*attempt);
       DrainWaiting(*worker, outbox);
     }
+  }
+  if (propose_to.has_value()) {
+    // Outside the lock: one stream's messages arrive one at a time, so its
+    // proposals still reach the log in order.
+    const v1::ProposeEntry& propose = message.propose();
+    v1::Command command;
+    command.set_timestamp_ms(NowMillis());
+    auto* entry = command.mutable_propose_entry();
+    entry->set_invocation_id(propose.invocation_id());
+    entry->set_attempt(propose.attempt());
+    entry->set_index(propose.index());
+    *entry->mutable_entry() = propose.entry();
+    log_.Append(*propose_to, command.SerializeAsString(),
+                [](absl::StatusOr<Lsn> lsn) {
+                  if (!lsn.ok()) {
+                    Log(LogLevel::kError, "proposing a journal entry: %s",
+                        lsn.status().ToString());
+                  }
+                });
   }
   Flush(outbox);
 }
@@ -279,7 +287,6 @@ std::optional<AttemptView> Invoker::Describe(const InvocationId& id) const {
   const Attempt& attempt = it->second;
   AttemptView view;
   view.attempts = attempt.attempts;
-  view.last_failure = attempt.last_failure;
   if (attempt.worker != nullptr) {
     view.state = AttemptView::State::kRunning;
     view.reason =

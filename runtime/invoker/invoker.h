@@ -59,7 +59,6 @@ struct AttemptView {
   State state = State::kPending;
   std::string reason;
   uint32_t attempts = 0;
-  std::string last_failure;
 };
 
 struct WorkerView {

@@ -62,7 +62,7 @@ class WorkerStream final
       if (!incoming_.has_registration()) {
         connection_->Finish(grpc::Status(
             grpc::StatusCode::INVALID_ARGUMENT,
-            "the first message on a worker stream must be register"));
+            "the first message on a worker stream must be a registration"));
         return;
       }
       registered_ = true;
