@@ -3,6 +3,9 @@
 #include <algorithm>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "runtime/common/clock.h"
 #include "runtime/common/status_convert.h"
 #include "runtime/common/status_macros.h"
 
@@ -33,11 +36,21 @@ AdminService::AdminService(storage::Store& store, uint32_t partitions,
 
 std::string AdminService::StatusName(const InvocationId& id,
                                      const v1::InvocationStatus& status) const {
-  if (status.state() == v1::INVOCATION_STATE_COMPLETED) {
-    return status.result().has_failure() ? "failed" : "succeeded";
+  switch (status.state()) {
+    case v1::INVOCATION_STATE_COMPLETED:
+      return status.result().has_failure() ? "failed" : "succeeded";
+    case v1::INVOCATION_STATE_SUSPENDED:
+      return "suspended";
+    case v1::INVOCATION_STATE_PAUSED:
+      return "paused";
+    default:
+      break;
   }
   auto attempt = invoker_.Describe(id);
-  if (!attempt.has_value()) return "pending";
+  if (!attempt.has_value()) {
+    // Not handed to the invoker yet: a retry back-off still counts.
+    return status.next_retry_at_ms() > NowMillis() ? "backing-off" : "pending";
+  }
   switch (attempt->state) {
     case invoker::AttemptView::State::kRunning:
       return "running";
@@ -60,14 +73,15 @@ grpc::ServerUnaryReactor* AdminService::ListInvocations(
 
 absl::Status AdminService::DoList(const v1::ListInvocationsRequest& request,
                                   v1::ListInvocationsResponse& response) {
-  static const char* kStatuses[] = {"pending", "running", "backing-off",
-                                    "succeeded", "failed"};
+  static const char* kStatuses[] = {"pending",     "running", "suspended",
+                                    "backing-off", "paused",  "succeeded",
+                                    "failed"};
   if (!request.status().empty() &&
       std::find(std::begin(kStatuses), std::end(kStatuses), request.status()) ==
           std::end(kStatuses)) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "unknown status '%s': use pending, running, backing-off, succeeded or "
-        "failed",
+        "unknown status '%s': use pending, running, suspended, backing-off, "
+        "paused, succeeded or failed",
         request.status()));
   }
   const uint32_t limit =
@@ -135,35 +149,105 @@ absl::Status AdminService::DoDescribe(
   summary->set_created_at_ms(status->created_at_ms());
   summary->set_modified_at_ms(status->modified_at_ms());
   response.set_partition(partition.value());
+  response.set_attempts(status->attempt());
+  response.set_pinned_version(status->pinned_version());
+  if (status->has_last_failure()) {
+    const v1::AttemptFailure& failure = status->last_failure();
+    auto* view = response.mutable_last_failure();
+    view->set_attempt(failure.attempt());
+    view->set_message(failure.message());
+    if (failure.has_journal_index()) {
+      view->set_journal_index(failure.journal_index());
+    }
+    view->set_failed_at_ms(failure.failed_at_ms());
+  }
+  response.set_status_reason(StatusReason(id, *status, journal));
   if (status->state() == v1::INVOCATION_STATE_COMPLETED) {
     response.set_completed_at_ms(status->completed_at_ms());
     *response.mutable_result() = status->result();
-    response.set_status_reason("completed");
-  } else if (auto attempt = invoker_.Describe(id); attempt.has_value()) {
-    response.set_status_reason(attempt->reason);
-    response.set_attempts(attempt->attempts);
-  } else {
-    response.set_status_reason("accepted; waiting to be scheduled");
   }
+  if (status->state() == v1::INVOCATION_STATE_INVOKED) {
+    response.set_next_retry_at_ms(status->next_retry_at_ms());
+  }
+  *response.mutable_waiting_on() = status->waiting_on();
   for (uint32_t i = 0; i < journal.size(); ++i) {
     const v1::JournalEntry& entry = journal[i];
     auto* view = response.add_journal();
     view->set_index(i);
     view->set_appended_at_ms(entry.appended_at_ms());
-    if (entry.has_input()) {
-      view->set_kind("input");
-      view->set_size_bytes(static_cast<uint32_t>(entry.input().value().size()));
-      view->mutable_result()->set_value(entry.input().value());
-    } else if (entry.has_output()) {
-      view->set_kind("output");
-      *view->mutable_result() = entry.output().result();
-      view->set_size_bytes(
-          static_cast<uint32_t>(entry.output().result().value().size()));
-    } else {
-      view->set_kind("unknown");
+    view->set_name(entry.name());
+    view->set_completed_at_ms(entry.completed_at_ms());
+    switch (entry.kind_case()) {
+      case v1::JournalEntry::kInput:
+        view->set_kind("input");
+        view->mutable_result()->set_value(entry.input().value());
+        break;
+      case v1::JournalEntry::kOutput:
+        view->set_kind("output");
+        *view->mutable_result() = entry.output().result();
+        break;
+      case v1::JournalEntry::kRun:
+        view->set_kind("run");
+        *view->mutable_result() = entry.run().result();
+        break;
+      case v1::JournalEntry::kSleep:
+        view->set_kind("sleep");
+        view->set_time_ms(entry.sleep().wake_up_at_ms());
+        break;
+      case v1::JournalEntry::kNow:
+        view->set_kind("now");
+        view->set_time_ms(entry.now().unix_ms());
+        break;
+      case v1::JournalEntry::KIND_NOT_SET:
+        view->set_kind("unknown");
+        break;
     }
+    view->set_size_bytes(static_cast<uint32_t>(
+        view->result().has_failure() ? view->result().failure().message().size()
+                                     : view->result().value().size()));
   }
   return absl::OkStatus();
+}
+
+std::string AdminService::StatusReason(
+    const InvocationId& id, const v1::InvocationStatus& status,
+    const std::vector<v1::JournalEntry>& journal) const {
+  switch (status.state()) {
+    case v1::INVOCATION_STATE_COMPLETED:
+      return "completed";
+    case v1::INVOCATION_STATE_PAUSED:
+      return absl::StrFormat(
+          "paused after attempt %d failed and the retry policy allows no "
+          "more attempts; see the last failure",
+          status.attempt());
+    case v1::INVOCATION_STATE_SUSPENDED: {
+      std::vector<std::string> waits;
+      for (uint32_t index : status.waiting_on()) {
+        if (index < journal.size() && journal[index].has_sleep()) {
+          waits.push_back(absl::StrFormat(
+              "timer '%s' (entry %d) due at %s", journal[index].name(), index,
+              absl::FormatTime(
+                  absl::FromUnixMillis(journal[index].sleep().wake_up_at_ms()),
+                  absl::UTCTimeZone())));
+        } else {
+          waits.push_back(absl::StrFormat("entry %d", index));
+        }
+      }
+      return "suspended; waiting for " + absl::StrJoin(waits, " or ");
+    }
+    default:
+      break;
+  }
+  if (auto attempt = invoker_.Describe(id); attempt.has_value()) {
+    return attempt->reason;
+  }
+  if (status.next_retry_at_ms() > NowMillis()) {
+    return absl::StrFormat(
+        "attempt %d starts at %s", status.attempt(),
+        absl::FormatTime(absl::FromUnixMillis(status.next_retry_at_ms()),
+                         absl::UTCTimeZone()));
+  }
+  return "accepted; waiting to be scheduled";
 }
 
 grpc::ServerUnaryReactor* AdminService::ListServices(

@@ -39,9 +39,13 @@ class AdminService final : public v1::Admin::CallbackService {
   absl::Status DoDescribe(const v1::DescribeInvocationRequest& request,
                           v1::InvocationDescription& response);
   void DoListServices(v1::ListServicesResponse& response);
-  // "pending", "running", "backing-off", "succeeded" or "failed".
+  // One of the statuses of admin.proto's InvocationSummary.
   std::string StatusName(const InvocationId& id,
                          const v1::InvocationStatus& status) const;
+  // Why the invocation is in its status, for operators.
+  std::string StatusReason(const InvocationId& id,
+                           const v1::InvocationStatus& status,
+                           const std::vector<v1::JournalEntry>& journal) const;
 
   storage::Store& store_;
   const uint32_t partitions_;

@@ -1,20 +1,44 @@
 #include "runtime/invoker/invoker.h"
 
 #include <algorithm>
-#include <deque>
-#include <optional>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "reprise/v1/log.pb.h"
 #include "runtime/common/clock.h"
 #include "runtime/common/logging.h"
 
 namespace reprise::invoker {
+namespace {
+
+std::string HandlerKey(const std::string& service, const std::string& handler) {
+  return absl::StrCat(service, "/", handler);
+}
+
+v1::Command NewCommand() {
+  v1::Command command;
+  command.set_timestamp_ms(NowMillis());
+  return command;
+}
+
+}  // namespace
+
+v1::RetryPolicy InvokerOptions::DefaultRetryPolicy() {
+  v1::RetryPolicy policy;
+  policy.set_initial_interval_ms(100);
+  policy.set_factor(2.0);
+  policy.set_max_interval_ms(10000);
+  policy.set_max_attempts(30);
+  policy.set_on_max_attempts(v1::RetryPolicy::ON_MAX_ATTEMPTS_PAUSE);
+  return policy;
+}
 
 Invoker::Invoker(log::Log& log, storage::ServiceRegistry& registry,
                  InvokerOptions options)
-    : log_(log), registry_(registry), options_(options) {}
+    : log_(log), registry_(registry), options_(std::move(options)) {
+  tasks_.PostAt(absl::Now() + options_.inactivity_check_interval,
+                [this] { CheckInactivity(); });
+}
 
 Invoker::~Invoker() = default;
 
@@ -52,12 +76,30 @@ void Invoker::RegisterWorker(std::shared_ptr<WorkerConnection> connection,
     }
     // Registered goes out before the first attempt.
     done(view.worker_id);
-    AddWorker(std::move(connection), std::move(view));
+    AddWorker(std::move(connection), request, std::move(view));
   });
 }
 
 void Invoker::AddWorker(std::shared_ptr<WorkerConnection> connection,
-                        WorkerView view) {
+                        const v1::RegisterRequest& request, WorkerView view) {
+  auto worker = std::make_unique<Worker>();
+  for (const auto& service : request.services()) {
+    for (const auto& handler : service.handlers()) {
+      HandlerOptions resolved{options_.default_retry_policy,
+                              options_.default_inactivity_timeout};
+      for (const v1::HandlerOptions* declared :
+           {&service.options(), &handler.options()}) {
+        if (declared->has_retry_policy()) {
+          resolved.retry_policy = declared->retry_policy();
+        }
+        if (declared->has_inactivity_timeout_ms()) {
+          resolved.inactivity_timeout =
+              absl::Milliseconds(declared->inactivity_timeout_ms());
+        }
+      }
+      worker->options[HandlerKey(service.name(), handler.name())] = resolved;
+    }
+  }
   Outbox outbox;
   {
     absl::MutexLock lock(&mu_);
@@ -68,7 +110,6 @@ void Invoker::AddWorker(std::shared_ptr<WorkerConnection> connection,
     Log(LogLevel::kInfo, "worker %s (version %s) connected: %d services",
         view.worker_id, view.version, view.services.size());
     const WorkerConnection* key = connection.get();
-    auto worker = std::make_unique<Worker>();
     worker->connection = std::move(connection);
     worker->view = std::move(view);
     Worker& w = *worker;
@@ -82,7 +123,7 @@ void Invoker::AddWorker(std::shared_ptr<WorkerConnection> connection,
 }
 
 void Invoker::OnWorkerDisconnected(const WorkerConnection& connection) {
-  Outbox outbox;
+  Proposals proposals;
   {
     absl::MutexLock lock(&mu_);
     auto it = workers_.find(&connection);
@@ -96,78 +137,118 @@ void Invoker::OnWorkerDisconnected(const WorkerConnection& connection) {
       list.erase(std::remove(list.begin(), list.end(), worker.get()),
                  list.end());
     }
-    for (const InvocationId& id : worker->running) {
+    const absl::flat_hash_set<InvocationId> running = worker->running;
+    for (const InvocationId& id : running) {
       auto a = attempts_.find(id);
       if (a == attempts_.end()) continue;
-      a->second.worker = nullptr;
-      a->second.last_failure =
-          absl::StrFormat("worker %s disconnected during attempt %d",
-                          worker->view.worker_id, a->second.attempts);
-      Dispatch(a->second, outbox);
+      FailAttempt(a->second,
+                  absl::StrFormat("worker %s disconnected during the attempt",
+                                  worker->view.worker_id),
+                  std::nullopt, proposals);
     }
   }
-  Flush(outbox);
+  Propose(proposals);
 }
 
-Invoker::Attempt* Invoker::CurrentAttempt(const WorkerConnection& connection,
+Invoker::Attempt* Invoker::RunningAttempt(const WorkerConnection& connection,
                                           const std::string& id_bytes,
-                                          uint32_t attempt_number) {
+                                          uint32_t number) {
   auto id = InvocationId::FromBytes(id_bytes);
   if (!id.ok()) return nullptr;
   auto it = attempts_.find(*id);
   // Messages of a superseded attempt, or from another worker, are ignored.
-  if (it == attempts_.end() || it->second.worker == nullptr ||
+  if (it == attempts_.end() || it->second.state != Attempt::State::kRunning ||
       it->second.worker->connection.get() != &connection ||
-      it->second.attempts != attempt_number) {
+      it->second.number != number) {
     return nullptr;
   }
+  it->second.last_activity = absl::Now();
   return &it->second;
 }
 
 void Invoker::OnWorkerMessage(const WorkerConnection& connection,
                               const v1::WorkerMessage& message) {
   Outbox outbox;
-  std::optional<PartitionId> propose_to;
+  Proposals proposals;
   {
     absl::MutexLock lock(&mu_);
-    if (message.has_propose()) {
-      const v1::ProposeEntry& propose = message.propose();
-      Attempt* attempt = CurrentAttempt(connection, propose.invocation_id(),
-                                        propose.attempt());
-      if (attempt == nullptr) return;
-      propose_to = attempt->partition;
-    } else if (message.has_attempt_failed()) {
-      const v1::AttemptFailed& failed = message.attempt_failed();
-      Attempt* attempt =
-          CurrentAttempt(connection, failed.invocation_id(), failed.attempt());
-      if (attempt == nullptr) return;
-      Worker* worker = attempt->worker;
-      attempt->last_failure = failed.message();
-      ReleaseSlot(*attempt);
-      ScheduleRetry(*attempt);
-      DrainWaiting(*worker, outbox);
+    switch (message.kind_case()) {
+      case v1::WorkerMessage::kPropose: {
+        const v1::ProposeEntry& propose = message.propose();
+        Attempt* attempt = RunningAttempt(connection, propose.invocation_id(),
+                                          propose.attempt());
+        if (attempt == nullptr) return;
+        v1::Command command = NewCommand();
+        auto* entry = command.mutable_propose_entry();
+        entry->set_invocation_id(propose.invocation_id());
+        entry->set_attempt(propose.attempt());
+        entry->set_index(propose.index());
+        *entry->mutable_entry() = propose.entry();
+        entry->set_worker_version(attempt->worker->view.version);
+        proposals.emplace_back(attempt->partition, std::move(command));
+        break;
+      }
+      case v1::WorkerMessage::kSuspend: {
+        const v1::Suspend& suspend = message.suspend();
+        Attempt* attempt = RunningAttempt(connection, suspend.invocation_id(),
+                                          suspend.attempt());
+        if (attempt == nullptr) return;
+        v1::Command command = NewCommand();
+        auto* out = command.mutable_suspend();
+        out->set_invocation_id(suspend.invocation_id());
+        out->set_attempt(suspend.attempt());
+        *out->mutable_waiting_on() = suspend.waiting_on();
+        out->set_worker_version(attempt->worker->view.version);
+        proposals.emplace_back(attempt->partition, std::move(command));
+        Worker* worker = attempt->worker;
+        ReleaseSlot(*attempt);
+        attempt->state = Attempt::State::kEnded;
+        DrainWaiting(*worker, outbox);
+        break;
+      }
+      case v1::WorkerMessage::kAttemptFailed: {
+        const v1::AttemptFailed& failed = message.attempt_failed();
+        Attempt* attempt = RunningAttempt(connection, failed.invocation_id(),
+                                          failed.attempt());
+        if (attempt == nullptr) return;
+        Worker* worker = attempt->worker;
+        FailAttempt(*attempt, failed.message(),
+                    failed.has_journal_index()
+                        ? std::optional<uint32_t>(failed.journal_index())
+                        : std::nullopt,
+                    proposals);
+        DrainWaiting(*worker, outbox);
+        break;
+      }
+      default:
+        return;  // a second registration, or a kind from a newer protocol
     }
   }
-  if (propose_to.has_value()) {
-    // Outside the lock: one stream's messages arrive one at a time, so its
-    // proposals still reach the log in order.
-    const v1::ProposeEntry& propose = message.propose();
-    v1::Command command;
-    command.set_timestamp_ms(NowMillis());
-    auto* entry = command.mutable_propose_entry();
-    entry->set_invocation_id(propose.invocation_id());
-    entry->set_attempt(propose.attempt());
-    entry->set_index(propose.index());
-    *entry->mutable_entry() = propose.entry();
-    log_.Append(*propose_to, command.SerializeAsString(),
-                [](absl::StatusOr<Lsn> lsn) {
-                  if (!lsn.ok()) {
-                    Log(LogLevel::kError, "proposing a journal entry: %s",
-                        lsn.status().ToString());
-                  }
-                });
-  }
+  // Outside the lock: one stream's messages arrive one at a time, so its
+  // commands still reach the log in order.
+  Propose(proposals);
   Flush(outbox);
+}
+
+void Invoker::FailAttempt(Attempt& attempt, std::string message,
+                          std::optional<uint32_t> journal_index,
+                          Proposals& proposals) {
+  const Worker& worker = *attempt.worker;
+  v1::Command command = NewCommand();
+  auto* failed = command.mutable_attempt_failed();
+  failed->set_invocation_id(attempt.id.ToBytes());
+  failed->set_attempt(attempt.number);
+  failed->set_message(std::move(message));
+  if (journal_index.has_value()) failed->set_journal_index(*journal_index);
+  auto options = worker.options.find(
+      HandlerKey(attempt.target.service(), attempt.target.handler()));
+  *failed->mutable_retry_policy() = options != worker.options.end()
+                                        ? options->second.retry_policy
+                                        : options_.default_retry_policy;
+  failed->set_worker_version(worker.view.version);
+  proposals.emplace_back(attempt.partition, std::move(command));
+  ReleaseSlot(attempt);
+  attempt.state = Attempt::State::kEnded;
 }
 
 void Invoker::StartAttempt(PartitionId partition,
@@ -176,18 +257,100 @@ void Invoker::StartAttempt(PartitionId partition,
   {
     absl::MutexLock lock(&mu_);
     auto [it, inserted] = attempts_.try_emplace(action.invocation_id);
-    if (!inserted) return;  // already known to this leader
     Attempt& attempt = it->second;
+    if (!inserted) {
+      if (attempt.number >= action.attempt) return;  // already known
+      // The state machine moved on from the attempt this leader knew (it
+      // ended, or a crash reset the numbering): its worker must stop it.
+      if (attempt.state == Attempt::State::kRunning) {
+        v1::RuntimeMessage abort;
+        abort.mutable_abort()->set_invocation_id(attempt.id.ToBytes());
+        abort.mutable_abort()->set_attempt(attempt.number);
+        abort.mutable_abort()->set_reason("superseded by a newer attempt");
+        outbox.emplace_back(attempt.worker->connection, std::move(abort));
+        ReleaseSlot(attempt);
+      }
+    }
     attempt.partition = partition;
     attempt.id = action.invocation_id;
     attempt.target = std::move(action.target);
+    attempt.number = action.attempt;
     attempt.journal = std::move(action.journal);
-    Dispatch(attempt, outbox);
+    attempt.pinned_version = std::move(action.pinned_version);
+    attempt.not_before = absl::FromUnixMillis(action.not_before_ms);
+    if (attempt.not_before > absl::Now()) {
+      attempt.state = Attempt::State::kDelayed;
+      tasks_.PostAt(attempt.not_before,
+                    [this, id = attempt.id, number = attempt.number] {
+                      DispatchDelayed(id, number);
+                    });
+    } else {
+      Dispatch(attempt, outbox);
+    }
   }
   Flush(outbox);
 }
 
-void Invoker::OnCompleted(const InvocationId& id) {
+void Invoker::DispatchDelayed(const InvocationId& id, uint32_t number) {
+  Outbox outbox;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = attempts_.find(id);
+    if (it == attempts_.end() || it->second.number != number ||
+        it->second.state != Attempt::State::kDelayed) {
+      return;
+    }
+    Dispatch(it->second, outbox);
+  }
+  Flush(outbox);
+}
+
+void Invoker::OnEntryAck(const state_machine::EntryAckAction& action) {
+  std::shared_ptr<WorkerConnection> connection;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = attempts_.find(action.invocation_id);
+    if (it == attempts_.end() || it->second.number != action.attempt ||
+        it->second.state != Attempt::State::kRunning) {
+      return;
+    }
+    connection = it->second.worker->connection;
+  }
+  v1::RuntimeMessage message;
+  auto* ack = message.mutable_ack();
+  ack->set_invocation_id(action.invocation_id.ToBytes());
+  ack->set_attempt(action.attempt);
+  ack->set_index(action.index);
+  connection->Send(std::move(message));
+}
+
+void Invoker::OnEntryCompleted(
+    const state_machine::EntryCompletedAction& action) {
+  std::shared_ptr<WorkerConnection> connection;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = attempts_.find(action.invocation_id);
+    if (it == attempts_.end() || it->second.number != action.attempt) return;
+    Attempt& attempt = it->second;
+    if (attempt.state != Attempt::State::kRunning) {
+      // Not sent yet: the attempt replays the completed entry.
+      if (action.index < attempt.journal.size()) {
+        attempt.journal[action.index] = action.entry;
+      }
+      return;
+    }
+    connection = attempt.worker->connection;
+  }
+  v1::RuntimeMessage message;
+  auto* completion = message.mutable_completion();
+  completion->set_invocation_id(action.invocation_id.ToBytes());
+  completion->set_attempt(action.attempt);
+  completion->set_index(action.index);
+  *completion->mutable_entry() = action.entry;
+  connection->Send(std::move(message));
+}
+
+void Invoker::OnFinished(const InvocationId& id) {
   Outbox outbox;
   {
     absl::MutexLock lock(&mu_);
@@ -201,29 +364,38 @@ void Invoker::OnCompleted(const InvocationId& id) {
   Flush(outbox);
 }
 
+bool Invoker::CanRun(const Worker& worker, const Attempt& attempt) const {
+  return worker.running.size() < worker.view.capacity &&
+         (attempt.pinned_version.empty() ||
+          worker.view.version == attempt.pinned_version);
+}
+
 void Invoker::Dispatch(Attempt& attempt, Outbox& outbox) {
   Worker* best = nullptr;
   auto candidates = workers_by_service_.find(attempt.target.service());
   if (candidates != workers_by_service_.end()) {
     for (Worker* w : candidates->second) {
-      if (w->running.size() >= w->view.capacity) continue;
+      if (!CanRun(*w, attempt)) continue;
       if (best == nullptr || w->running.size() < best->running.size()) best = w;
     }
   }
   if (best == nullptr) {
+    attempt.state = Attempt::State::kWaiting;
     waiting_[attempt.target.service()].push_back(attempt.id);
     return;
   }
+  attempt.state = Attempt::State::kRunning;
   attempt.worker = best;
-  attempt.backing_off = false;
-  ++attempt.attempts;
+  attempt.last_activity = absl::Now();
   best->running.insert(attempt.id);
   v1::RuntimeMessage message;
   auto* start = message.mutable_start();
   start->set_invocation_id(attempt.id.ToBytes());
-  start->set_attempt(attempt.attempts);
+  start->set_attempt(attempt.number);
   *start->mutable_target() = attempt.target;
-  for (const auto& entry : attempt.journal) *start->add_journal() = entry;
+  for (auto& entry : attempt.journal) *start->add_journal() = std::move(entry);
+  attempt.journal.clear();
+  attempt.journal.shrink_to_fit();
   outbox.emplace_back(best->connection, std::move(message));
 }
 
@@ -231,18 +403,24 @@ void Invoker::DrainWaiting(Worker& worker, Outbox& outbox) {
   for (const auto& service : worker.view.services) {
     auto queue = waiting_.find(service);
     if (queue == waiting_.end()) continue;
-    while (!queue->second.empty() &&
-           worker.running.size() < worker.view.capacity) {
-      InvocationId id = queue->second.front();
-      queue->second.pop_front();
-      auto it = attempts_.find(id);
-      if (it == attempts_.end() || it->second.worker != nullptr ||
-          it->second.backing_off) {
-        continue;  // completed or re-dispatched meanwhile
+    std::deque<InvocationId>& ids = queue->second;
+    // Invocations pinned to another version stay queued, in order.
+    for (auto pos = ids.begin();
+         pos != ids.end() && worker.running.size() < worker.view.capacity;) {
+      auto it = attempts_.find(*pos);
+      if (it == attempts_.end() ||
+          it->second.state != Attempt::State::kWaiting) {
+        pos = ids.erase(pos);  // finished or dispatched meanwhile
+        continue;
       }
+      if (!CanRun(worker, it->second)) {
+        ++pos;
+        continue;
+      }
+      pos = ids.erase(pos);
       Dispatch(it->second, outbox);
     }
-    if (queue->second.empty()) waiting_.erase(queue);
+    if (ids.empty()) waiting_.erase(queue);
   }
 }
 
@@ -252,25 +430,51 @@ void Invoker::ReleaseSlot(Attempt& attempt) {
   attempt.worker = nullptr;
 }
 
-void Invoker::ScheduleRetry(Attempt& attempt) {
-  attempt.backing_off = true;
-  absl::Duration delay = options_.initial_retry_delay;
-  for (uint32_t i = 1; i < attempt.attempts && delay < options_.max_retry_delay;
-       ++i) {
-    delay *= 2;
-  }
-  delay = std::min(delay, options_.max_retry_delay);
-  tasks_.PostAt(absl::Now() + delay, [this, id = attempt.id] {
-    Outbox outbox;
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = attempts_.find(id);
-      if (it == attempts_.end() || !it->second.backing_off) return;
-      it->second.backing_off = false;
-      Dispatch(it->second, outbox);
+void Invoker::CheckInactivity() {
+  Outbox outbox;
+  Proposals proposals;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = absl::Now();
+    for (auto& [id, attempt] : attempts_) {
+      if (attempt.state != Attempt::State::kRunning) continue;
+      Worker* worker = attempt.worker;
+      auto options = worker->options.find(
+          HandlerKey(attempt.target.service(), attempt.target.handler()));
+      const absl::Duration timeout = options != worker->options.end()
+                                         ? options->second.inactivity_timeout
+                                         : options_.default_inactivity_timeout;
+      if (now - attempt.last_activity < timeout) continue;
+      v1::RuntimeMessage abort;
+      abort.mutable_abort()->set_invocation_id(id.ToBytes());
+      abort.mutable_abort()->set_attempt(attempt.number);
+      abort.mutable_abort()->set_reason("inactivity timeout");
+      outbox.emplace_back(worker->connection, std::move(abort));
+      FailAttempt(attempt,
+                  absl::StrCat("the attempt sent nothing for ",
+                               absl::FormatDuration(timeout),
+                               " (the handler's inactivity timeout)"),
+                  std::nullopt, proposals);
     }
-    Flush(outbox);
-  });
+    for (auto& [key, worker] : workers_) DrainWaiting(*worker, outbox);
+  }
+  Propose(proposals);
+  Flush(outbox);
+  tasks_.PostAt(absl::Now() + options_.inactivity_check_interval,
+                [this] { CheckInactivity(); });
+}
+
+void Invoker::Propose(Proposals& proposals) {
+  for (auto& [partition, command] : proposals) {
+    log_.Append(partition, command.SerializeAsString(),
+                [](absl::StatusOr<Lsn> lsn) {
+                  if (!lsn.ok()) {
+                    Log(LogLevel::kError, "proposing to the log: %s",
+                        lsn.status().ToString());
+                  }
+                });
+  }
+  proposals.clear();
 }
 
 void Invoker::Flush(Outbox& outbox) {
@@ -286,24 +490,42 @@ std::optional<AttemptView> Invoker::Describe(const InvocationId& id) const {
   if (it == attempts_.end()) return std::nullopt;
   const Attempt& attempt = it->second;
   AttemptView view;
-  view.attempts = attempt.attempts;
-  if (attempt.worker != nullptr) {
-    view.state = AttemptView::State::kRunning;
-    view.reason =
-        absl::StrFormat("attempt %d running on worker %s", attempt.attempts,
-                        attempt.worker->view.worker_id);
-  } else if (attempt.backing_off) {
-    view.state = AttemptView::State::kBackingOff;
-    view.reason = absl::StrFormat("backing off after attempt %d failed: %s",
-                                  attempt.attempts, attempt.last_failure);
-  } else {
-    auto workers = workers_by_service_.find(attempt.target.service());
-    view.reason =
-        workers == workers_by_service_.end() || workers->second.empty()
-            ? absl::StrFormat("waiting for a worker of service %s to connect",
-                              attempt.target.service())
-            : absl::StrFormat("waiting for a free slot on a worker of %s",
-                              attempt.target.service());
+  switch (attempt.state) {
+    case Attempt::State::kRunning:
+      view.state = AttemptView::State::kRunning;
+      view.reason =
+          absl::StrFormat("attempt %d running on worker %s", attempt.number,
+                          attempt.worker->view.worker_id);
+      break;
+    case Attempt::State::kEnded:
+      view.state = AttemptView::State::kRunning;
+      view.reason = absl::StrFormat("attempt %d ending", attempt.number);
+      break;
+    case Attempt::State::kDelayed:
+      view.state = AttemptView::State::kBackingOff;
+      view.reason = absl::StrFormat("attempt %d starts at %s", attempt.number,
+                                    absl::FormatTime(attempt.not_before));
+      break;
+    case Attempt::State::kWaiting: {
+      auto workers = workers_by_service_.find(attempt.target.service());
+      const bool any =
+          workers != workers_by_service_.end() && !workers->second.empty();
+      if (!attempt.pinned_version.empty()) {
+        view.reason = absl::StrFormat(
+            "waiting for a free slot on a worker of %s version %s (the "
+            "version it is pinned to)",
+            attempt.target.service(), attempt.pinned_version);
+      } else if (!any) {
+        view.reason =
+            absl::StrFormat("waiting for a worker of service %s to connect",
+                            attempt.target.service());
+      } else {
+        view.reason =
+            absl::StrFormat("waiting for a free slot on a worker of %s",
+                            attempt.target.service());
+      }
+      break;
+    }
   }
   return view;
 }

@@ -1,18 +1,22 @@
 // Invoker: runs attempts of invocations on connected workers. The partition
-// processors (as leaders) hand it invocations to start and tell it when they
-// complete; workers' journal entries come back through it and are proposed
-// to the partition's log as commands.
+// processors (as leaders) hand it the attempts to run and the acks and
+// completions for running ones; what workers send back (journal entries,
+// suspensions, failures) becomes commands on the partition's log. The
+// invoker keeps no durable state: attempt numbers, retries and back-offs are
+// decided by the state machine, so a crash loses nothing.
 //
 // Scheduling: each worker announces its capacity; an attempt goes to the
-// least loaded worker that serves its service and has room, otherwise it
-// waits in a per-service FIFO, so a backlog drains at the workers' pace
-// instead of timing out. A failed attempt (worker error or lost connection)
-// is retried with exponential back-off.
+// least loaded worker that serves its service (and runs the invocation's
+// pinned version, once it has one) and has room, otherwise it waits in a
+// per-service FIFO, so a backlog drains at the workers' pace instead of
+// timing out. An attempt that sends nothing for its handler's inactivity
+// timeout is aborted and reported as failed.
 //
 // Thread-safety: all methods may be called from any thread; a short mutex
-// guards the state and nothing blocks under it. Messages to workers are sent
-// after the mutex is released. Ownership: borrows the log and the registry,
-// which must outlive it; shares WorkerConnections with their gRPC streams.
+// guards the state and nothing blocks under it. Messages to workers and
+// appends to the log happen after the mutex is released. Ownership: borrows
+// the log and the registry, which must outlive it; shares WorkerConnections
+// with their gRPC streams.
 #pragma once
 
 #include <deque>
@@ -27,6 +31,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "reprise/v1/log.pb.h"
 #include "reprise/v1/worker.pb.h"
 #include "runtime/common/ids.h"
 #include "runtime/common/task_thread.h"
@@ -46,19 +51,24 @@ class WorkerConnection {
   virtual bool closed() = 0;
 };
 
+// The defaults for handlers that declare no options (docs/sdk.md).
 struct InvokerOptions {
   // Capacity of a worker that announces none.
   uint32_t default_worker_concurrency = 256;
-  absl::Duration initial_retry_delay = absl::Milliseconds(100);
-  absl::Duration max_retry_delay = absl::Seconds(10);
+  v1::RetryPolicy default_retry_policy = DefaultRetryPolicy();
+  absl::Duration default_inactivity_timeout = absl::Minutes(5);
+  // How often running attempts are checked for inactivity.
+  absl::Duration inactivity_check_interval = absl::Seconds(1);
+
+  // 100 ms, doubling, at most 10 s apart, 30 attempts, then pause.
+  static v1::RetryPolicy DefaultRetryPolicy();
 };
 
-// What the invoker knows about one live invocation, for operators.
+// What the invoker knows about one invocation, for operators.
 struct AttemptView {
   enum class State { kPending, kRunning, kBackingOff };
   State state = State::kPending;
   std::string reason;
-  uint32_t attempts = 0;
 };
 
 struct WorkerView {
@@ -86,50 +96,81 @@ class Invoker {
   // calls `done` and starts sending it attempts.
   void RegisterWorker(std::shared_ptr<WorkerConnection> connection,
                       v1::RegisterRequest request, RegisterCallback done);
+  // REQUIRES: one connection's messages are passed in the order received.
   void OnWorkerMessage(const WorkerConnection& connection,
                        const v1::WorkerMessage& message);
-  // Re-dispatches the worker's running attempts elsewhere. Idempotent.
+  // Reports the worker's running attempts as failed. Idempotent.
   void OnWorkerDisconnected(const WorkerConnection& connection);
 
-  // Leader side, called from partition processors.
+  // Leader side: the actions of applied commands, from partition processors.
   void StartAttempt(PartitionId partition,
                     state_machine::StartAttemptAction action);
-  void OnCompleted(const InvocationId& id);
+  void OnEntryAck(const state_machine::EntryAckAction& action);
+  void OnEntryCompleted(const state_machine::EntryCompletedAction& action);
+  // The invocation runs no attempt any more: parked or completed.
+  void OnFinished(const InvocationId& id);
 
   // Introspection.
   std::optional<AttemptView> Describe(const InvocationId& id) const;
   std::vector<WorkerView> Workers() const;
 
  private:
-  struct Worker;
-  struct Attempt {
-    PartitionId partition;
-    InvocationId id;
-    v1::Target target;
-    std::vector<v1::JournalEntry> journal;
-    uint32_t attempts = 0;  // started so far; the current one's number
-    Worker* worker = nullptr;
-    bool backing_off = false;
-    std::string last_failure;
+  // A handler's options, resolved against its service's and the defaults.
+  struct HandlerOptions {
+    v1::RetryPolicy retry_policy;
+    absl::Duration inactivity_timeout;
   };
   struct Worker {
     std::shared_ptr<WorkerConnection> connection;
     WorkerView view;
+    // "service/handler" -> options.
+    absl::flat_hash_map<std::string, HandlerOptions> options;
     absl::flat_hash_set<InvocationId> running;
+  };
+  struct Attempt {
+    enum class State {
+      kWaiting,  // for a worker with room
+      kDelayed,  // until not_before (a retry back-off)
+      kRunning,  // on `worker`
+      kEnded,    // reported to the log; the state machine decides next
+    };
+    PartitionId partition;
+    InvocationId id;
+    v1::Target target;
+    uint32_t number = 0;
+    // The journal to replay; dropped once the attempt is sent.
+    std::vector<v1::JournalEntry> journal;
+    std::string pinned_version;
+    absl::Time not_before;
+    State state = State::kWaiting;
+    Worker* worker = nullptr;
+    absl::Time last_activity;
   };
   using Outbox = std::vector<
       std::pair<std::shared_ptr<WorkerConnection>, v1::RuntimeMessage>>;
+  // Commands to append once the mutex is released, in order.
+  using Proposals = std::vector<std::pair<PartitionId, v1::Command>>;
 
-  void AddWorker(std::shared_ptr<WorkerConnection> connection, WorkerView view);
-  Attempt* CurrentAttempt(const WorkerConnection& connection,
-                          const std::string& id_bytes, uint32_t attempt_number)
+  void AddWorker(std::shared_ptr<WorkerConnection> connection,
+                 const v1::RegisterRequest& request, WorkerView view);
+  Attempt* RunningAttempt(const WorkerConnection& connection,
+                          const std::string& id_bytes, uint32_t number)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Dispatch(Attempt& attempt, Outbox& outbox)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Dispatches attempt `number` if it still waits for its back-off.
+  void DispatchDelayed(const InvocationId& id, uint32_t number);
+  bool CanRun(const Worker& worker, const Attempt& attempt) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DrainWaiting(Worker& worker, Outbox& outbox)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends a running attempt and reports `message` as its failure.
+  void FailAttempt(Attempt& attempt, std::string message,
+                   std::optional<uint32_t> journal_index, Proposals& proposals)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReleaseSlot(Attempt& attempt) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ScheduleRetry(Attempt& attempt) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CheckInactivity();
+  void Propose(Proposals& proposals);
   static void Flush(Outbox& outbox);
 
   log::Log& log_;

@@ -96,23 +96,35 @@ absl::StatusOr<size_t> PartitionProcessor::ApplyBatch(
 }
 
 absl::Status PartitionProcessor::ResumeLiveInvocations() {
-  std::vector<std::pair<InvocationId, v1::Target>> live;
+  std::vector<std::pair<InvocationId, v1::InvocationStatus>> live;
   REPRISE_RETURN_IF_ERROR(reader_->ForEachInvocation(
       [&](const InvocationId& id, const v1::InvocationStatus& status) {
+        // Suspended invocations wait for their timers; paused ones for an
+        // operator.
         if (status.state() == v1::INVOCATION_STATE_INVOKED) {
-          live.emplace_back(id, status.target());
+          live.emplace_back(id, status);
         }
         return true;
       }));
-  for (auto& [id, target] : live) {
+  for (auto& [id, status] : live) {
     REPRISE_ASSIGN_OR_RETURN(auto journal, reader_->GetJournal(id));
-    actions_.Execute(partition_,
-                     state_machine::StartAttemptAction{id, std::move(target),
-                                                       std::move(journal)});
+    actions_.Execute(
+        partition_,
+        state_machine::StartAttemptAction{
+            id, status.target(), status.attempt(), std::move(journal),
+            status.pinned_version(), status.next_retry_at_ms()});
   }
-  if (!live.empty()) {
-    Log(LogLevel::kInfo, "partition %d: resumed %d live invocations",
-        partition_.value(), live.size());
+  size_t timers = 0;
+  REPRISE_RETURN_IF_ERROR(reader_->ForEachTimer([&](const storage::Timer& t) {
+    ++timers;
+    actions_.Execute(
+        partition_, state_machine::RegisterTimerAction{t.invocation_id, t.index,
+                                                       t.wake_up_at_ms});
+  }));
+  if (!live.empty() || timers > 0) {
+    Log(LogLevel::kInfo,
+        "partition %d: resumed %d live invocations and %d timers",
+        partition_.value(), live.size(), timers);
   }
   return absl::OkStatus();
 }

@@ -4,8 +4,9 @@
 // executes the actions only after that commit, i.e. after the commands are
 // durable in the log and their effects visible in the store.
 //
-// Recovery (Start): re-apply the log tail without executing actions, then
-// resume every invocation that is not completed, as a new leader would.
+// Recovery (Start): re-apply the log tail without executing actions, then,
+// as a new leader would, resume every invocation that has an attempt to run
+// and schedule every durable timer.
 //
 // Thread-safety: OnTailAdvanced and RunAfterApplied may be called from any
 // thread; Start and Stop from the owner. Ownership: borrows the log, store

@@ -73,6 +73,7 @@ class PartitionProcessorTest : public ::testing::Test {
     command.set_timestamp_ms(2);
     auto* p = command.mutable_propose_entry();
     p->set_invocation_id(id_.ToBytes());
+    p->set_attempt(1);
     p->set_index(1);
     p->mutable_entry()->mutable_output()->mutable_result()->set_value("r");
     return command;

@@ -16,6 +16,7 @@
 #include "runtime/server/data_dir.h"
 #include "runtime/storage/partition_store.h"
 #include "runtime/storage/service_registry.h"
+#include "runtime/timers/timer_service.h"
 
 namespace reprise::server {
 namespace {
@@ -82,6 +83,7 @@ absl::Status Server::Init() {
   waiters_ = std::make_unique<ingress::CompletionWaiters>();
   invoker_ = std::make_unique<invoker::Invoker>(*log_, *registry_,
                                                 invoker::InvokerOptions());
+  timers_ = std::make_unique<timers::TimerService>(*log_);
   std::vector<partition::PartitionProcessor*> processors;
   for (uint32_t p = 0; p < options_.partitions; ++p) {
     processors_.push_back(std::make_unique<partition::PartitionProcessor>(
@@ -131,19 +133,30 @@ Server::~Server() {
   auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(2);
   for (auto& server : grpc_servers_) server->Shutdown(deadline);
   grpc_servers_.clear();
-  // 3. Processors stop applying; the log then drains its queue (its tail
-  //    listener still finds the stopped processors) and stops its thread.
+  // 3. Processors stop applying; the invoker and the timers stop proposing;
+  //    the log then drains its queue (its tail listener still finds the
+  //    stopped processors) and stops its thread.
   for (auto& processor : processors_) processor->Stop();
-  log_.reset();
   invoker_.reset();
+  timers_.reset();
+  log_.reset();
 }
 
 void Server::Execute(PartitionId partition, state_machine::Action action) {
-  if (auto* start = std::get_if<state_machine::StartAttemptAction>(&action)) {
+  using namespace state_machine;  // NOLINT(google-build-using-namespace)
+  if (auto* start = std::get_if<StartAttemptAction>(&action)) {
     invoker_->StartAttempt(partition, std::move(*start));
-  } else if (auto* done = std::get_if<state_machine::InvocationCompletedAction>(
-                 &action)) {
-    invoker_->OnCompleted(done->invocation_id);
+  } else if (auto* ack = std::get_if<EntryAckAction>(&action)) {
+    invoker_->OnEntryAck(*ack);
+  } else if (auto* completed = std::get_if<EntryCompletedAction>(&action)) {
+    invoker_->OnEntryCompleted(*completed);
+  } else if (auto* timer = std::get_if<RegisterTimerAction>(&action)) {
+    timers_->Schedule(partition, timer->invocation_id, timer->index,
+                      timer->wake_up_at_ms);
+  } else if (auto* parked = std::get_if<InvocationParkedAction>(&action)) {
+    invoker_->OnFinished(parked->invocation_id);
+  } else if (auto* done = std::get_if<InvocationCompletedAction>(&action)) {
+    invoker_->OnFinished(done->invocation_id);
     waiters_->Complete(done->invocation_id, done->result);
   }
 }

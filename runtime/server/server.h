@@ -35,6 +35,9 @@ namespace storage {
 class ServiceRegistry;
 class Store;
 }  // namespace storage
+namespace timers {
+class TimerService;
+}
 }  // namespace reprise
 
 namespace reprise::server {
@@ -70,6 +73,7 @@ class Server final : public partition::LeaderActions {
   std::unique_ptr<storage::ServiceRegistry> registry_;
   std::unique_ptr<ingress::CompletionWaiters> waiters_;
   std::unique_ptr<invoker::Invoker> invoker_;
+  std::unique_ptr<timers::TimerService> timers_;
   std::vector<std::unique_ptr<partition::PartitionProcessor>> processors_;
   std::unique_ptr<invoker::WorkerServiceImpl> worker_service_;
   std::unique_ptr<ingress::IngressService> ingress_service_;

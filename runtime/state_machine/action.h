@@ -11,11 +11,43 @@
 
 namespace reprise::state_machine {
 
-// Run an attempt of the invocation, replaying `journal`.
+// Run attempt `attempt` of the invocation, replaying `journal`, no earlier
+// than `not_before_ms` (a retry back-off), on a worker of `pinned_version`
+// when that is set.
 struct StartAttemptAction {
   InvocationId invocation_id;
   v1::Target target;
+  uint32_t attempt = 1;
   std::vector<v1::JournalEntry> journal;
+  std::string pinned_version;
+  int64_t not_before_ms = 0;
+};
+
+// The entry the attempt proposed at `index` is durable: tell its worker.
+struct EntryAckAction {
+  InvocationId invocation_id;
+  uint32_t attempt;
+  uint32_t index;
+};
+
+// The entry at `index` completed while `attempt` runs: tell its worker.
+struct EntryCompletedAction {
+  InvocationId invocation_id;
+  uint32_t attempt;
+  uint32_t index;
+  v1::JournalEntry entry;
+};
+
+// Fire a durable timer once its time has come.
+struct RegisterTimerAction {
+  InvocationId invocation_id;
+  uint32_t index;
+  int64_t wake_up_at_ms;
+};
+
+// No attempt runs any more (suspended or paused): forget the attempt.
+struct InvocationParkedAction {
+  InvocationId invocation_id;
 };
 
 // The invocation completed: answer callers waiting for it and free its
@@ -25,6 +57,8 @@ struct InvocationCompletedAction {
   v1::Result result;
 };
 
-using Action = std::variant<StartAttemptAction, InvocationCompletedAction>;
+using Action = std::variant<StartAttemptAction, EntryAckAction,
+                            EntryCompletedAction, RegisterTimerAction,
+                            InvocationParkedAction, InvocationCompletedAction>;
 
 }  // namespace reprise::state_machine

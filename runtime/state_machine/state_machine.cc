@@ -22,6 +22,18 @@ absl::Status StateMachine::Apply(const v1::Command& command, Lsn lsn,
       REPRISE_RETURN_IF_ERROR(
           ApplyProposeEntry(command.propose_entry(), now, txn, actions));
       break;
+    case v1::Command::kSuspend:
+      REPRISE_RETURN_IF_ERROR(
+          ApplySuspend(command.suspend(), now, txn, actions));
+      break;
+    case v1::Command::kAttemptFailed:
+      REPRISE_RETURN_IF_ERROR(
+          ApplyAttemptFailed(command.attempt_failed(), now, txn, actions));
+      break;
+    case v1::Command::kFireTimer:
+      REPRISE_RETURN_IF_ERROR(
+          ApplyFireTimer(command.fire_timer(), now, txn, actions));
+      break;
     case v1::Command::KIND_NOT_SET:
       // A command kind from a newer version would be a compatibility bug;
       // this version has nothing to apply.

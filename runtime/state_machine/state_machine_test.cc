@@ -42,10 +42,88 @@ class StateMachineTest : public ::testing::Test {
     command.set_timestamp_ms(ts);
     auto* propose = command.mutable_propose_entry();
     propose->set_invocation_id(id.ToBytes());
+    propose->set_attempt(1);
     propose->set_index(index);
     propose->mutable_entry()->mutable_output()->mutable_result()->set_value(
         std::move(value));
     return command;
+  }
+
+  static v1::Command Propose(const InvocationId& id, uint32_t attempt,
+                             uint32_t index, v1::JournalEntry entry,
+                             int64_t ts = 2000) {
+    v1::Command command;
+    command.set_timestamp_ms(ts);
+    auto* propose = command.mutable_propose_entry();
+    propose->set_invocation_id(id.ToBytes());
+    propose->set_attempt(attempt);
+    propose->set_index(index);
+    *propose->mutable_entry() = std::move(entry);
+    propose->set_worker_version("v1");
+    return command;
+  }
+  static v1::JournalEntry RunEntry(std::string name, std::string value) {
+    v1::JournalEntry entry;
+    entry.set_name(std::move(name));
+    entry.mutable_run()->mutable_result()->set_value(std::move(value));
+    return entry;
+  }
+  static v1::JournalEntry SleepEntry(int64_t wake_up_at_ms) {
+    v1::JournalEntry entry;
+    entry.set_name("nap");
+    entry.mutable_sleep()->set_wake_up_at_ms(wake_up_at_ms);
+    return entry;
+  }
+  static v1::Command Suspend(const InvocationId& id, uint32_t attempt,
+                             std::vector<uint32_t> waiting_on,
+                             int64_t ts = 3000) {
+    v1::Command command;
+    command.set_timestamp_ms(ts);
+    auto* suspend = command.mutable_suspend();
+    suspend->set_invocation_id(id.ToBytes());
+    suspend->set_attempt(attempt);
+    for (uint32_t i : waiting_on) suspend->add_waiting_on(i);
+    return command;
+  }
+  static v1::Command Fire(const InvocationId& id, uint32_t index,
+                          int64_t ts = 5000) {
+    v1::Command command;
+    command.set_timestamp_ms(ts);
+    command.mutable_fire_timer()->set_invocation_id(id.ToBytes());
+    command.mutable_fire_timer()->set_index(index);
+    return command;
+  }
+  static v1::RetryPolicy Policy(uint32_t max_attempts,
+                                v1::RetryPolicy::OnMaxAttempts on_max =
+                                    v1::RetryPolicy::ON_MAX_ATTEMPTS_PAUSE) {
+    v1::RetryPolicy policy;
+    policy.set_initial_interval_ms(100);
+    policy.set_factor(2);
+    policy.set_max_interval_ms(150);
+    policy.set_max_attempts(max_attempts);
+    policy.set_on_max_attempts(on_max);
+    return policy;
+  }
+  static v1::Command Failed(const InvocationId& id, uint32_t attempt,
+                            const v1::RetryPolicy& policy, int64_t ts) {
+    v1::Command command;
+    command.set_timestamp_ms(ts);
+    auto* failed = command.mutable_attempt_failed();
+    failed->set_invocation_id(id.ToBytes());
+    failed->set_attempt(attempt);
+    failed->set_message("boom " + std::to_string(attempt));
+    failed->set_journal_index(1);
+    *failed->mutable_retry_policy() = policy;
+    failed->set_worker_version("v1");
+    return command;
+  }
+  std::vector<storage::Timer> Timers() {
+    std::vector<storage::Timer> timers;
+    EXPECT_TRUE(store_->Reader(kPartition)
+                    ->ForEachTimer(
+                        [&](const storage::Timer& t) { timers.push_back(t); })
+                    .ok());
+    return timers;
   }
 
   std::optional<v1::InvocationStatus> Status(const InvocationId& id) {
@@ -163,6 +241,167 @@ TEST_F(StateMachineTest, FailureResultIsStored) {
   auto actions = Apply(command);
   ASSERT_EQ(actions.size(), 1u);
   EXPECT_EQ(Status(id_)->result().failure().message(), "out of stock");
+}
+
+TEST_F(StateMachineTest, RunEntryIsJournaledAckedAndPinsTheVersion) {
+  Apply(Invoke(id_));
+  auto actions = Apply(Propose(id_, 1, 1, RunEntry("charge", "receipt")));
+  ASSERT_EQ(actions.size(), 1u);
+  auto* ack = std::get_if<EntryAckAction>(&actions[0]);
+  ASSERT_NE(ack, nullptr);
+  EXPECT_EQ(ack->attempt, 1u);
+  EXPECT_EQ(ack->index, 1u);
+  auto journal = Journal(id_);
+  ASSERT_EQ(journal.size(), 2u);
+  EXPECT_EQ(journal[1].name(), "charge");
+  EXPECT_EQ(journal[1].run().result().value(), "receipt");
+  EXPECT_EQ(journal[1].appended_at_ms(), 2000);
+  EXPECT_EQ(Status(id_)->pinned_version(), "v1");
+  EXPECT_EQ(Status(id_)->journal_length(), 2u);
+}
+
+TEST_F(StateMachineTest, ProposalOfAnotherAttemptIsDropped) {
+  Apply(Invoke(id_));
+  EXPECT_TRUE(Apply(Propose(id_, 2, 1, RunEntry("a", "x"))).empty());
+  EXPECT_TRUE(Apply(Propose(id_, 0, 1, RunEntry("a", "x"))).empty());
+  EXPECT_EQ(Journal(id_).size(), 1u);
+  EXPECT_TRUE(Status(id_)->pinned_version().empty());
+}
+
+TEST_F(StateMachineTest, WorkerCannotProposeCompletedOrInputEntries) {
+  Apply(Invoke(id_));
+  v1::JournalEntry input;
+  input.mutable_input()->set_value("x");
+  EXPECT_TRUE(Apply(Propose(id_, 1, 1, input)).empty());
+  v1::JournalEntry fired = SleepEntry(9000);
+  fired.set_completed_at_ms(1);
+  EXPECT_TRUE(Apply(Propose(id_, 1, 1, fired)).empty());
+  EXPECT_EQ(Journal(id_).size(), 1u);
+}
+
+TEST_F(StateMachineTest, SleepRegistersDurableTimer) {
+  Apply(Invoke(id_));
+  auto actions = Apply(Propose(id_, 1, 1, SleepEntry(9000)));
+  ASSERT_EQ(actions.size(), 2u);
+  auto* timer = std::get_if<RegisterTimerAction>(&actions[0]);
+  ASSERT_NE(timer, nullptr);
+  EXPECT_EQ(timer->wake_up_at_ms, 9000);
+  EXPECT_EQ(timer->index, 1u);
+  EXPECT_NE(std::get_if<EntryAckAction>(&actions[1]), nullptr);
+  auto timers = Timers();
+  ASSERT_EQ(timers.size(), 1u);
+  EXPECT_EQ(timers[0].invocation_id, id_);
+  EXPECT_EQ(timers[0].wake_up_at_ms, 9000);
+}
+
+TEST_F(StateMachineTest, TimerFiringWhileRunningTellsTheAttempt) {
+  Apply(Invoke(id_));
+  Apply(Propose(id_, 1, 1, SleepEntry(9000)));
+  auto actions = Apply(Fire(id_, 1, 9001));
+  ASSERT_EQ(actions.size(), 1u);
+  auto* completed = std::get_if<EntryCompletedAction>(&actions[0]);
+  ASSERT_NE(completed, nullptr);
+  EXPECT_EQ(completed->attempt, 1u);
+  EXPECT_EQ(completed->entry.completed_at_ms(), 9001);
+  EXPECT_EQ(Journal(id_)[1].completed_at_ms(), 9001);
+  EXPECT_TRUE(Timers().empty());
+  // A second firing (e.g. re-appended after a crash) changes nothing.
+  EXPECT_TRUE(Apply(Fire(id_, 1, 9500)).empty());
+  EXPECT_EQ(Journal(id_)[1].completed_at_ms(), 9001);
+}
+
+TEST_F(StateMachineTest, SuspendedInvocationResumesWhenItsTimerFires) {
+  Apply(Invoke(id_));
+  Apply(Propose(id_, 1, 1, SleepEntry(9000)));
+  auto actions = Apply(Suspend(id_, 1, {1}));
+  ASSERT_EQ(actions.size(), 1u);
+  EXPECT_NE(std::get_if<InvocationParkedAction>(&actions[0]), nullptr);
+  EXPECT_EQ(Status(id_)->state(), v1::INVOCATION_STATE_SUSPENDED);
+  ASSERT_EQ(Status(id_)->waiting_on_size(), 1);
+
+  actions = Apply(Fire(id_, 1, 9001));
+  ASSERT_EQ(actions.size(), 1u);
+  auto* start = std::get_if<StartAttemptAction>(&actions[0]);
+  ASSERT_NE(start, nullptr);
+  EXPECT_EQ(start->attempt, 2u);
+  EXPECT_EQ(start->pinned_version, "v1");
+  ASSERT_EQ(start->journal.size(), 2u);
+  EXPECT_EQ(start->journal[1].completed_at_ms(), 9001);
+  EXPECT_EQ(Status(id_)->state(), v1::INVOCATION_STATE_INVOKED);
+  EXPECT_EQ(Status(id_)->attempt(), 2u);
+  EXPECT_EQ(Status(id_)->waiting_on_size(), 0);
+}
+
+TEST_F(StateMachineTest, SuspendAfterTheCompletionResumesAtOnce) {
+  Apply(Invoke(id_));
+  Apply(Propose(id_, 1, 1, SleepEntry(9000)));
+  Apply(Fire(id_, 1, 9001));  // raced with the worker's suspension
+  auto actions = Apply(Suspend(id_, 1, {1}, 9002));
+  ASSERT_EQ(actions.size(), 1u);
+  auto* start = std::get_if<StartAttemptAction>(&actions[0]);
+  ASSERT_NE(start, nullptr);
+  EXPECT_EQ(start->attempt, 2u);
+  EXPECT_EQ(Status(id_)->state(), v1::INVOCATION_STATE_INVOKED);
+}
+
+TEST_F(StateMachineTest, StaleSuspendIsDropped) {
+  Apply(Invoke(id_));
+  Apply(Propose(id_, 1, 1, SleepEntry(9000)));
+  EXPECT_TRUE(Apply(Suspend(id_, 2, {1})).empty());
+  EXPECT_EQ(Status(id_)->state(), v1::INVOCATION_STATE_INVOKED);
+}
+
+TEST_F(StateMachineTest, FailedAttemptsBackOffThenPause) {
+  Apply(Invoke(id_));
+  const v1::RetryPolicy policy = Policy(3);
+  auto actions = Apply(Failed(id_, 1, policy, 3000));
+  ASSERT_EQ(actions.size(), 1u);
+  auto* start = std::get_if<StartAttemptAction>(&actions[0]);
+  ASSERT_NE(start, nullptr);
+  EXPECT_EQ(start->attempt, 2u);
+  EXPECT_EQ(start->not_before_ms, 3100);
+  EXPECT_EQ(Status(id_)->next_retry_at_ms(), 3100);
+  EXPECT_EQ(Status(id_)->last_failure().message(), "boom 1");
+  EXPECT_EQ(Status(id_)->last_failure().journal_index(), 1u);
+
+  // A late report of attempt 1 changes nothing.
+  EXPECT_TRUE(Apply(Failed(id_, 1, policy, 3050)).empty());
+
+  actions = Apply(Failed(id_, 2, policy, 4000));
+  start = std::get_if<StartAttemptAction>(&actions[0]);
+  ASSERT_NE(start, nullptr);
+  EXPECT_EQ(start->not_before_ms, 4150);  // 200 capped at max 150
+
+  actions = Apply(Failed(id_, 3, policy, 5000));
+  ASSERT_EQ(actions.size(), 1u);
+  EXPECT_NE(std::get_if<InvocationParkedAction>(&actions[0]), nullptr);
+  auto status = Status(id_);
+  EXPECT_EQ(status->state(), v1::INVOCATION_STATE_PAUSED);
+  EXPECT_EQ(status->attempt(), 3u);
+  EXPECT_EQ(status->last_failure().attempt(), 3u);
+  EXPECT_EQ(status->last_failure().message(), "boom 3");
+  EXPECT_EQ(status->last_failure().failed_at_ms(), 5000);
+}
+
+TEST_F(StateMachineTest, ExhaustedAttemptsFailTheInvocationWhenAsked) {
+  Apply(Invoke(id_));
+  auto actions = Apply(
+      Failed(id_, 1, Policy(1, v1::RetryPolicy::ON_MAX_ATTEMPTS_FAIL), 3000));
+  ASSERT_EQ(actions.size(), 1u);
+  auto* done = std::get_if<InvocationCompletedAction>(&actions[0]);
+  ASSERT_NE(done, nullptr);
+  EXPECT_NE(done->result.failure().message().find("boom 1"), std::string::npos);
+  EXPECT_EQ(Status(id_)->state(), v1::INVOCATION_STATE_COMPLETED);
+}
+
+TEST_F(StateMachineTest, TimerOfPausedInvocationOnlyCompletesTheEntry) {
+  Apply(Invoke(id_));
+  Apply(Propose(id_, 1, 1, SleepEntry(9000)));
+  Apply(Failed(id_, 1, Policy(1), 3000));
+  EXPECT_TRUE(Apply(Fire(id_, 1, 9001)).empty());
+  EXPECT_EQ(Status(id_)->state(), v1::INVOCATION_STATE_PAUSED);
+  EXPECT_EQ(Journal(id_)[1].completed_at_ms(), 9001);
+  EXPECT_TRUE(Timers().empty());
 }
 
 }  // namespace

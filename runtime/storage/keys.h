@@ -5,7 +5,9 @@
 //
 // Tables: "fs" state-machine bookkeeping (applied Lsn), "is" invocation
 // status (key: invocation id, 16 bytes), "jr" journal (key: invocation id |
-// entry index u32 BE). Retired table ids stay reserved.
+// entry index u32 BE), "tm" durable timers (key: wake-up time u64 BE ms |
+// invocation id | entry index u32 BE, so a scan yields them in due order;
+// empty value). Retired table ids stay reserved.
 #pragma once
 
 #include <string>
@@ -19,6 +21,7 @@ namespace reprise::storage {
 inline constexpr std::string_view kFsmTable = "fs";
 inline constexpr std::string_view kInvocationStatusTable = "is";
 inline constexpr std::string_view kJournalTable = "jr";
+inline constexpr std::string_view kTimerTable = "tm";
 
 inline std::string TablePrefix(PartitionId partition, std::string_view table) {
   std::string key(1, 'p');
@@ -44,6 +47,15 @@ inline std::string JournalPrefix(PartitionId partition,
 inline std::string JournalKey(PartitionId partition, const InvocationId& id,
                               uint32_t index) {
   std::string key = JournalPrefix(partition, id);
+  AppendBigEndian32(key, index);
+  return key;
+}
+
+inline std::string TimerKey(PartitionId partition, int64_t wake_up_at_ms,
+                            const InvocationId& id, uint32_t index) {
+  std::string key = TablePrefix(partition, kTimerTable);
+  AppendBigEndian64(key, static_cast<uint64_t>(wake_up_at_ms));
+  key.append(id.ToBytes());
   AppendBigEndian32(key, index);
   return key;
 }

@@ -106,6 +106,28 @@ absl::Status PartitionReader::ForEachInvocation(
   return FromRocksStatus(it->status(), "invocation scan");
 }
 
+absl::Status PartitionReader::ForEachTimer(
+    const std::function<void(const Timer&)>& fn) {
+  const std::string prefix = TablePrefix(partition_, kTimerTable);
+  auto it = NewIterator();
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    rocksdb::Slice key = it->key();
+    key.remove_prefix(prefix.size());
+    if (key.size() != 8 + InvocationId::kBytes + 4) {
+      return absl::DataLossError("corrupt timer key in the partition store");
+    }
+    Timer timer;
+    timer.wake_up_at_ms = static_cast<int64_t>(DecodeBigEndian64(key.data()));
+    REPRISE_ASSIGN_OR_RETURN(
+        timer.invocation_id,
+        InvocationId::FromBytes({key.data() + 8, InvocationId::kBytes}));
+    timer.index = DecodeBigEndian32(key.data() + 8 + InvocationId::kBytes);
+    fn(timer);
+  }
+  return FromRocksStatus(it->status(), "timer scan");
+}
+
 Transaction::Transaction(Store& store, PartitionId partition)
     : PartitionReader(partition),
       store_(store),
@@ -129,6 +151,21 @@ void Transaction::PutInvocationStatus(const InvocationId& id,
 void Transaction::PutJournalEntry(const InvocationId& id, uint32_t index,
                                   const v1::JournalEntry& entry) {
   batch_->Put(JournalKey(partition(), id, index), entry.SerializeAsString())
+      .PermitUncheckedError();
+}
+
+void Transaction::PutTimer(const Timer& timer) {
+  batch_
+      ->Put(TimerKey(partition(), timer.wake_up_at_ms, timer.invocation_id,
+                     timer.index),
+            "")
+      .PermitUncheckedError();
+}
+
+void Transaction::DeleteTimer(const Timer& timer) {
+  batch_
+      ->Delete(TimerKey(partition(), timer.wake_up_at_ms, timer.invocation_id,
+                        timer.index))
       .PermitUncheckedError();
 }
 

@@ -33,6 +33,8 @@ class WriteBatchWithIndex;
 
 namespace reprise::storage {
 
+struct Timer;
+
 // Typed reads of one partition's tables, over a point-read and an iterator
 // primitive that the store and the transaction each supply.
 class PartitionReader {
@@ -53,6 +55,8 @@ class PartitionReader {
   absl::Status ForEachInvocation(
       const std::function<bool(const InvocationId&,
                                const v1::InvocationStatus&)>& fn);
+  // Calls `fn` for each durable timer of the partition, soonest first.
+  absl::Status ForEachTimer(const std::function<void(const Timer&)>& fn);
 
  protected:
   explicit PartitionReader(PartitionId partition) : partition_(partition) {}
@@ -65,6 +69,13 @@ class PartitionReader {
 };
 
 class Store;
+
+// A durable timer: completes journal entry `index` of `invocation_id`.
+struct Timer {
+  int64_t wake_up_at_ms = 0;
+  InvocationId invocation_id;
+  uint32_t index = 0;
+};
 
 // A batch of writes to one partition, applied atomically by Commit. Reads
 // through a transaction see its own uncommitted writes.
@@ -80,6 +91,8 @@ class Transaction final : public PartitionReader {
                            const v1::InvocationStatus& status);
   void PutJournalEntry(const InvocationId& id, uint32_t index,
                        const v1::JournalEntry& entry);
+  void PutTimer(const Timer& timer);
+  void DeleteTimer(const Timer& timer);
 
   // Writes the batch (unsynced, see above). The transaction is empty after.
   absl::Status Commit();

@@ -1,10 +1,13 @@
-// One function per command kind, each in its own file. Internal to the state
-// machine; see state_machine.h for the contract they share.
+// One function per command kind, each in its own file, and the helpers they
+// share. Internal to the state machine; see state_machine.h for the contract.
 #pragma once
 
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "reprise/v1/log.pb.h"
 #include "runtime/state_machine/action.h"
 #include "runtime/storage/partition_store.h"
@@ -18,5 +21,40 @@ absl::Status ApplyInvoke(const v1::InvokeCommand& command, int64_t now_ms,
 absl::Status ApplyProposeEntry(const v1::ProposeEntryCommand& command,
                                int64_t now_ms, storage::Transaction& txn,
                                std::vector<Action>& actions);
+
+absl::Status ApplySuspend(const v1::SuspendCommand& command, int64_t now_ms,
+                          storage::Transaction& txn,
+                          std::vector<Action>& actions);
+
+absl::Status ApplyAttemptFailed(const v1::AttemptFailedCommand& command,
+                                int64_t now_ms, storage::Transaction& txn,
+                                std::vector<Action>& actions);
+
+absl::Status ApplyFireTimer(const v1::FireTimerCommand& command, int64_t now_ms,
+                            storage::Transaction& txn,
+                            std::vector<Action>& actions);
+
+// Helpers (attempts.cc).
+
+// The invocation and its status when `attempt` is its current, running
+// attempt; nullopt when a command of that attempt no longer applies (unknown
+// invocation, not running, superseded attempt).
+struct RunningInvocation {
+  InvocationId id;
+  v1::InvocationStatus status;
+};
+absl::StatusOr<std::optional<RunningInvocation>> FindRunningAttempt(
+    storage::Transaction& txn, const std::string& invocation_id,
+    uint32_t attempt);
+
+// Pins the invocation to `worker_version` if it is not pinned yet.
+void PinVersion(v1::InvocationStatus& status, const std::string& version);
+
+// Makes the invocation run a new attempt (number status.attempt + 1) no
+// earlier than `not_before_ms`, replaying its journal; writes `status`.
+absl::Status StartNextAttempt(const InvocationId& id,
+                              v1::InvocationStatus& status, int64_t now_ms,
+                              int64_t not_before_ms, storage::Transaction& txn,
+                              std::vector<Action>& actions);
 
 }  // namespace reprise::state_machine

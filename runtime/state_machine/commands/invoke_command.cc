@@ -25,9 +25,10 @@ absl::Status ApplyInvoke(const v1::InvokeCommand& command, int64_t now_ms,
   status.set_created_at_ms(now_ms);
   status.set_modified_at_ms(now_ms);
   status.set_journal_length(1);
+  status.set_attempt(1);
   txn.PutInvocationStatus(*id, status);
 
-  actions.push_back(StartAttemptAction{*id, command.target(), {input}});
+  actions.push_back(StartAttemptAction{*id, command.target(), 1, {input}});
   return absl::OkStatus();
 }
 

@@ -1,5 +1,28 @@
-// Context: what a handler knows about the invocation it runs in. Later
-// versions add the durable operations (run, sleep, call, state) here.
+// Context: the handler's view of its invocation and its durable operations.
+//
+// Every operation below is a journaled step. The first time a handler runs
+// a step, its result is recorded in the invocation's journal; when the
+// handler runs again (a retry, or a resume after suspension) the step
+// returns the recorded result instead of doing the work again. A handler
+// must therefore take the same steps, with the same names, in the same
+// order, on every run: branch only on the input and on step results, never
+// on the clock, randomness or outside state (use Run, Now and Random for
+// those). A handler that takes another step than its journal records fails
+// its attempt with a "journal mismatch" error naming the entry.
+//
+//   absl::StatusOr<std::string> Charge(reprise::sdk::Context& ctx,
+//                                      const std::string& order) {
+//     auto receipt = ctx.Run("charge", [&] { return payments.Charge(order); });
+//     if (!receipt.ok()) return receipt.status();  // terminal: fails it
+//     ctx.Sleep(absl::Hours(24), "cool-off");        // suspends; holds nothing
+//     return *receipt;
+//   }
+//
+// Control flow: when a handler must wait long for a step (a timer), or the
+// runtime ends the attempt, the current operation unwinds the handler with
+// an internal signal that is not a std::exception. Let it pass: catch
+// specific exception types, not `...`; if the signal is swallowed anyway,
+// whatever the handler does afterwards is ignored.
 //
 // Thread-safety: a Context belongs to the one attempt that runs the handler;
 // use it from that handler's thread only. Ownership: owned by the SDK; valid
@@ -7,38 +30,118 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
+#include <random>
 #include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace reprise::sdk {
 
+namespace internal {
+class Attempt;
+}
+
+// Thrown from a handler (or a Run function) to fail terminally: no retry.
+// From a handler it completes the invocation as failed; from a Run function
+// it records the step as failed and Run returns the error.
+class TerminalError : public std::exception {
+ public:
+  explicit TerminalError(std::string message,
+                         absl::StatusCode code = absl::StatusCode::kUnknown)
+      : status_(code, message), what_(std::move(message)) {}
+  // An OK `status` is taken as kUnknown.
+  explicit TerminalError(absl::Status status)
+      : status_(status.ok() ? absl::UnknownError("terminal error")
+                            : std::move(status)),
+        what_(status_.message()) {}
+  const char* what() const noexcept override { return what_.c_str(); }
+  const absl::Status& status() const { return status_; }
+
+ private:
+  absl::Status status_;
+  std::string what_;
+};
+
+// How Run retries a function that throws. The delay before try n+1 is
+// min(initial_interval * factor^(n-1), max_interval). Retrying stops after
+// `max_attempts` tries or once `max_duration` has passed since the first
+// (zero means no limit on that axis; set at least one); the step then fails
+// terminally with the last error, so the handler can compensate.
+struct RunRetryPolicy {
+  absl::Duration initial_interval = absl::Milliseconds(100);
+  double factor = 2.0;
+  absl::Duration max_interval = absl::Seconds(10);
+  uint32_t max_attempts = 0;
+  absl::Duration max_duration = absl::ZeroDuration();
+};
+
+struct RunOptions {
+  // Without a policy, a throwing function fails the whole attempt, which
+  // the runtime retries by the handler's policy; with one, Run retries the
+  // function in place and records a terminal failure when it gives up.
+  std::optional<RunRetryPolicy> retry_policy;
+};
+
+// A step that completes later (a timer). Await it with Context::Await.
+class DurableFuture {
+ public:
+  uint32_t journal_index() const { return index_; }
+
+ private:
+  friend class Context;
+  explicit DurableFuture(uint32_t index) : index_(index) {}
+  uint32_t index_;
+};
+
 class Context {
  public:
-  Context(std::string invocation_id, std::string service, std::string handler,
-          std::string key, uint32_t attempt)
-      : invocation_id_(std::move(invocation_id)),
-        service_(std::move(service)),
-        handler_(std::move(handler)),
-        key_(std::move(key)),
-        attempt_(attempt) {}
+  // A function whose result Run records. An error status is a terminal
+  // failure of the step; throwing is retryable (see RunOptions).
+  using RunFunction = std::function<absl::StatusOr<std::string>()>;
+
+  explicit Context(internal::Attempt& attempt);
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
 
   // "inv_..." as shown to users; stable across attempts, so usable as an
   // idempotency key towards other systems.
-  const std::string& invocation_id() const { return invocation_id_; }
-  const std::string& service() const { return service_; }
-  const std::string& handler() const { return handler_; }
+  const std::string& invocation_id() const;
+  const std::string& service() const;
+  const std::string& handler() const;
   // The object or workflow key; empty for stateless services.
-  const std::string& key() const { return key_; }
-  // 1 for the first attempt, incremented on every retry.
-  uint32_t attempt() const { return attempt_; }
+  const std::string& key() const;
+  // 1 for the first attempt, incremented on every retry and resume.
+  uint32_t attempt() const;
+
+  // Runs `fn` once and records its result (or terminal failure): on later
+  // runs of the handler, returns the recorded result without calling `fn`.
+  // Returns only once the result is durable.
+  absl::StatusOr<std::string> Run(std::string_view name, const RunFunction& fn,
+                                  const RunOptions& options = {});
+
+  // Waits `duration` on the runtime's durable timer. Survives restarts;
+  // fires once. A long sleep suspends the invocation: no thread, no worker
+  // slot is held meanwhile.
+  void Sleep(absl::Duration duration, std::string_view name = "sleep");
+  // Starts a durable timer to await later, e.g. after other steps.
+  DurableFuture Timer(absl::Duration duration, std::string_view name = "timer");
+  // Waits until `future` completes (suspending if that takes long).
+  void Await(const DurableFuture& future);
+
+  // The time the handler first asked, recorded; the same on every run.
+  absl::Time Now();
+  // Deterministic random numbers: seeded from the invocation id, so every
+  // run of the handler draws the same sequence.
+  uint64_t Random();
 
  private:
-  const std::string invocation_id_;
-  const std::string service_;
-  const std::string handler_;
-  const std::string key_;
-  const uint32_t attempt_;
+  internal::Attempt& attempt_;
+  std::optional<std::mt19937_64> random_;
 };
 
 }  // namespace reprise::sdk

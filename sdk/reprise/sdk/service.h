@@ -1,19 +1,22 @@
 // Services and handlers as a worker declares them to the runtime.
 //
 // A Handler takes the invocation's input bytes and returns its output bytes.
-// Returning a non-OK status completes the invocation as failed with that
-// status: a terminal failure, not retried. Throwing an exception fails only
-// the attempt, which the runtime retries with back-off.
+// Returning a non-OK status (or throwing TerminalError) completes the
+// invocation as failed with that status: a terminal failure, not retried.
+// Throwing any other exception fails only the attempt, which the runtime
+// retries by the handler's RetryPolicy.
 //
 // Thread-safety: definitions are built once, before Worker::Run; handlers are
 // then called concurrently from the worker's threads and must be thread-safe.
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "reprise/sdk/context.h"
 
 namespace reprise::sdk {
@@ -24,6 +27,31 @@ using Handler =
 enum class ServiceType { kService, kVirtualObject, kWorkflow };
 enum class HandlerType { kDefault, kExclusive, kShared };
 
+// How the runtime retries an invocation whose attempt failed (an exception,
+// a journal mismatch, a lost worker, an inactivity timeout). The delay
+// before attempt n+1 is min(initial_interval * factor^(n-1), max_interval).
+struct RetryPolicy {
+  enum class OnMaxAttempts {
+    kPause,  // keep it, journal and last failure, until an operator acts
+    kFail,   // complete it as failed with the last failure
+  };
+  absl::Duration initial_interval = absl::Milliseconds(100);
+  double factor = 2.0;
+  absl::Duration max_interval = absl::Seconds(10);
+  // Attempts in all, the first included; 0 means unlimited.
+  uint32_t max_attempts = 30;
+  OnMaxAttempts on_max_attempts = OnMaxAttempts::kPause;
+};
+
+// Per handler, or per service as the default of its handlers. Unset fields
+// take the runtime's defaults: the RetryPolicy above, and 5 minutes.
+struct HandlerOptions {
+  std::optional<RetryPolicy> retry_policy;
+  // An attempt that sends the runtime nothing (no step, no result) for this
+  // long is aborted and retried.
+  std::optional<absl::Duration> inactivity_timeout;
+};
+
 class ServiceDefinition {
  public:
   // Stateless; handlers run with unlimited concurrency.
@@ -32,8 +60,20 @@ class ServiceDefinition {
   }
 
   ServiceDefinition& Handler(std::string name, sdk::Handler handler,
-                             HandlerType type = HandlerType::kDefault) {
-    handlers_.push_back({std::move(name), std::move(handler), type});
+                             HandlerType type = HandlerType::kDefault,
+                             HandlerOptions options = {}) {
+    handlers_.push_back(
+        {std::move(name), std::move(handler), type, std::move(options)});
+    return *this;
+  }
+  ServiceDefinition& Handler(std::string name, sdk::Handler handler,
+                             HandlerOptions options) {
+    return Handler(std::move(name), std::move(handler), HandlerType::kDefault,
+                   std::move(options));
+  }
+  // Defaults for the handlers that leave an option unset.
+  ServiceDefinition& Options(HandlerOptions options) {
+    options_ = std::move(options);
     return *this;
   }
 
@@ -41,10 +81,12 @@ class ServiceDefinition {
     std::string name;
     sdk::Handler handler;
     HandlerType type;
+    HandlerOptions options;
   };
   const std::string& name() const { return name_; }
   ServiceType type() const { return type_; }
   const std::vector<HandlerEntry>& handlers() const { return handlers_; }
+  const HandlerOptions& options() const { return options_; }
 
  private:
   ServiceDefinition(std::string name, ServiceType type)
@@ -53,6 +95,7 @@ class ServiceDefinition {
   std::string name_;
   ServiceType type_;
   std::vector<HandlerEntry> handlers_;
+  HandlerOptions options_;
 };
 
 }  // namespace reprise::sdk

@@ -6,12 +6,13 @@
 #include <cstdlib>
 #include <deque>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "reprise/sdk/internal/attempt_runner.h"
+#include "reprise/sdk/internal/attempt.h"
 #include "reprise/v1/worker.grpc.pb.h"
 
 namespace reprise::sdk {
@@ -41,9 +42,32 @@ v1::HandlerType ToProto(HandlerType type) {
   return v1::HANDLER_TYPE_UNSPECIFIED;
 }
 
-// One stream to the runtime. Writes from handler threads are serialized;
-// once the stream is broken they are dropped (the runtime retries those
-// attempts).
+v1::HandlerOptions ToProto(const HandlerOptions& options) {
+  v1::HandlerOptions out;
+  if (options.retry_policy.has_value()) {
+    const RetryPolicy& policy = *options.retry_policy;
+    auto* p = out.mutable_retry_policy();
+    p->set_initial_interval_ms(static_cast<uint32_t>(
+        absl::ToInt64Milliseconds(policy.initial_interval)));
+    p->set_factor(policy.factor);
+    p->set_max_interval_ms(
+        static_cast<uint32_t>(absl::ToInt64Milliseconds(policy.max_interval)));
+    p->set_max_attempts(policy.max_attempts);
+    p->set_on_max_attempts(policy.on_max_attempts ==
+                                   RetryPolicy::OnMaxAttempts::kFail
+                               ? v1::RetryPolicy::ON_MAX_ATTEMPTS_FAIL
+                               : v1::RetryPolicy::ON_MAX_ATTEMPTS_PAUSE);
+  }
+  if (options.inactivity_timeout.has_value()) {
+    out.set_inactivity_timeout_ms(static_cast<uint32_t>(
+        absl::ToInt64Milliseconds(*options.inactivity_timeout)));
+  }
+  return out;
+}
+
+// One stream to the runtime, and the attempts it carries. Writes from
+// handler threads are serialized; once the stream is broken they are
+// dropped (the runtime retries those attempts).
 class Connection {
  public:
   explicit Connection(v1::WorkerService::Stub& stub)
@@ -58,11 +82,45 @@ class Connection {
   bool Read(v1::RuntimeMessage* message) { return stream_->Read(message); }
   void Cancel() { context_.TryCancel(); }
   // Ends the stream after Read returned false; returns the runtime's
-  // status (e.g. why it refused the registration).
+  // status (e.g. why it refused the registration). Its attempts end.
   grpc::Status Close() {
+    absl::flat_hash_map<std::string, std::shared_ptr<internal::Attempt>>
+        attempts;
+    {
+      absl::MutexLock lock(&attempts_mu_);
+      attempts.swap(attempts_);
+    }
+    for (auto& [id, attempt] : attempts) attempt->Abort();
     absl::MutexLock lock(&mu_);
     broken_ = true;
     return stream_->Finish();
+  }
+
+  // The attempt table: messages about an attempt reach it from the moment
+  // it is received, even while it waits for a handler thread.
+  void AddAttempt(std::shared_ptr<internal::Attempt> attempt) {
+    std::shared_ptr<internal::Attempt> replaced;
+    {
+      absl::MutexLock lock(&attempts_mu_);
+      auto& slot = attempts_[attempt->invocation_id_bytes()];
+      replaced = std::exchange(slot, std::move(attempt));
+    }
+    if (replaced != nullptr) replaced->Abort();
+  }
+  void RemoveAttempt(const internal::Attempt& attempt) {
+    absl::MutexLock lock(&attempts_mu_);
+    auto it = attempts_.find(attempt.invocation_id_bytes());
+    if (it != attempts_.end() && it->second.get() == &attempt) {
+      attempts_.erase(it);
+    }
+  }
+  // The attempt `number` of `invocation_id`, if this connection runs it.
+  std::shared_ptr<internal::Attempt> FindAttempt(
+      const std::string& invocation_id, uint32_t number) {
+    absl::MutexLock lock(&attempts_mu_);
+    auto it = attempts_.find(invocation_id);
+    if (it == attempts_.end() || it->second->number() != number) return nullptr;
+    return it->second;
   }
 
  private:
@@ -72,6 +130,10 @@ class Connection {
       grpc::ClientReaderWriter<v1::WorkerMessage, v1::RuntimeMessage>>
       stream_;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
+
+  absl::Mutex attempts_mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<internal::Attempt>> attempts_
+      ABSL_GUARDED_BY(attempts_mu_);
 };
 
 }  // namespace
@@ -165,10 +227,12 @@ class Worker::Impl {
       auto* s = registration->add_services();
       s->set_name(service.name());
       s->set_type(ToProto(service.type()));
+      *s->mutable_options() = ToProto(service.options());
       for (const auto& h : service.handlers()) {
         auto* handler = s->add_handlers();
         handler->set_name(h.name);
         handler->set_type(ToProto(h.type));
+        *handler->mutable_options() = ToProto(h.options);
       }
     }
     connection->Write(hello);
@@ -181,15 +245,40 @@ class Worker::Impl {
                      message.registered().worker_id().c_str(),
                      options_.address.c_str());
       } else if (message.has_start()) {
-        Enqueue(connection, std::move(*message.mutable_start()));
+        auto attempt = std::make_shared<internal::Attempt>(
+            std::move(*message.mutable_start()),
+            [connection](v1::WorkerMessage out) { connection->Write(out); },
+            internal::AttemptOptions{options_.suspend_after});
+        connection->AddAttempt(attempt);
+        Enqueue(connection, std::move(attempt));
+      } else if (message.has_ack()) {
+        const v1::EntryAck& ack = message.ack();
+        if (auto a =
+                connection->FindAttempt(ack.invocation_id(), ack.attempt())) {
+          a->OnAck(ack.index());
+        }
+      } else if (message.has_completion()) {
+        const v1::Completion& completion = message.completion();
+        if (auto a = connection->FindAttempt(completion.invocation_id(),
+                                             completion.attempt())) {
+          a->OnCompletion(completion.index(), completion.entry());
+        }
+      } else if (message.has_abort()) {
+        const v1::AbortAttempt& abort = message.abort();
+        if (auto a = connection->FindAttempt(abort.invocation_id(),
+                                             abort.attempt())) {
+          a->Abort();
+          connection->RemoveAttempt(*a);
+        }
       }
     }
     return connection->Close();
   }
 
-  void Enqueue(std::shared_ptr<Connection> connection, v1::StartAttempt start) {
+  void Enqueue(std::shared_ptr<Connection> connection,
+               std::shared_ptr<internal::Attempt> attempt) {
     absl::MutexLock lock(&queue_mu_);
-    queue_.push_back({std::move(connection), std::move(start)});
+    queue_.push_back({std::move(connection), std::move(attempt)});
     queue_cv_.Signal();
   }
 
@@ -222,28 +311,30 @@ class Worker::Impl {
         task = std::move(queue_.front());
         queue_.pop_front();
       }
-      const std::string key =
-          task.start.target().service() + "/" + task.start.target().handler();
-      auto it = handlers_.find(key);
-      if (it == handlers_.end()) {
-        v1::WorkerMessage failed;
-        failed.mutable_attempt_failed()->set_invocation_id(
-            task.start.invocation_id());
-        failed.mutable_attempt_failed()->set_attempt(task.start.attempt());
-        failed.mutable_attempt_failed()->set_message(
-            "this worker has no handler " + key);
-        task.connection->Write(failed);
-        continue;
+      internal::Attempt& attempt = *task.attempt;
+      if (!attempt.ended()) {
+        const std::string key =
+            attempt.target().service() + "/" + attempt.target().handler();
+        auto it = handlers_.find(key);
+        if (it != handlers_.end()) {
+          attempt.Run(it->second);
+        } else {
+          v1::WorkerMessage failed;
+          failed.mutable_attempt_failed()->set_invocation_id(
+              attempt.invocation_id_bytes());
+          failed.mutable_attempt_failed()->set_attempt(attempt.number());
+          failed.mutable_attempt_failed()->set_message(
+              "this worker has no handler " + key);
+          task.connection->Write(failed);
+        }
       }
-      internal::RunAttempt(task.start, it->second, [&](v1::WorkerMessage out) {
-        task.connection->Write(out);
-      });
+      task.connection->RemoveAttempt(attempt);
     }
   }
 
   struct Task {
     std::shared_ptr<Connection> connection;
-    v1::StartAttempt start;
+    std::shared_ptr<internal::Attempt> attempt;
   };
 
   WorkerOptions options_;

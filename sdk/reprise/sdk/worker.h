@@ -34,6 +34,10 @@ struct WorkerOptions {
   std::string version = "dev";
   // Attempts run at once (handler threads); announced to the runtime.
   uint32_t concurrency = 64;
+  // How long a handler may wait for a step to complete (a short timer)
+  // before its attempt suspends and frees its thread; a timer due later
+  // than this suspends at once.
+  absl::Duration suspend_after = absl::Seconds(1);
   absl::Duration initial_reconnect_delay = absl::Milliseconds(50);
   absl::Duration max_reconnect_delay = absl::Seconds(2);
 };

@@ -1,0 +1,54 @@
+// FireTimerCommand: completes the sleep entry the timer belongs to. A running
+// attempt is told; a suspended invocation waiting on the entry resumes with
+// a new attempt; a paused one only records the completion. Firing twice, or
+// for a completed invocation, changes nothing but removing the timer.
+#include <algorithm>
+
+#include "runtime/common/status_macros.h"
+#include "runtime/state_machine/commands/commands.h"
+
+namespace reprise::state_machine {
+
+absl::Status ApplyFireTimer(const v1::FireTimerCommand& command, int64_t now_ms,
+                            storage::Transaction& txn,
+                            std::vector<Action>& actions) {
+  auto id = InvocationId::FromBytes(command.invocation_id());
+  if (!id.ok()) return absl::OkStatus();
+  REPRISE_ASSIGN_OR_RETURN(auto status, txn.GetInvocationStatus(*id));
+  if (!status.has_value() || command.index() >= status->journal_length()) {
+    return absl::OkStatus();
+  }
+  REPRISE_ASSIGN_OR_RETURN(auto journal, txn.GetJournal(*id));
+  v1::JournalEntry& entry = journal[command.index()];
+  if (!entry.has_sleep() || entry.completed_at_ms() != 0) {
+    return absl::OkStatus();
+  }
+  txn.DeleteTimer({entry.sleep().wake_up_at_ms(), *id, command.index()});
+  if (status->state() == v1::INVOCATION_STATE_COMPLETED) {
+    return absl::OkStatus();
+  }
+  entry.set_completed_at_ms(now_ms);
+  txn.PutJournalEntry(*id, command.index(), entry);
+  status->set_modified_at_ms(now_ms);
+
+  switch (status->state()) {
+    case v1::INVOCATION_STATE_INVOKED:
+      txn.PutInvocationStatus(*id, *status);
+      actions.push_back(
+          EntryCompletedAction{*id, status->attempt(), command.index(), entry});
+      break;
+    case v1::INVOCATION_STATE_SUSPENDED:
+      if (std::find(status->waiting_on().begin(), status->waiting_on().end(),
+                    command.index()) != status->waiting_on().end()) {
+        return StartNextAttempt(*id, *status, now_ms, 0, txn, actions);
+      }
+      txn.PutInvocationStatus(*id, *status);
+      break;
+    default:  // paused: the completion waits in the journal for a resume
+      txn.PutInvocationStatus(*id, *status);
+      break;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace reprise::state_machine

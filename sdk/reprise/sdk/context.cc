@@ -1,0 +1,50 @@
+#include "reprise/sdk/context.h"
+
+#include "reprise/sdk/internal/attempt.h"
+
+namespace reprise::sdk {
+
+Context::Context(internal::Attempt& attempt) : attempt_(attempt) {}
+
+const std::string& Context::invocation_id() const {
+  return attempt_.invocation_id();
+}
+const std::string& Context::service() const {
+  return attempt_.target().service();
+}
+const std::string& Context::handler() const {
+  return attempt_.target().handler();
+}
+const std::string& Context::key() const { return attempt_.target().key(); }
+uint32_t Context::attempt() const { return attempt_.number(); }
+
+absl::StatusOr<std::string> Context::Run(std::string_view name,
+                                         const RunFunction& fn,
+                                         const RunOptions& options) {
+  return attempt_.RunStep(name, fn, options);
+}
+
+void Context::Sleep(absl::Duration duration, std::string_view name) {
+  Await(Timer(duration, name));
+}
+
+DurableFuture Context::Timer(absl::Duration duration, std::string_view name) {
+  return DurableFuture(attempt_.TimerStep(name, duration));
+}
+
+void Context::Await(const DurableFuture& future) {
+  attempt_.AwaitEntry(future.journal_index());
+}
+
+absl::Time Context::Now() { return attempt_.NowStep(); }
+
+uint64_t Context::Random() {
+  if (!random_.has_value()) {
+    const std::string& id = attempt_.invocation_id_bytes();
+    std::seed_seq seed(id.begin(), id.end());
+    random_.emplace(seed);
+  }
+  return (*random_)();
+}
+
+}  // namespace reprise::sdk

@@ -1,0 +1,356 @@
+#include "reprise/sdk/internal/attempt.h"
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <stdexcept>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+
+namespace reprise::sdk::internal {
+namespace {
+
+// Unwinds the handler when the attempt ended under it. Deliberately not a
+// std::exception, so handlers catching those let it pass.
+struct AttemptEnded {};
+
+// A replayed handler took another step than its journal records.
+struct JournalMismatch {
+  uint32_t index;
+  std::string message;
+};
+
+std::string_view KindName(v1::JournalEntry::KindCase kind) {
+  switch (kind) {
+    case v1::JournalEntry::kInput:
+      return "input";
+    case v1::JournalEntry::kOutput:
+      return "output";
+    case v1::JournalEntry::kRun:
+      return "run";
+    case v1::JournalEntry::kSleep:
+      return "sleep";
+    case v1::JournalEntry::kNow:
+      return "now";
+    case v1::JournalEntry::KIND_NOT_SET:
+      break;
+  }
+  return "unknown entry";
+}
+
+std::string Describe(v1::JournalEntry::KindCase kind, std::string_view name) {
+  return name.empty() ? std::string(KindName(kind))
+                      : absl::StrFormat("%s '%s'", KindName(kind), name);
+}
+
+absl::StatusOr<std::string> FromResult(const v1::Result& result) {
+  if (result.has_failure()) {
+    return absl::Status(static_cast<absl::StatusCode>(result.failure().code()),
+                        result.failure().message());
+  }
+  return result.value();
+}
+
+v1::Result ToResult(const absl::StatusOr<std::string>& value) {
+  v1::Result result;
+  if (value.ok()) {
+    result.set_value(*value);
+  } else {
+    // An OK-coded failure would read as success on replay.
+    result.mutable_failure()->set_code(
+        static_cast<uint32_t>(value.status().code()));
+    result.mutable_failure()->set_message(
+        std::string(value.status().message()));
+  }
+  return result;
+}
+
+}  // namespace
+
+Attempt::Attempt(v1::StartAttempt start, Send send, AttemptOptions options)
+    : start_(std::move(start)),
+      id_text_(
+          absl::StrCat("inv_", absl::BytesToHexString(start_.invocation_id()))),
+      send_(std::move(send)),
+      options_(options),
+      journal_(start_.journal().begin(), start_.journal().end()),
+      durable_(static_cast<uint32_t>(journal_.size())) {}
+
+void Attempt::Run(const Handler& handler) {
+  std::string input;
+  {
+    absl::MutexLock lock(&mu_);
+    if (journal_.empty() || !journal_[0].has_input()) {
+      ended_ = true;
+      Fail("journal mismatch at index 0: expected the input entry", 0);
+      return;
+    }
+    if (journal_.back().has_output()) {  // completed already
+      ended_ = true;
+      return;
+    }
+    input = journal_[0].input().value();
+  }
+  Context ctx(*this);
+  absl::StatusOr<std::string> result;
+  try {
+    result = handler(ctx, input);
+  } catch (const AttemptEnded&) {
+    return;
+  } catch (const JournalMismatch& mismatch) {
+    Fail(mismatch.message, mismatch.index);
+    return;
+  } catch (const TerminalError& e) {
+    result = e.status();
+  } catch (const std::exception& e) {
+    Fail(absl::StrCat("handler threw: ", e.what()), FailureIndex());
+    return;
+  } catch (...) {
+    Fail("handler threw a non-standard exception", FailureIndex());
+    return;
+  }
+  v1::WorkerMessage out;
+  std::string mismatch;
+  uint32_t index = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (ended_) return;  // the handler swallowed the end of its attempt
+    ended_ = true;
+    index = next_index_;
+    if (index < journal_.size()) {
+      mismatch = absl::StrFormat(
+          "journal mismatch at index %d: the journal holds %s, but the "
+          "handler returned",
+          index, Describe(journal_[index].kind_case(), journal_[index].name()));
+    } else {
+      v1::JournalEntry entry;
+      *entry.mutable_output()->mutable_result() = ToResult(result);
+      out = Propose(std::move(entry));
+    }
+  }
+  if (!mismatch.empty()) {
+    Fail(std::move(mismatch), index);
+    return;
+  }
+  send_(std::move(out));
+}
+
+uint32_t Attempt::FailureIndex() {
+  absl::MutexLock lock(&mu_);
+  return running_step_.value_or(next_index_);
+}
+
+void Attempt::OnAck(uint32_t index) {
+  absl::MutexLock lock(&mu_);
+  durable_ = std::max(durable_, index + 1);
+  changed_.SignalAll();
+}
+
+void Attempt::OnCompletion(uint32_t index, const v1::JournalEntry& entry) {
+  absl::MutexLock lock(&mu_);
+  if (index >= journal_.size()) return;
+  journal_[index] = entry;
+  changed_.SignalAll();
+}
+
+void Attempt::Abort() {
+  absl::MutexLock lock(&mu_);
+  ended_ = true;
+  changed_.SignalAll();
+}
+
+bool Attempt::ended() {
+  absl::MutexLock lock(&mu_);
+  return ended_;
+}
+
+void Attempt::ThrowIfEnded() {
+  if (ended_) throw AttemptEnded{};
+}
+
+uint32_t Attempt::NextStep(v1::JournalEntry::KindCase kind,
+                           std::string_view name) {
+  ThrowIfEnded();
+  const uint32_t index = next_index_++;
+  if (index < journal_.size()) {
+    const v1::JournalEntry& entry = journal_[index];
+    if (entry.kind_case() != kind || entry.name() != name) {
+      throw JournalMismatch{
+          index, absl::StrFormat(
+                     "journal mismatch at index %d: the journal holds %s, but "
+                     "the handler now takes %s",
+                     index, Describe(entry.kind_case(), entry.name()),
+                     Describe(kind, name))};
+    }
+  }
+  return index;
+}
+
+v1::WorkerMessage Attempt::Propose(v1::JournalEntry entry) {
+  v1::WorkerMessage message;
+  auto* propose = message.mutable_propose();
+  propose->set_invocation_id(start_.invocation_id());
+  propose->set_attempt(start_.attempt());
+  propose->set_index(static_cast<uint32_t>(journal_.size()));
+  *propose->mutable_entry() = entry;
+  journal_.push_back(std::move(entry));
+  return message;
+}
+
+absl::StatusOr<std::string> Attempt::RunStep(std::string_view name,
+                                             const Context::RunFunction& fn,
+                                             const RunOptions& options) {
+  uint32_t index;
+  {
+    absl::MutexLock lock(&mu_);
+    index = NextStep(v1::JournalEntry::kRun, name);
+    if (index < journal_.size())
+      return FromResult(journal_[index].run().result());
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    running_step_ = index;
+  }
+  v1::Result result = Execute(name, fn, options);
+  v1::WorkerMessage proposal;
+  {
+    absl::MutexLock lock(&mu_);
+    running_step_.reset();
+    ThrowIfEnded();
+    v1::JournalEntry entry;
+    entry.set_name(std::string(name));
+    *entry.mutable_run()->mutable_result() = result;
+    proposal = Propose(std::move(entry));
+  }
+  send_(std::move(proposal));
+  // The handler goes on only once the result is durable: a crash after this
+  // point replays the result instead of running `fn` again.
+  absl::MutexLock lock(&mu_);
+  while (!ended_ && durable_ <= index) changed_.Wait(&mu_);
+  ThrowIfEnded();
+  return FromResult(result);
+}
+
+v1::Result Attempt::Execute(std::string_view name,
+                            const Context::RunFunction& fn,
+                            const RunOptions& options) {
+  if (!options.retry_policy.has_value()) {
+    try {
+      return ToResult(fn());
+    } catch (const TerminalError& e) {
+      return ToResult(e.status());
+    }
+  }
+  const RunRetryPolicy& policy = *options.retry_policy;
+  const absl::Time first = absl::Now();
+  absl::Duration delay = policy.initial_interval;
+  for (uint32_t tries = 1;; ++tries) {
+    std::string error;
+    try {
+      return ToResult(fn());
+    } catch (const TerminalError& e) {
+      return ToResult(e.status());
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    const bool out_of_tries =
+        policy.max_attempts > 0 && tries >= policy.max_attempts;
+    const bool out_of_time = policy.max_duration > absl::ZeroDuration() &&
+                             absl::Now() + delay - first >= policy.max_duration;
+    if (out_of_tries || out_of_time) {
+      return ToResult(absl::AbortedError(absl::StrFormat(
+          "run '%s' gave up after %d tries: %s", name, tries, error)));
+    }
+    absl::MutexLock lock(&mu_);
+    // Waits out the delay, unless the attempt ends meanwhile.
+    const absl::Time until = absl::Now() + delay;
+    while (!ended_ && !changed_.WaitWithDeadline(&mu_, until)) {
+    }
+    ThrowIfEnded();
+    delay = std::min(delay * std::max(1.0, policy.factor), policy.max_interval);
+  }
+}
+
+uint32_t Attempt::TimerStep(std::string_view name, absl::Duration duration) {
+  v1::WorkerMessage proposal;
+  uint32_t index;
+  {
+    absl::MutexLock lock(&mu_);
+    index = NextStep(v1::JournalEntry::kSleep, name);
+    if (index < journal_.size()) return index;
+    v1::JournalEntry entry;
+    entry.set_name(std::string(name));
+    entry.mutable_sleep()->set_wake_up_at_ms(absl::ToUnixMillis(
+        absl::Now() + std::max(duration, absl::ZeroDuration())));
+    proposal = Propose(std::move(entry));
+  }
+  send_(std::move(proposal));
+  return index;
+}
+
+void Attempt::AwaitEntry(uint32_t index) {
+  v1::WorkerMessage suspend;
+  {
+    absl::MutexLock lock(&mu_);
+    ThrowIfEnded();
+    if (index >= journal_.size()) {
+      throw std::logic_error("Await of a future from another invocation");
+    }
+    auto complete = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return journal_[index].completed_at_ms() != 0;
+    };
+    if (complete()) return;
+    absl::Time deadline = absl::Now() + options_.suspend_after;
+    if (journal_[index].has_sleep() &&
+        absl::FromUnixMillis(journal_[index].sleep().wake_up_at_ms()) >
+            deadline) {
+      deadline = absl::InfinitePast();  // due later: suspend at once
+    }
+    while (!ended_ && !complete() && absl::Now() < deadline) {
+      changed_.WaitWithDeadline(&mu_, deadline);
+    }
+    ThrowIfEnded();
+    if (complete()) return;
+    ended_ = true;
+    auto* out = suspend.mutable_suspend();
+    out->set_invocation_id(start_.invocation_id());
+    out->set_attempt(start_.attempt());
+    out->add_waiting_on(index);
+  }
+  send_(std::move(suspend));
+  throw AttemptEnded{};
+}
+
+absl::Time Attempt::NowStep() {
+  v1::WorkerMessage proposal;
+  absl::Time now;
+  {
+    absl::MutexLock lock(&mu_);
+    const uint32_t index = NextStep(v1::JournalEntry::kNow, "");
+    if (index < journal_.size()) {
+      return absl::FromUnixMillis(journal_[index].now().unix_ms());
+    }
+    // Millisecond precision, as replays will see it.
+    now = absl::FromUnixMillis(absl::ToUnixMillis(absl::Now()));
+    v1::JournalEntry entry;
+    entry.mutable_now()->set_unix_ms(absl::ToUnixMillis(now));
+    proposal = Propose(std::move(entry));
+  }
+  send_(std::move(proposal));
+  return now;
+}
+
+void Attempt::Fail(std::string message, uint32_t journal_index) {
+  v1::WorkerMessage out;
+  auto* failed = out.mutable_attempt_failed();
+  failed->set_invocation_id(start_.invocation_id());
+  failed->set_attempt(start_.attempt());
+  failed->set_message(std::move(message));
+  failed->set_journal_index(journal_index);
+  send_(std::move(out));
+}
+
+}  // namespace reprise::sdk::internal

@@ -1,0 +1,101 @@
+// Attempt: one attempt of an invocation, independent of the transport. It
+// replays the journal the runtime sent, runs the handler, turns each new
+// step into a proposal, waits for acks and completions, suspends when a wait
+// is long, and reports the outcome (output, failure or suspension).
+//
+// Thread-safety: Run and the step methods are called by the one handler
+// thread; OnAck, OnCompletion and Abort from any thread (the connection's
+// reader). Ownership: shared by the worker's attempt table and the handler
+// thread running it.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "reprise/sdk/service.h"
+#include "reprise/v1/worker.pb.h"
+
+namespace reprise::sdk::internal {
+
+using Send = std::function<void(v1::WorkerMessage)>;
+
+struct AttemptOptions {
+  // How long an Await may wait for a completion before the attempt
+  // suspends; a timer due later than this suspends at once.
+  absl::Duration suspend_after = absl::Seconds(1);
+};
+
+class Attempt {
+ public:
+  Attempt(v1::StartAttempt start, Send send, AttemptOptions options);
+  Attempt(const Attempt&) = delete;
+  Attempt& operator=(const Attempt&) = delete;
+
+  const std::string& invocation_id_bytes() const {
+    return start_.invocation_id();
+  }
+  uint32_t number() const { return start_.attempt(); }
+  const v1::Target& target() const { return start_.target(); }
+  const std::string& invocation_id() const { return id_text_; }
+
+  // Runs `handler` and sends its outcome: the output entry, an
+  // AttemptFailed (exception, journal mismatch) or nothing more if the
+  // attempt suspended or was aborted meanwhile. Call once.
+  void Run(const Handler& handler);
+
+  // From the runtime.
+  void OnAck(uint32_t index);
+  void OnCompletion(uint32_t index, const v1::JournalEntry& entry);
+  // Ends the attempt: the handler unwinds at its next step.
+  void Abort();
+  bool ended();
+
+  // Steps, for Context.
+  absl::StatusOr<std::string> RunStep(std::string_view name,
+                                      const Context::RunFunction& fn,
+                                      const RunOptions& options);
+  uint32_t TimerStep(std::string_view name, absl::Duration duration);
+  void AwaitEntry(uint32_t index);
+  absl::Time NowStep();
+
+ private:
+  // The journal index of the next step, after checking a replayed entry at
+  // that index against the step the handler takes. Throws on a mismatch.
+  uint32_t NextStep(v1::JournalEntry::KindCase kind, std::string_view name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Appends `entry` at the end of the journal and returns the proposal.
+  v1::WorkerMessage Propose(v1::JournalEntry entry)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ThrowIfEnded() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  v1::Result Execute(std::string_view name, const Context::RunFunction& fn,
+                     const RunOptions& options);
+  void Fail(std::string message, uint32_t journal_index);
+  // Where the handler was when it threw: the Run step executing, or the
+  // next step.
+  uint32_t FailureIndex();
+
+  const v1::StartAttempt start_;
+  const std::string id_text_;
+  const Send send_;
+  const AttemptOptions options_;
+
+  absl::Mutex mu_;
+  absl::CondVar changed_;
+  // Replayed entries, then those proposed by this attempt.
+  std::vector<v1::JournalEntry> journal_ ABSL_GUARDED_BY(mu_);
+  // The handler's position: the index of its next step.
+  uint32_t next_index_ ABSL_GUARDED_BY(mu_) = 1;
+  // The Run step whose function executes now.
+  std::optional<uint32_t> running_step_ ABSL_GUARDED_BY(mu_);
+  // Entries below this index are durable.
+  uint32_t durable_ ABSL_GUARDED_BY(mu_);
+  // Suspended, aborted, or the outcome was sent.
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace reprise::sdk::internal

@@ -1,0 +1,432 @@
+// Replay of given journals by the SDK, without a runtime.
+#include "reprise/sdk/internal/attempt.h"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <thread>
+
+#include "absl/time/clock.h"
+#include "reprise/sdk/json.h"
+
+namespace reprise::sdk::internal {
+namespace {
+
+v1::StartAttempt Start(std::vector<v1::JournalEntry> journal) {
+  v1::StartAttempt start;
+  start.set_invocation_id(std::string(16, '\x01'));
+  start.set_attempt(2);
+  start.mutable_target()->set_service("Greeter");
+  start.mutable_target()->set_handler("greet");
+  for (auto& e : journal) *start.add_journal() = std::move(e);
+  return start;
+}
+
+v1::JournalEntry Input(std::string value) {
+  v1::JournalEntry e;
+  e.mutable_input()->set_value(std::move(value));
+  return e;
+}
+
+v1::JournalEntry Output(std::string value) {
+  v1::JournalEntry e;
+  e.mutable_output()->mutable_result()->set_value(std::move(value));
+  return e;
+}
+
+// Runs one attempt the way a worker does, acknowledging every proposal at
+// once, as a runtime whose log is instant would.
+std::vector<v1::WorkerMessage> Replay(const v1::StartAttempt& start,
+                                      const Handler& handler) {
+  std::vector<v1::WorkerMessage> sent;
+  Attempt* self = nullptr;
+  Attempt attempt(
+      start,
+      [&](v1::WorkerMessage m) {
+        if (m.has_propose()) self->OnAck(m.propose().index());
+        sent.push_back(std::move(m));
+      },
+      AttemptOptions{});
+  self = &attempt;
+  attempt.Run(handler);
+  return sent;
+}
+
+Handler Greet(int* calls) {
+  return JsonHandler(
+      [calls](Context& ctx,
+              const nlohmann::json& name) -> absl::StatusOr<nlohmann::json> {
+        ++*calls;
+        EXPECT_EQ(ctx.attempt(), 2u);
+        EXPECT_EQ(ctx.invocation_id(), "inv_01010101010101010101010101010101");
+        return "Hello, " + name.get<std::string>() + "!";
+      });
+}
+
+TEST(AttemptTest, RunsHandlerOnInputAndProposesOutputAtNextIndex) {
+  int calls = 0;
+  auto sent = Replay(Start({Input("\"Ada\"")}), Greet(&calls));
+  EXPECT_EQ(calls, 1);
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_TRUE(sent[0].has_propose());
+  EXPECT_EQ(sent[0].propose().index(), 1u);
+  EXPECT_EQ(sent[0].propose().attempt(), 2u);
+  EXPECT_EQ(sent[0].propose().entry().output().result().value(),
+            "\"Hello, Ada!\"");
+}
+
+TEST(AttemptTest, ReplayOfCompletedJournalDoesNotRunHandler) {
+  int calls = 0;
+  auto sent = Replay(Start({Input("\"Ada\""), Output("\"Hello, Ada!\"")}),
+                     Greet(&calls));
+  EXPECT_EQ(calls, 0);
+  EXPECT_TRUE(sent.empty());
+}
+
+TEST(AttemptTest, JournalWithoutInputIsAMismatch) {
+  int calls = 0;
+  auto sent = Replay(Start({Output("x")}), Greet(&calls));
+  EXPECT_EQ(calls, 0);
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_TRUE(sent[0].has_attempt_failed());
+  EXPECT_NE(sent[0].attempt_failed().message().find("index 0"),
+            std::string::npos);
+}
+
+TEST(AttemptTest, ErrorStatusIsATerminalFailureOutput) {
+  auto sent =
+      Replay(Start({Input("{}")}),
+             [](Context&, const std::string&) -> absl::StatusOr<std::string> {
+               return absl::FailedPreconditionError("out of stock");
+             });
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_TRUE(sent[0].has_propose());
+  const auto& failure = sent[0].propose().entry().output().result().failure();
+  EXPECT_EQ(failure.code(),
+            static_cast<uint32_t>(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(failure.message(), "out of stock");
+}
+
+TEST(AttemptTest, ExceptionFailsOnlyTheAttempt) {
+  auto sent =
+      Replay(Start({Input("{}")}),
+             [](Context&, const std::string&) -> absl::StatusOr<std::string> {
+               throw std::runtime_error("database unreachable");
+             });
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_TRUE(sent[0].has_attempt_failed());
+  EXPECT_NE(sent[0].attempt_failed().message().find("database unreachable"),
+            std::string::npos);
+}
+
+TEST(AttemptTest, InvalidJsonInputFailsTheInvocation) {
+  int calls = 0;
+  auto sent = Replay(Start({Input("not json")}), Greet(&calls));
+  EXPECT_EQ(calls, 0);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].propose().entry().output().result().failure().code(),
+            static_cast<uint32_t>(absl::StatusCode::kInvalidArgument));
+}
+
+v1::JournalEntry RunEntry(std::string name, std::string value) {
+  v1::JournalEntry e;
+  e.set_name(std::move(name));
+  e.mutable_run()->mutable_result()->set_value(std::move(value));
+  return e;
+}
+
+v1::JournalEntry SleepEntry(std::string name, int64_t completed_at_ms) {
+  v1::JournalEntry e;
+  e.set_name(std::move(name));
+  e.mutable_sleep()->set_wake_up_at_ms(1000);
+  e.set_completed_at_ms(completed_at_ms);
+  return e;
+}
+
+// A two-step handler: charge, then ship; counts the side effects it runs.
+struct Steps {
+  int charged = 0;
+  int shipped = 0;
+  Handler handler() {
+    return [this](Context& ctx,
+                  const std::string& order) -> absl::StatusOr<std::string> {
+      auto receipt = ctx.Run("charge", [&]() -> absl::StatusOr<std::string> {
+        ++charged;
+        return "receipt-" + order;
+      });
+      if (!receipt.ok()) return receipt.status();
+      auto tracking = ctx.Run("ship", [&]() -> absl::StatusOr<std::string> {
+        ++shipped;
+        return "parcel";
+      });
+      if (!tracking.ok()) return tracking.status();
+      return *receipt + "/" + *tracking;
+    };
+  }
+};
+
+TEST(AttemptTest, NewStepsAreProposedInOrderAndWaitForTheirAck) {
+  Steps steps;
+  auto sent = Replay(Start({Input("o1")}), steps.handler());
+  EXPECT_EQ(steps.charged, 1);
+  EXPECT_EQ(steps.shipped, 1);
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[0].propose().index(), 1u);
+  EXPECT_EQ(sent[0].propose().entry().name(), "charge");
+  EXPECT_EQ(sent[0].propose().entry().run().result().value(), "receipt-o1");
+  EXPECT_EQ(sent[1].propose().index(), 2u);
+  EXPECT_EQ(sent[1].propose().entry().name(), "ship");
+  EXPECT_EQ(sent[2].propose().index(), 3u);
+  EXPECT_EQ(sent[2].propose().entry().output().result().value(),
+            "receipt-o1/parcel");
+}
+
+TEST(AttemptTest, ReplayResumesAtTheFirstStepNotInTheJournal) {
+  Steps steps;
+  auto sent = Replay(Start({Input("o1"), RunEntry("charge", "receipt-old")}),
+                     steps.handler());
+  EXPECT_EQ(steps.charged, 0);  // recorded: not run again
+  EXPECT_EQ(steps.shipped, 1);
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].propose().index(), 2u);
+  EXPECT_EQ(sent[1].propose().entry().output().result().value(),
+            "receipt-old/parcel");
+}
+
+TEST(AttemptTest, ChangedHandlerGetsAMismatchNamingTheEntry) {
+  auto sent = Replay(
+      Start({Input("o1"), RunEntry("charge", "r")}),
+      [](Context& ctx, const std::string&) -> absl::StatusOr<std::string> {
+        ctx.Sleep(absl::Seconds(1), "cool-off");
+        return "never";
+      });
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_TRUE(sent[0].has_attempt_failed());
+  EXPECT_EQ(sent[0].attempt_failed().message(),
+            "journal mismatch at index 1: the journal holds run 'charge', but "
+            "the handler now takes sleep 'cool-off'");
+  EXPECT_EQ(sent[0].attempt_failed().journal_index(), 1u);
+}
+
+TEST(AttemptTest, RenamedStepIsAMismatch) {
+  auto sent = Replay(
+      Start({Input("o1"), RunEntry("charge", "r")}),
+      [](Context& ctx, const std::string&) -> absl::StatusOr<std::string> {
+        return ctx.Run("bill", [] { return absl::StatusOr<std::string>("x"); });
+      });
+  ASSERT_TRUE(sent.at(0).has_attempt_failed());
+  EXPECT_NE(sent[0].attempt_failed().message().find("run 'bill'"),
+            std::string::npos);
+}
+
+TEST(AttemptTest, HandlerReturningBeforeItsJournalEndsIsAMismatch) {
+  auto sent =
+      Replay(Start({Input("o1"), RunEntry("charge", "r")}),
+             [](Context&, const std::string&) -> absl::StatusOr<std::string> {
+               return "done";
+             });
+  ASSERT_TRUE(sent.at(0).has_attempt_failed());
+  EXPECT_EQ(sent[0].attempt_failed().message(),
+            "journal mismatch at index 1: the journal holds run 'charge', but "
+            "the handler returned");
+}
+
+TEST(AttemptTest, RunErrorStatusIsRecordedAsATerminalStepFailure) {
+  auto sent = Replay(
+      Start({Input("o1")}),
+      [](Context& ctx, const std::string&) -> absl::StatusOr<std::string> {
+        auto r = ctx.Run("charge", []() -> absl::StatusOr<std::string> {
+          return absl::FailedPreconditionError("card declined");
+        });
+        EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+        return "compensated";
+      });
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].propose().entry().run().result().failure().message(),
+            "card declined");
+  EXPECT_EQ(sent[1].propose().entry().output().result().value(), "compensated");
+}
+
+TEST(AttemptTest, RunRetriesByItsPolicyThenFailsTerminally) {
+  int tries = 0;
+  RunOptions options;
+  options.retry_policy =
+      RunRetryPolicy{absl::Milliseconds(1), 2.0, absl::Milliseconds(4), 3};
+  auto sent = Replay(
+      Start({Input("o1")}),
+      [&](Context& ctx, const std::string&) -> absl::StatusOr<std::string> {
+        auto r = ctx.Run(
+            "flaky",
+            [&]() -> absl::StatusOr<std::string> {
+              ++tries;
+              throw std::runtime_error("timeout");
+            },
+            options);
+        EXPECT_EQ(r.status().code(), absl::StatusCode::kAborted);
+        return std::string(r.status().message());
+      });
+  EXPECT_EQ(tries, 3);
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[1].propose().entry().output().result().value(),
+            "run 'flaky' gave up after 3 tries: timeout");
+}
+
+TEST(AttemptTest, RunThrowingWithoutPolicyFailsTheAttemptAtItsIndex) {
+  auto sent = Replay(
+      Start({Input("o1"), RunEntry("a", "x")}),
+      [](Context& ctx, const std::string&) -> absl::StatusOr<std::string> {
+        ctx.Run("a", [] { return absl::StatusOr<std::string>("x"); })
+            .IgnoreError();
+        return ctx.Run("b", []() -> absl::StatusOr<std::string> {
+          throw std::runtime_error("db down");
+        });
+      });
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].attempt_failed().message(), "handler threw: db down");
+  EXPECT_EQ(sent[0].attempt_failed().journal_index(), 2u);
+}
+
+TEST(AttemptTest, TerminalErrorFailsTheInvocation) {
+  auto sent = Replay(
+      Start({Input("o1")}),
+      [](Context&, const std::string&) -> absl::StatusOr<std::string> {
+        throw TerminalError("no such order", absl::StatusCode::kNotFound);
+      });
+  ASSERT_EQ(sent.size(), 1u);
+  const auto& failure = sent[0].propose().entry().output().result().failure();
+  EXPECT_EQ(failure.code(), static_cast<uint32_t>(absl::StatusCode::kNotFound));
+  EXPECT_EQ(failure.message(), "no such order");
+}
+
+Handler SleepThenReply(int* after_sleep) {
+  return [after_sleep](Context& ctx,
+                       const std::string&) -> absl::StatusOr<std::string> {
+    ctx.Sleep(absl::Hours(1), "nap");
+    ++*after_sleep;
+    return "awake";
+  };
+}
+
+TEST(AttemptTest, LongSleepSuspendsAtOnce) {
+  int after = 0;
+  auto sent = Replay(Start({Input("")}), SleepThenReply(&after));
+  EXPECT_EQ(after, 0);
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].propose().entry().name(), "nap");
+  EXPECT_GT(sent[0].propose().entry().sleep().wake_up_at_ms(),
+            absl::ToUnixMillis(absl::Now() + absl::Minutes(59)));
+  ASSERT_TRUE(sent[1].has_suspend());
+  ASSERT_EQ(sent[1].suspend().waiting_on_size(), 1);
+  EXPECT_EQ(sent[1].suspend().waiting_on(0), 1u);
+}
+
+TEST(AttemptTest, CompletedSleepReplaysWithoutWaiting) {
+  int after = 0;
+  auto sent = Replay(Start({Input(""), SleepEntry("nap", 5000)}),
+                     SleepThenReply(&after));
+  EXPECT_EQ(after, 1);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].propose().entry().output().result().value(), "awake");
+}
+
+TEST(AttemptTest, PendingSleepInTheJournalSuspendsAgain) {
+  int after = 0;
+  auto sent =
+      Replay(Start({Input(""), SleepEntry("nap", 0)}), SleepThenReply(&after));
+  EXPECT_EQ(after, 0);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_TRUE(sent[0].has_suspend());
+}
+
+TEST(AttemptTest, ShortSleepWaitsForItsCompletion) {
+  std::vector<v1::WorkerMessage> sent;
+  std::thread timer;
+  Attempt* self = nullptr;
+  Attempt attempt(
+      Start({Input("")}),
+      [&](v1::WorkerMessage m) {
+        if (m.has_propose() && m.propose().entry().has_sleep()) {
+          v1::JournalEntry done = m.propose().entry();
+          done.set_completed_at_ms(1);
+          timer = std::thread([self, done] {
+            absl::SleepFor(absl::Milliseconds(20));
+            self->OnCompletion(1, done);
+          });
+        }
+        sent.push_back(std::move(m));
+      },
+      AttemptOptions{absl::Seconds(30)});
+  self = &attempt;
+  attempt.Run(
+      [](Context& ctx, const std::string&) -> absl::StatusOr<std::string> {
+        ctx.Sleep(absl::Milliseconds(10));
+        return "awake";
+      });
+  timer.join();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[1].propose().entry().output().result().value(), "awake");
+}
+
+TEST(AttemptTest, WaitLongerThanSuspendAfterSuspends) {
+  std::vector<v1::WorkerMessage> sent;
+  Attempt attempt(
+      Start({Input("")}), [&](v1::WorkerMessage m) { sent.push_back(m); },
+      AttemptOptions{absl::Milliseconds(20)});
+  attempt.Run(
+      [](Context& ctx, const std::string&) -> absl::StatusOr<std::string> {
+        ctx.Sleep(absl::Milliseconds(10));  // its completion never comes
+        return "awake";
+      });
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_TRUE(sent[1].has_suspend());
+}
+
+TEST(AttemptTest, AbortUnwindsAHandlerWaitingForAnAck) {
+  std::vector<v1::WorkerMessage> sent;
+  int after = 0;
+  Attempt attempt(
+      Start({Input("")}), [&](v1::WorkerMessage m) { sent.push_back(m); },
+      AttemptOptions{});
+  std::thread aborter([&] {
+    absl::SleepFor(absl::Milliseconds(20));
+    attempt.Abort();
+  });
+  attempt.Run([&](Context& ctx,
+                  const std::string&) -> absl::StatusOr<std::string> {
+    ctx.Run("a", [] { return absl::StatusOr<std::string>("x"); }).IgnoreError();
+    ++after;
+    return "done";
+  });
+  aborter.join();
+  EXPECT_EQ(after, 0);
+  ASSERT_EQ(sent.size(), 1u);  // the proposal, and nothing after the abort
+}
+
+TEST(AttemptTest, NowAndRandomAreTheSameOnReplay) {
+  absl::Time first_now;
+  uint64_t first_random = 0;
+  auto sent = Replay(
+      Start({Input("")}),
+      [&](Context& ctx, const std::string&) -> absl::StatusOr<std::string> {
+        first_now = ctx.Now();
+        first_random = ctx.Random();
+        return "ok";
+      });
+  ASSERT_EQ(sent.size(), 2u);
+  v1::JournalEntry now_entry = sent[0].propose().entry();
+  ASSERT_TRUE(now_entry.has_now());
+
+  absl::Time replayed_now;
+  uint64_t replayed_random = 0;
+  Replay(Start({Input(""), now_entry}),
+         [&](Context& ctx, const std::string&) -> absl::StatusOr<std::string> {
+           replayed_now = ctx.Now();
+           replayed_random = ctx.Random();
+           return "ok";
+         });
+  EXPECT_EQ(replayed_now, first_now);
+  EXPECT_EQ(replayed_random, first_random);
+}
+
+}  // namespace
+}  // namespace reprise::sdk::internal
