@@ -79,13 +79,16 @@ std::string FormatTime(int64_t ms) {
                           absl::UTCTimeZone());
 }
 
+// "5s ago", or "in 5s" for a time to come.
 std::string Ago(int64_t ms) {
   if (ms == 0) return "-";
-  int64_t s = (absl::ToUnixMillis(absl::Now()) - ms) / 1000;
-  if (s < 60) return absl::StrFormat("%ds ago", std::max<int64_t>(s, 0));
-  if (s < 3600) return absl::StrFormat("%dm ago", s / 60);
-  if (s < 86400) return absl::StrFormat("%dh ago", s / 3600);
-  return absl::StrFormat("%dd ago", s / 86400);
+  const int64_t delta = (absl::ToUnixMillis(absl::Now()) - ms) / 1000;
+  const int64_t s = std::abs(delta);
+  std::string amount = s < 60      ? absl::StrFormat("%ds", s)
+                       : s < 3600  ? absl::StrFormat("%dm", s / 60)
+                       : s < 86400 ? absl::StrFormat("%dh", s / 3600)
+                                   : absl::StrFormat("%dd", s / 86400);
+  return delta < 0 ? "in " + amount : amount + " ago";
 }
 
 bool IsText(const std::string& bytes) {
@@ -253,12 +256,28 @@ int DescribeInvocation(const Globals& g, const std::string& id) {
     out["attempts"] = d.attempts();
     out["partition"] = d.partition();
     out["completed_at_ms"] = d.completed_at_ms();
+    out["pinned_version"] = d.pinned_version();
+    out["next_retry_at_ms"] = d.next_retry_at_ms();
+    out["waiting_on"] = json(
+        std::vector<uint32_t>(d.waiting_on().begin(), d.waiting_on().end()));
     if (d.has_result()) out["result"] = ResultJson(d.result());
+    if (d.has_last_failure()) {
+      const auto& f = d.last_failure();
+      out["last_failure"] = {{"attempt", f.attempt()},
+                             {"message", f.message()},
+                             {"failed_at_ms", f.failed_at_ms()}};
+      if (f.has_journal_index()) {
+        out["last_failure"]["journal_index"] = f.journal_index();
+      }
+    }
     json journal = json::array();
     for (const auto& e : d.journal()) {
       json entry = {{"index", e.index()},
                     {"kind", e.kind()},
+                    {"name", e.name()},
                     {"appended_at_ms", e.appended_at_ms()},
+                    {"completed_at_ms", e.completed_at_ms()},
+                    {"time_ms", e.time_ms()},
                     {"size_bytes", e.size_bytes()}};
       entry.update(ResultJson(e.result()));
       journal.push_back(entry);
@@ -273,6 +292,24 @@ int DescribeInvocation(const Globals& g, const std::string& id) {
   std::printf("Status      %s (%s)\n", s.status().c_str(),
               d.status_reason().c_str());
   if (d.attempts() > 0) std::printf("Attempts    %u\n", d.attempts());
+  if (d.next_retry_at_ms() != 0) {
+    std::printf("Next retry  %s (%s)\n",
+                FormatTime(d.next_retry_at_ms()).c_str(),
+                Ago(d.next_retry_at_ms()).c_str());
+  }
+  if (d.has_last_failure()) {
+    const auto& f = d.last_failure();
+    std::string where =
+        f.has_journal_index()
+            ? absl::StrFormat(" at journal index %d", f.journal_index())
+            : "";
+    std::printf("Last failure attempt %u%s, %s: %s\n", f.attempt(),
+                where.c_str(), Ago(f.failed_at_ms()).c_str(),
+                f.message().c_str());
+  }
+  if (!d.pinned_version().empty()) {
+    std::printf("Version     %s (pinned)\n", d.pinned_version().c_str());
+  }
   std::printf("Partition   %u\n", d.partition());
   std::printf("Created     %s (%s)\n", FormatTime(s.created_at_ms()).c_str(),
               Ago(s.created_at_ms()).c_str());
@@ -290,13 +327,24 @@ int DescribeInvocation(const Globals& g, const std::string& id) {
                   PayloadText(d.result().value(), 200).c_str());
     }
   }
-  std::printf("\nJournal\n  %-5s  %-8s  %-23s  %8s  %s\n", "INDEX", "KIND",
-              "APPENDED (UTC)", "BYTES", "CONTENT");
+  std::printf("\nJournal\n  %-5s  %-6s  %-16s  %-23s  %8s  %s\n", "INDEX",
+              "KIND", "NAME", "APPENDED (UTC)", "BYTES", "CONTENT");
   for (const auto& e : d.journal()) {
-    std::string content = e.result().has_failure()
-                              ? "failure: " + e.result().failure().message()
-                              : PayloadText(e.result().value(), 60);
-    std::printf("  %-5u  %-8s  %-23s  %8u  %s\n", e.index(), e.kind().c_str(),
+    std::string content;
+    if (e.kind() == "sleep") {
+      content = absl::StrFormat("until %s, %s", FormatTime(e.time_ms()),
+                                e.completed_at_ms() != 0
+                                    ? "fired " + FormatTime(e.completed_at_ms())
+                                    : std::string("pending"));
+    } else if (e.kind() == "now") {
+      content = FormatTime(e.time_ms());
+    } else if (e.result().has_failure()) {
+      content = "failure: " + e.result().failure().message();
+    } else {
+      content = PayloadText(e.result().value(), 60);
+    }
+    std::printf("  %-5u  %-6s  %-16s  %-23s  %8u  %s\n", e.index(),
+                e.kind().c_str(), e.name().c_str(),
                 FormatTime(e.appended_at_ms()).c_str(), e.size_bytes(),
                 content.c_str());
   }
@@ -380,7 +428,8 @@ int main(int argc, char** argv) {
       invocations->add_subcommand("list", "List invocations, newest first");
   list->add_option("--service", list_args.service, "Only this service");
   list->add_option("--status", list_args.status,
-                   "pending, running, backing-off, succeeded or failed");
+                   "pending, running, suspended, backing-off, paused, "
+                   "succeeded or failed");
   list->add_option("--limit", list_args.limit, "Most invocations shown")
       ->capture_default_str();
   list->callback([&] { result = ListInvocations(g, list_args); });

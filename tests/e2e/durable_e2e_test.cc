@@ -1,0 +1,176 @@
+// End to end: durable execution through the real server, workers and CLI —
+// the onboarding example's multi-step flow with a timer, and the retry
+// policy (retried attempts, then a pause that describe explains).
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/time/clock.h"
+#include "reprise/v1/ingress.grpc.pb.h"
+#include "tests/testing/runtime_process.h"
+#include "tests/testing/temp_dir.h"
+
+namespace reprise {
+namespace {
+
+using nlohmann::json;
+using testing::BuildPath;
+using testing::ChildProcess;
+using ::testing::HasSubstr;
+
+class DurableE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    runtime_ = std::make_unique<testing::RuntimeProcess>(dir_.path() + "/data");
+    ASSERT_TRUE(runtime_->Start()) << testing::ReadFile(runtime_->log_path());
+    stub_ =
+        v1::Ingress::NewStub(testing::NewChannel(runtime_->ingress_address()));
+  }
+
+  std::unique_ptr<ChildProcess> StartWorker(std::vector<std::string> argv,
+                                            const std::string& name) {
+    const std::string log = dir_.path() + "/" + name + ".log";
+    auto worker = std::make_unique<ChildProcess>(std::move(argv), log);
+    EXPECT_TRUE(worker->WaitForLine("registered as", absl::Seconds(30)))
+        << testing::ReadFile(log);
+    return worker;
+  }
+
+  std::string Send(const std::string& service, const std::string& handler,
+                   const std::string& payload) {
+    v1::InvokeRequest request;
+    request.mutable_target()->set_service(service);
+    request.mutable_target()->set_handler(handler);
+    request.set_payload(payload);
+    v1::SendResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(10));
+    EXPECT_TRUE(stub_->Send(&context, request, &response).ok());
+    return response.invocation_id();
+  }
+
+  v1::Result Attach(const std::string& id) {
+    v1::AttachRequest request;
+    request.set_invocation_id(id);
+    v1::InvokeResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(60));
+    context.set_wait_for_ready(true);
+    grpc::Status status = stub_->Attach(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.result();
+  }
+
+  json Describe(const std::string& id) {
+    testing::CommandResult r = testing::RunCommand(
+        {BuildPath("runtime/cli/reprise"), "--address",
+         runtime_->admin_address(), "--json", "invocations", "describe", id});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return json::parse(r.output, nullptr, false);
+  }
+
+  // Polls describe until the status is `status` (bounded).
+  json WaitForStatus(const std::string& id, const std::string& status) {
+    json d;
+    for (int i = 0; i < 300; ++i) {
+      d = Describe(id);
+      if (d.is_object() && d["status"] == status) break;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return d;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<testing::RuntimeProcess> runtime_;
+  std::unique_ptr<v1::Ingress::Stub> stub_;
+};
+
+TEST_F(DurableE2eTest, OnboardingSuspendsDuringItsTrialAndFinishes) {
+  auto worker = StartWorker({BuildPath("examples/onboarding/onboarding"),
+                             "--address", runtime_->worker_address()},
+                            "onboarding");
+  const std::string id =
+      Send("Onboarding", "start", R"({"user": "ada", "trial_seconds": 3})");
+  json suspended = WaitForStatus(id, "suspended");
+  EXPECT_EQ(suspended["status"], "suspended") << suspended.dump();
+  EXPECT_THAT(suspended["status_reason"].get<std::string>(),
+              HasSubstr("timer 'trial'"));
+
+  v1::Result result = Attach(id);
+  json output = json::parse(result.value(), nullptr, false);
+  EXPECT_EQ(output["user"], "ada") << result.DebugString();
+  EXPECT_EQ(output["steps"].size(), 3u);
+
+  json d = Describe(id);
+  std::vector<std::string> kinds, names;
+  for (const auto& e : d["journal"]) {
+    kinds.push_back(e["kind"]);
+    names.push_back(e["name"]);
+  }
+  EXPECT_THAT(kinds, ::testing::ElementsAre("input", "run", "run", "sleep",
+                                            "run", "output"));
+  EXPECT_THAT(names,
+              ::testing::ElementsAre("", "create-account", "send-welcome",
+                                     "trial", "send-trial-ended", ""));
+  const json& sleep = d["journal"][3];
+  EXPECT_GE(sleep["completed_at_ms"].get<int64_t>(),
+            sleep["time_ms"].get<int64_t>());
+  // The trial's steps ran once each: the resumed attempt replayed them.
+  std::string log = testing::ReadFile(dir_.path() + "/onboarding.log");
+  for (const char* line : {"created account ada", "sent welcome mail to ada",
+                           "told ada the trial has ended"}) {
+    size_t first = log.find(line);
+    ASSERT_NE(first, std::string::npos) << line;
+    EXPECT_EQ(log.find(line, first + 1), std::string::npos)
+        << line << " ran twice";
+  }
+  EXPECT_GE(d["attempts"].get<int>(), 2);  // resumed after suspending
+}
+
+TEST_F(DurableE2eTest, FailingAttemptsAreRetriedThenPaused) {
+  auto worker = StartWorker(
+      {BuildPath("tests/fault/steps_worker"), "--address",
+       runtime_->worker_address(), "--effects-file", dir_.path() + "/effects"},
+      "steps");
+  // Fails three times, then succeeds: four attempts.
+  const std::string thrice = Send("Flaky", "thrice", "");
+  EXPECT_EQ(Attach(thrice).value(), "ok");
+  json d = Describe(thrice);
+  EXPECT_EQ(d["attempts"], 4);
+  EXPECT_EQ(d["last_failure"]["attempt"], 3);
+  EXPECT_EQ(d["last_failure"]["message"],
+            "handler threw: attempt 3 fails on purpose");
+
+  // Always fails; its policy allows three attempts, then pauses it.
+  const std::string always = Send("Flaky", "always", "");
+  d = WaitForStatus(always, "paused");
+  EXPECT_EQ(d["status"], "paused") << d.dump();
+  EXPECT_EQ(d["attempts"], 3);
+  EXPECT_EQ(d["last_failure"]["attempt"], 3);
+  EXPECT_EQ(d["last_failure"]["message"],
+            "handler threw: the database is unreachable");
+  EXPECT_EQ(d["last_failure"]["journal_index"], 2);
+  EXPECT_EQ(d["pinned_version"], "dev");
+  // Its journaled step stayed: the retries replayed it.
+  ASSERT_EQ(d["journal"].size(), 2u);
+  EXPECT_EQ(d["journal"][1]["name"], "first");
+
+  testing::CommandResult list = testing::RunCommand(
+      {BuildPath("runtime/cli/reprise"), "--address", runtime_->admin_address(),
+       "invocations", "list", "--status", "paused"});
+  EXPECT_EQ(list.exit_code, 0);
+  EXPECT_THAT(list.output, HasSubstr(always));
+  EXPECT_THAT(list.output, ::testing::Not(HasSubstr(thrice)));
+  testing::CommandResult text = testing::RunCommand(
+      {BuildPath("runtime/cli/reprise"), "--address", runtime_->admin_address(),
+       "invocations", "describe", always});
+  EXPECT_THAT(text.output,
+              HasSubstr("Last failure attempt 3 at journal index 2"));
+}
+
+}  // namespace
+}  // namespace reprise

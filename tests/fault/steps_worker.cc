@@ -1,0 +1,114 @@
+// A worker for durable-execution tests. Every side effect is one line
+// appended (a single write(2), so lines never interleave) to --effects-file:
+//
+//   Workflow/run   5 `run` steps; each step's body writes
+//                  "EXEC <id> <step> <nonce>", works --step-ms, and
+//                  returns the nonce;
+//                  once Run returns (the step is durable) the handler writes
+//                  "ACK <id> <step> <value>". Output: the 5 values, joined
+//                  by ','.
+//   Sleeper/nap    records Now, sleeps <input> ms, then a `run` step writes
+//                  "WOKE <id> <unix ms>". Output: "<now ms> <woke ms>".
+//   Flaky/thrice   throws on attempts 1-3, then returns "ok".
+//   Flaky/always   always throws; at most 3 attempts, then paused.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <random>
+#include <stdexcept>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "reprise/sdk/worker.h"
+
+namespace {
+
+int effects_fd = -1;
+
+void Record(const std::string& line) {
+  std::string out = line + "\n";
+  if (write(effects_fd, out.data(), out.size()) !=
+      static_cast<ssize_t>(out.size())) {
+    throw std::runtime_error("cannot record the side effect");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  reprise::sdk::WorkerOptions options;
+  options.name = "steps";
+  std::string effects_file;
+  int step_ms = 10;
+  CLI::App app{"durable-execution worker for tests"};
+  app.add_option("--address", options.address)->required();
+  app.add_option("--effects-file", effects_file)->required();
+  app.add_option("--concurrency", options.concurrency);
+  app.add_option("--step-ms", step_ms, "time each workflow step takes");
+  CLI11_PARSE(app, argc, argv);
+  effects_fd = open(effects_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (effects_fd < 0) return 1;
+
+  using reprise::sdk::Context;
+  using Result = absl::StatusOr<std::string>;
+  reprise::sdk::Worker worker(options);
+  worker.Add(
+      reprise::sdk::ServiceDefinition::Service("Workflow")
+          .Handler("run", [step_ms](Context& ctx, const std::string&) {
+            std::vector<std::string> values;
+            for (int step = 1; step <= 5; ++step) {
+              Result value =
+                  ctx.Run(absl::StrFormat("step-%d", step), [&]() -> Result {
+                    std::string nonce = absl::StrFormat(
+                        "%016x", std::random_device()() * 4294967296ull +
+                                     std::random_device()());
+                    Record(absl::StrFormat("EXEC %s %d %s", ctx.invocation_id(),
+                                           step, nonce));
+                    std::this_thread::sleep_for(
+                        std::chrono::milliseconds(step_ms));
+                    return nonce;
+                  });
+              if (!value.ok()) return value;
+              Record(absl::StrFormat("ACK %s %d %s", ctx.invocation_id(), step,
+                                     *value));
+              values.push_back(*value);
+            }
+            return Result(absl::StrJoin(values, ","));
+          }));
+  worker.Add(reprise::sdk::ServiceDefinition::Service("Sleeper").Handler(
+      "nap", [](Context& ctx, const std::string& input) -> Result {
+        const int64_t start = absl::ToUnixMillis(ctx.Now());
+        ctx.Sleep(absl::Milliseconds(std::stoi(input)), "nap");
+        Result woke = ctx.Run("woke", [&]() -> Result {
+          const int64_t now = absl::ToUnixMillis(absl::Now());
+          Record(absl::StrFormat("WOKE %s %d", ctx.invocation_id(), now));
+          return std::to_string(now);
+        });
+        if (!woke.ok()) return woke;
+        return absl::StrFormat("%d %s", start, *woke);
+      }));
+  reprise::sdk::RetryPolicy three_tries;
+  three_tries.initial_interval = absl::Milliseconds(20);
+  three_tries.max_attempts = 3;
+  worker.Add(
+      reprise::sdk::ServiceDefinition::Service("Flaky")
+          .Handler("thrice",
+                   [](Context& ctx, const std::string&) -> Result {
+                     if (ctx.attempt() <= 3) {
+                       throw std::runtime_error(absl::StrFormat(
+                           "attempt %d fails on purpose", ctx.attempt()));
+                     }
+                     return "ok";
+                   })
+          .Handler(
+              "always",
+              [](Context& ctx, const std::string&) -> Result {
+                ctx.Run("first", [] { return Result("x"); }).IgnoreError();
+                throw std::runtime_error("the database is unreachable");
+              },
+              reprise::sdk::HandlerOptions{three_tries, std::nullopt}));
+  return worker.Run().ok() ? 0 : 1;
+}
