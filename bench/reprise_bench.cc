@@ -1,12 +1,17 @@
 // reprise-bench: closed-loop load against a real reprise-server.
 //
 // Starts reprise-server (fresh data directory, free ports, fsync on as
-// always) and an in-process SDK worker serving Bench/noop, then for each
+// always) and an in-process SDK worker, then for each workload and each
 // in-flight level keeps exactly that many Invoke calls outstanding for the
 // given duration. Prints throughput, latency percentiles, the server's CPU
-// time per invocation and its resident memory.
+// time per invocation and its resident memory. Workloads (Bench/<name>):
+//
+//   noop      returns at once
+//   steps3    three sequential `run` steps, each durable before the next
+//   sleep100  one durable 100 ms `sleep`
 //
 //   ./build-release/bench/reprise-bench --in-flight 1,16,64 --seconds 10
+//   ./build-release/bench/reprise-bench --workload steps3,sleep100
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <unistd.h>
@@ -59,8 +64,12 @@ ProcStats ReadProc(pid_t pid) {
 
 class ClosedLoop {
  public:
-  ClosedLoop(reprise::v1::Ingress::Stub& stub, int in_flight, absl::Time end)
-      : stub_(stub), end_(end), slots_(in_flight) {}
+  ClosedLoop(reprise::v1::Ingress::Stub& stub, std::string handler,
+             int in_flight, absl::Time end)
+      : stub_(stub),
+        handler_(std::move(handler)),
+        end_(end),
+        slots_(in_flight) {}
 
   void Run() {
     remaining_ = static_cast<int>(slots_.size());
@@ -84,7 +93,7 @@ class ClosedLoop {
     slot.context->set_deadline(std::chrono::system_clock::now() +
                                std::chrono::seconds(30));
     slot.request.mutable_target()->set_service("Bench");
-    slot.request.mutable_target()->set_handler("noop");
+    slot.request.mutable_target()->set_handler(handler_);
     slot.started = absl::Now();
     stub_.async()->Invoke(slot.context.get(), &slot.request, &slot.response,
                           [this, &slot](grpc::Status status) {
@@ -107,6 +116,7 @@ class ClosedLoop {
   }
 
   reprise::v1::Ingress::Stub& stub_;
+  const std::string handler_;
   const absl::Time end_;
   std::vector<Slot> slots_;
   absl::Mutex mu_;
@@ -127,6 +137,7 @@ double Percentile(std::vector<double>& sorted, double p) {
 int main(int argc, char** argv) {
   std::string server_path;
   std::vector<int> levels = {1, 16, 64};
+  std::vector<std::string> workloads = {"noop"};
   double seconds = 10;
   double warmup_seconds = 2;
   uint32_t partitions = 4;
@@ -135,6 +146,10 @@ int main(int argc, char** argv) {
                  "reprise-server binary (default: the one in this build)");
   app.add_option("--in-flight", levels, "In-flight levels")
       ->delimiter(',')
+      ->capture_default_str();
+  app.add_option("--workload", workloads, "noop, steps3, sleep100")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"noop", "steps3", "sleep100"}))
       ->capture_default_str();
   app.add_option("--seconds", seconds, "Measured seconds per level")
       ->capture_default_str();
@@ -174,10 +189,28 @@ int main(int argc, char** argv) {
   options.name = "bench";
   options.concurrency = 128;
   reprise::sdk::Worker worker(options);
-  worker.Add(reprise::sdk::ServiceDefinition::Service("Bench").Handler(
-      "noop",
-      [](reprise::sdk::Context&, const std::string&)
-          -> absl::StatusOr<std::string> { return std::string(); }));
+  using Result = absl::StatusOr<std::string>;
+  worker.Add(
+      reprise::sdk::ServiceDefinition::Service("Bench")
+          .Handler("noop",
+                   [](reprise::sdk::Context&, const std::string&) -> Result {
+                     return std::string();
+                   })
+          .Handler(
+              "steps3",
+              [](reprise::sdk::Context& ctx, const std::string&) -> Result {
+                for (const char* step : {"one", "two", "three"}) {
+                  Result r = ctx.Run(step, [] { return Result("x"); });
+                  if (!r.ok()) return r;
+                }
+                return std::string();
+              })
+          .Handler(
+              "sleep100",
+              [](reprise::sdk::Context& ctx, const std::string&) -> Result {
+                ctx.Sleep(absl::Milliseconds(100));
+                return std::string();
+              }));
   std::thread worker_thread([&] { (void)worker.Run(); });
   absl::SleepFor(absl::Milliseconds(500));
 
@@ -186,32 +219,35 @@ int main(int argc, char** argv) {
   auto stub = reprise::v1::Ingress::NewStub(grpc::CreateCustomChannel(
       field("ingress"), grpc::InsecureChannelCredentials(), args));
 
-  std::printf("%9s %12s %9s %9s %9s %14s %11s\n", "in-flight", "invocations/s",
-              "p50 ms", "p90 ms", "p99 ms", "server CPU us", "server MiB");
-  for (int level : levels) {
-    ClosedLoop warmup(*stub, level,
-                      absl::Now() + absl::Seconds(warmup_seconds));
-    warmup.Run();
-    ProcStats before = ReadProc(server.pid());
-    absl::Time start = absl::Now();
-    ClosedLoop loop(*stub, level, start + absl::Seconds(seconds));
-    loop.Run();
-    double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
-    ProcStats after = ReadProc(server.pid());
-    auto& lat = loop.latencies_ms();
-    std::sort(lat.begin(), lat.end());
-    double count = static_cast<double>(lat.size());
-    std::printf(
-        "%9d %12.0f %9.3f %9.3f %9.3f %14.1f %11.1f%s\n", level,
-        count / elapsed, Percentile(lat, 0.5), Percentile(lat, 0.9),
-        Percentile(lat, 0.99),
-        count > 0 ? (after.cpu_seconds - before.cpu_seconds) * 1e6 / count
-                  : 0.0,
-        after.rss_mib,
-        loop.errors() > 0
-            ? (" (" + std::to_string(loop.errors()) + " errors)").c_str()
-            : "");
-    std::fflush(stdout);
+  std::printf("%-9s %9s %13s %9s %9s %9s %14s %11s\n", "workload", "in-flight",
+              "invocations/s", "p50 ms", "p90 ms", "p99 ms", "server CPU us",
+              "server MiB");
+  for (const std::string& workload : workloads) {
+    for (int level : levels) {
+      ClosedLoop warmup(*stub, workload, level,
+                        absl::Now() + absl::Seconds(warmup_seconds));
+      warmup.Run();
+      ProcStats before = ReadProc(server.pid());
+      absl::Time start = absl::Now();
+      ClosedLoop loop(*stub, workload, level, start + absl::Seconds(seconds));
+      loop.Run();
+      double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
+      ProcStats after = ReadProc(server.pid());
+      auto& lat = loop.latencies_ms();
+      std::sort(lat.begin(), lat.end());
+      double count = static_cast<double>(lat.size());
+      std::printf(
+          "%-9s %9d %13.0f %9.3f %9.3f %9.3f %14.1f %11.1f%s\n",
+          workload.c_str(), level, count / elapsed, Percentile(lat, 0.5),
+          Percentile(lat, 0.9), Percentile(lat, 0.99),
+          count > 0 ? (after.cpu_seconds - before.cpu_seconds) * 1e6 / count
+                    : 0.0,
+          after.rss_mib,
+          loop.errors() > 0
+              ? (" (" + std::to_string(loop.errors()) + " errors)").c_str()
+              : "");
+      std::fflush(stdout);
+    }
   }
   worker.Shutdown();
   worker_thread.join();

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "runtime/common/check.h"
 #include "runtime/common/clock.h"
 #include "runtime/common/logging.h"
 
@@ -100,7 +101,6 @@ void Invoker::AddWorker(std::shared_ptr<WorkerConnection> connection,
       worker->options[HandlerKey(service.name(), handler.name())] = resolved;
     }
   }
-  Outbox outbox;
   {
     absl::MutexLock lock(&mu_);
     // The stream may have ended while the registration was being written;
@@ -117,9 +117,8 @@ void Invoker::AddWorker(std::shared_ptr<WorkerConnection> connection,
     for (const auto& service : w.view.services) {
       workers_by_service_[service].push_back(&w);
     }
-    DrainWaiting(w, outbox);
+    DrainWaiting(w);
   }
-  Flush(outbox);
 }
 
 void Invoker::OnWorkerDisconnected(const WorkerConnection& connection) {
@@ -168,7 +167,6 @@ Invoker::Attempt* Invoker::RunningAttempt(const WorkerConnection& connection,
 
 void Invoker::OnWorkerMessage(const WorkerConnection& connection,
                               const v1::WorkerMessage& message) {
-  Outbox outbox;
   Proposals proposals;
   {
     absl::MutexLock lock(&mu_);
@@ -198,12 +196,11 @@ void Invoker::OnWorkerMessage(const WorkerConnection& connection,
         out->set_invocation_id(suspend.invocation_id());
         out->set_attempt(suspend.attempt());
         *out->mutable_waiting_on() = suspend.waiting_on();
-        out->set_worker_version(attempt->worker->view.version);
         proposals.emplace_back(attempt->partition, std::move(command));
         Worker* worker = attempt->worker;
         ReleaseSlot(*attempt);
         attempt->state = Attempt::State::kEnded;
-        DrainWaiting(*worker, outbox);
+        DrainWaiting(*worker);
         break;
       }
       case v1::WorkerMessage::kAttemptFailed: {
@@ -217,7 +214,7 @@ void Invoker::OnWorkerMessage(const WorkerConnection& connection,
                         ? std::optional<uint32_t>(failed.journal_index())
                         : std::nullopt,
                     proposals);
-        DrainWaiting(*worker, outbox);
+        DrainWaiting(*worker);
         break;
       }
       default:
@@ -227,7 +224,6 @@ void Invoker::OnWorkerMessage(const WorkerConnection& connection,
   // Outside the lock: one stream's messages arrive one at a time, so its
   // commands still reach the log in order.
   Propose(proposals);
-  Flush(outbox);
 }
 
 void Invoker::FailAttempt(Attempt& attempt, std::string message,
@@ -245,7 +241,6 @@ void Invoker::FailAttempt(Attempt& attempt, std::string message,
   *failed->mutable_retry_policy() = options != worker.options.end()
                                         ? options->second.retry_policy
                                         : options_.default_retry_policy;
-  failed->set_worker_version(worker.view.version);
   proposals.emplace_back(attempt.partition, std::move(command));
   ReleaseSlot(attempt);
   attempt.state = Attempt::State::kEnded;
@@ -253,7 +248,6 @@ void Invoker::FailAttempt(Attempt& attempt, std::string message,
 
 void Invoker::StartAttempt(PartitionId partition,
                            state_machine::StartAttemptAction action) {
-  Outbox outbox;
   {
     absl::MutexLock lock(&mu_);
     auto [it, inserted] = attempts_.try_emplace(action.invocation_id);
@@ -267,8 +261,10 @@ void Invoker::StartAttempt(PartitionId partition,
         abort.mutable_abort()->set_invocation_id(attempt.id.ToBytes());
         abort.mutable_abort()->set_attempt(attempt.number);
         abort.mutable_abort()->set_reason("superseded by a newer attempt");
-        outbox.emplace_back(attempt.worker->connection, std::move(abort));
+        Worker* worker = attempt.worker;
+        worker->connection->Send(std::move(abort));
         ReleaseSlot(attempt);
+        DrainWaiting(*worker);
       }
     }
     attempt.partition = partition;
@@ -285,14 +281,12 @@ void Invoker::StartAttempt(PartitionId partition,
                       DispatchDelayed(id, number);
                     });
     } else {
-      Dispatch(attempt, outbox);
+      Dispatch(attempt);
     }
   }
-  Flush(outbox);
 }
 
 void Invoker::DispatchDelayed(const InvocationId& id, uint32_t number) {
-  Outbox outbox;
   {
     absl::MutexLock lock(&mu_);
     auto it = attempts_.find(id);
@@ -300,46 +294,37 @@ void Invoker::DispatchDelayed(const InvocationId& id, uint32_t number) {
         it->second.state != Attempt::State::kDelayed) {
       return;
     }
-    Dispatch(it->second, outbox);
+    Dispatch(it->second);
   }
-  Flush(outbox);
 }
 
 void Invoker::OnEntryAck(const state_machine::EntryAckAction& action) {
-  std::shared_ptr<WorkerConnection> connection;
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = attempts_.find(action.invocation_id);
-    if (it == attempts_.end() || it->second.number != action.attempt ||
-        it->second.state != Attempt::State::kRunning) {
-      return;
-    }
-    connection = it->second.worker->connection;
-  }
   v1::RuntimeMessage message;
   auto* ack = message.mutable_ack();
   ack->set_invocation_id(action.invocation_id.ToBytes());
   ack->set_attempt(action.attempt);
   ack->set_index(action.index);
-  connection->Send(std::move(message));
+  absl::MutexLock lock(&mu_);
+  auto it = attempts_.find(action.invocation_id);
+  if (it == attempts_.end() || it->second.number != action.attempt ||
+      it->second.state != Attempt::State::kRunning) {
+    return;
+  }
+  it->second.worker->connection->Send(std::move(message));
 }
 
 void Invoker::OnEntryCompleted(
     const state_machine::EntryCompletedAction& action) {
-  std::shared_ptr<WorkerConnection> connection;
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = attempts_.find(action.invocation_id);
-    if (it == attempts_.end() || it->second.number != action.attempt) return;
-    Attempt& attempt = it->second;
-    if (attempt.state != Attempt::State::kRunning) {
-      // Not sent yet: the attempt replays the completed entry.
-      if (action.index < attempt.journal.size()) {
-        attempt.journal[action.index] = action.entry;
-      }
-      return;
+  absl::MutexLock lock(&mu_);
+  auto it = attempts_.find(action.invocation_id);
+  if (it == attempts_.end() || it->second.number != action.attempt) return;
+  Attempt& attempt = it->second;
+  if (attempt.state != Attempt::State::kRunning) {
+    // Not sent yet: the attempt replays the completed entry.
+    if (action.index < attempt.journal.size()) {
+      attempt.journal[action.index] = action.entry;
     }
-    connection = attempt.worker->connection;
+    return;
   }
   v1::RuntimeMessage message;
   auto* completion = message.mutable_completion();
@@ -347,11 +332,10 @@ void Invoker::OnEntryCompleted(
   completion->set_attempt(action.attempt);
   completion->set_index(action.index);
   *completion->mutable_entry() = action.entry;
-  connection->Send(std::move(message));
+  attempt.worker->connection->Send(std::move(message));
 }
 
 void Invoker::OnFinished(const InvocationId& id) {
-  Outbox outbox;
   {
     absl::MutexLock lock(&mu_);
     auto it = attempts_.find(id);
@@ -359,18 +343,19 @@ void Invoker::OnFinished(const InvocationId& id) {
     Worker* worker = it->second.worker;
     ReleaseSlot(it->second);
     attempts_.erase(it);
-    if (worker != nullptr) DrainWaiting(*worker, outbox);
+    if (worker != nullptr) DrainWaiting(*worker);
   }
-  Flush(outbox);
 }
 
 bool Invoker::CanRun(const Worker& worker, const Attempt& attempt) const {
   return worker.running.size() < worker.view.capacity &&
+         worker.options.contains(
+             HandlerKey(attempt.target.service(), attempt.target.handler())) &&
          (attempt.pinned_version.empty() ||
           worker.view.version == attempt.pinned_version);
 }
 
-void Invoker::Dispatch(Attempt& attempt, Outbox& outbox) {
+void Invoker::Dispatch(Attempt& attempt) {
   Worker* best = nullptr;
   auto candidates = workers_by_service_.find(attempt.target.service());
   if (candidates != workers_by_service_.end()) {
@@ -396,10 +381,10 @@ void Invoker::Dispatch(Attempt& attempt, Outbox& outbox) {
   for (auto& entry : attempt.journal) *start->add_journal() = std::move(entry);
   attempt.journal.clear();
   attempt.journal.shrink_to_fit();
-  outbox.emplace_back(best->connection, std::move(message));
+  best->connection->Send(std::move(message));
 }
 
-void Invoker::DrainWaiting(Worker& worker, Outbox& outbox) {
+void Invoker::DrainWaiting(Worker& worker) {
   for (const auto& service : worker.view.services) {
     auto queue = waiting_.find(service);
     if (queue == waiting_.end()) continue;
@@ -418,7 +403,7 @@ void Invoker::DrainWaiting(Worker& worker, Outbox& outbox) {
         continue;
       }
       pos = ids.erase(pos);
-      Dispatch(it->second, outbox);
+      Dispatch(it->second);
     }
     if (ids.empty()) waiting_.erase(queue);
   }
@@ -431,7 +416,6 @@ void Invoker::ReleaseSlot(Attempt& attempt) {
 }
 
 void Invoker::CheckInactivity() {
-  Outbox outbox;
   Proposals proposals;
   {
     absl::MutexLock lock(&mu_);
@@ -449,17 +433,16 @@ void Invoker::CheckInactivity() {
       abort.mutable_abort()->set_invocation_id(id.ToBytes());
       abort.mutable_abort()->set_attempt(attempt.number);
       abort.mutable_abort()->set_reason("inactivity timeout");
-      outbox.emplace_back(worker->connection, std::move(abort));
+      worker->connection->Send(std::move(abort));
       FailAttempt(attempt,
                   absl::StrCat("the attempt sent nothing for ",
                                absl::FormatDuration(timeout),
                                " (the handler's inactivity timeout)"),
                   std::nullopt, proposals);
     }
-    for (auto& [key, worker] : workers_) DrainWaiting(*worker, outbox);
+    for (auto& [key, worker] : workers_) DrainWaiting(*worker);
   }
   Propose(proposals);
-  Flush(outbox);
   tasks_.PostAt(absl::Now() + options_.inactivity_check_interval,
                 [this] { CheckInactivity(); });
 }
@@ -468,20 +451,17 @@ void Invoker::Propose(Proposals& proposals) {
   for (auto& [partition, command] : proposals) {
     log_.Append(partition, command.SerializeAsString(),
                 [](absl::StatusOr<Lsn> lsn) {
+                  // The log is fail-stop: nothing more can become durable,
+                  // and an attempt whose report is lost would wait forever.
+                  // Restarting recovers every invocation from the log.
                   if (!lsn.ok()) {
                     Log(LogLevel::kError, "proposing to the log: %s",
                         lsn.status().ToString());
+                    REPRISE_CHECK(false, "the log failed; restart the runtime");
                   }
                 });
   }
   proposals.clear();
-}
-
-void Invoker::Flush(Outbox& outbox) {
-  for (auto& [connection, message] : outbox) {
-    connection->Send(std::move(message));
-  }
-  outbox.clear();
 }
 
 std::optional<AttemptView> Invoker::Describe(const InvocationId& id) const {

@@ -13,7 +13,9 @@
 // timeout is aborted and reported as failed.
 //
 // Thread-safety: all methods may be called from any thread; a short mutex
-// guards the state and nothing blocks under it. Messages to workers and
+// guards the state and nothing blocks under it. Messages to workers are
+// queued under the mutex (WorkerConnection::Send never blocks), so a
+// worker receives an attempt's Start before anything about that attempt;
 // appends to the log happen after the mutex is released. Ownership: borrows
 // the log and the registry, which must outlive it; shares WorkerConnections
 // with their gRPC streams.
@@ -146,8 +148,6 @@ class Invoker {
     Worker* worker = nullptr;
     absl::Time last_activity;
   };
-  using Outbox = std::vector<
-      std::pair<std::shared_ptr<WorkerConnection>, v1::RuntimeMessage>>;
   // Commands to append once the mutex is released, in order.
   using Proposals = std::vector<std::pair<PartitionId, v1::Command>>;
 
@@ -156,14 +156,12 @@ class Invoker {
   Attempt* RunningAttempt(const WorkerConnection& connection,
                           const std::string& id_bytes, uint32_t number)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Dispatch(Attempt& attempt, Outbox& outbox)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Dispatch(Attempt& attempt) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Dispatches attempt `number` if it still waits for its back-off.
   void DispatchDelayed(const InvocationId& id, uint32_t number);
   bool CanRun(const Worker& worker, const Attempt& attempt) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void DrainWaiting(Worker& worker, Outbox& outbox)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DrainWaiting(Worker& worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends a running attempt and reports `message` as its failure.
   void FailAttempt(Attempt& attempt, std::string message,
                    std::optional<uint32_t> journal_index, Proposals& proposals)
@@ -171,7 +169,6 @@ class Invoker {
   void ReleaseSlot(Attempt& attempt) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CheckInactivity();
   void Propose(Proposals& proposals);
-  static void Flush(Outbox& outbox);
 
   log::Log& log_;
   storage::ServiceRegistry& registry_;

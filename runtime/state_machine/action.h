@@ -26,23 +26,23 @@ struct StartAttemptAction {
 // The entry the attempt proposed at `index` is durable: tell its worker.
 struct EntryAckAction {
   InvocationId invocation_id;
-  uint32_t attempt;
-  uint32_t index;
+  uint32_t attempt = 0;
+  uint32_t index = 0;
 };
 
 // The entry at `index` completed while `attempt` runs: tell its worker.
 struct EntryCompletedAction {
   InvocationId invocation_id;
-  uint32_t attempt;
-  uint32_t index;
   v1::JournalEntry entry;
+  uint32_t attempt = 0;
+  uint32_t index = 0;
 };
 
 // Fire a durable timer once its time has come.
 struct RegisterTimerAction {
   InvocationId invocation_id;
-  uint32_t index;
-  int64_t wake_up_at_ms;
+  uint32_t index = 0;
+  int64_t wake_up_at_ms = 0;
 };
 
 // No attempt runs any more (suspended or paused): forget the attempt.

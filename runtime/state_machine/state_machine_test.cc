@@ -114,7 +114,6 @@ class StateMachineTest : public ::testing::Test {
     failed->set_message("boom " + std::to_string(attempt));
     failed->set_journal_index(1);
     *failed->mutable_retry_policy() = policy;
-    failed->set_worker_version("v1");
     return command;
   }
   std::vector<storage::Timer> Timers() {
@@ -381,6 +380,26 @@ TEST_F(StateMachineTest, FailedAttemptsBackOffThenPause) {
   EXPECT_EQ(status->last_failure().attempt(), 3u);
   EXPECT_EQ(status->last_failure().message(), "boom 3");
   EXPECT_EQ(status->last_failure().failed_at_ms(), 5000);
+}
+
+TEST_F(StateMachineTest, ResumesDoNotSpendTheRetryBudget) {
+  Apply(Invoke(id_));
+  Apply(Propose(id_, 1, 1, SleepEntry(9000)));
+  Apply(Suspend(id_, 1, {1}));
+  Apply(Fire(id_, 1, 9001));  // attempt 2 resumes
+  auto actions = Apply(Failed(id_, 2, Policy(2), 9100));
+  ASSERT_EQ(actions.size(), 1u);
+  auto* start = std::get_if<StartAttemptAction>(&actions[0]);
+  ASSERT_NE(start, nullptr) << "a first failure must be retried";
+  EXPECT_EQ(start->attempt, 3u);
+  EXPECT_EQ(start->not_before_ms, 9200);  // the first back-off, not a later
+  EXPECT_EQ(Status(id_)->failures(), 1u);
+}
+
+TEST_F(StateMachineTest, FailureWithoutAnEntryDoesNotPin) {
+  Apply(Invoke(id_));
+  Apply(Failed(id_, 1, Policy(5), 3000));
+  EXPECT_TRUE(Status(id_)->pinned_version().empty());
 }
 
 TEST_F(StateMachineTest, ExhaustedAttemptsFailTheInvocationWhenAsked) {

@@ -13,15 +13,18 @@
 namespace reprise::state_machine {
 namespace {
 
-// The back-off before the attempt after `failed_attempt`.
-int64_t RetryDelayMs(const v1::RetryPolicy& policy, uint32_t failed_attempt) {
+// The back-off after the `failures`-th failed attempt.
+int64_t RetryDelayMs(const v1::RetryPolicy& policy, uint32_t failures) {
+  // An hour caps a policy without a maximum interval (and keeps the value
+  // far from overflow).
+  constexpr double kCeilingMs = 3600.0 * 1000;
   const double factor = std::max(1.0, policy.factor());
   double delay = policy.initial_interval_ms() *
-                 std::pow(factor, static_cast<double>(failed_attempt - 1));
-  if (policy.max_interval_ms() > 0) {
-    delay = std::min(delay, static_cast<double>(policy.max_interval_ms()));
-  }
-  return static_cast<int64_t>(delay);
+                 std::pow(factor, static_cast<double>(failures - 1));
+  double ceiling = policy.max_interval_ms() > 0
+                       ? static_cast<double>(policy.max_interval_ms())
+                       : kCeilingMs;
+  return static_cast<int64_t>(std::min({delay, ceiling, kCeilingMs}));
 }
 
 }  // namespace
@@ -35,7 +38,7 @@ absl::Status ApplyAttemptFailed(const v1::AttemptFailedCommand& command,
   if (!running.has_value()) return absl::OkStatus();
   const InvocationId& id = running->id;
   v1::InvocationStatus& status = running->status;
-  PinVersion(status, command.worker_version());
+  status.set_failures(status.failures() + 1);
 
   v1::AttemptFailure& failure = *status.mutable_last_failure();
   failure.set_attempt(command.attempt());
@@ -48,9 +51,9 @@ absl::Status ApplyAttemptFailed(const v1::AttemptFailedCommand& command,
   failure.set_failed_at_ms(now_ms);
 
   const v1::RetryPolicy& policy = command.retry_policy();
-  if (policy.max_attempts() == 0 || command.attempt() < policy.max_attempts()) {
+  if (policy.max_attempts() == 0 || status.failures() < policy.max_attempts()) {
     return StartNextAttempt(id, status, now_ms,
-                            now_ms + RetryDelayMs(policy, command.attempt()),
+                            now_ms + RetryDelayMs(policy, status.failures()),
                             txn, actions);
   }
   status.set_modified_at_ms(now_ms);
@@ -60,8 +63,8 @@ absl::Status ApplyAttemptFailed(const v1::AttemptFailedCommand& command,
     status.set_completed_at_ms(now_ms);
     auto* result = status.mutable_result()->mutable_failure();
     result->set_code(static_cast<uint32_t>(absl::StatusCode::kUnknown));
-    result->set_message(absl::StrFormat("gave up after %d attempts: %s",
-                                        command.attempt(), command.message()));
+    result->set_message(absl::StrFormat("gave up after %d failed attempts: %s",
+                                        status.failures(), command.message()));
     txn.PutInvocationStatus(id, status);
     actions.push_back(InvocationCompletedAction{id, status.result()});
     return absl::OkStatus();

@@ -47,7 +47,8 @@ absl::StatusOr<std::optional<RunningInvocation>> FindRunningAttempt(
     storage::Transaction& txn, const std::string& invocation_id,
     uint32_t attempt);
 
-// Pins the invocation to `worker_version` if it is not pinned yet.
+// Pins the invocation to `worker_version` if it is not pinned yet. Only a
+// journal entry pins: an attempt that wrote nothing may move to any version.
 void PinVersion(v1::InvocationStatus& status, const std::string& version);
 
 // Makes the invocation run a new attempt (number status.attempt + 1) no

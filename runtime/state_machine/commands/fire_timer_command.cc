@@ -35,7 +35,7 @@ absl::Status ApplyFireTimer(const v1::FireTimerCommand& command, int64_t now_ms,
     case v1::INVOCATION_STATE_INVOKED:
       txn.PutInvocationStatus(*id, *status);
       actions.push_back(
-          EntryCompletedAction{*id, status->attempt(), command.index(), entry});
+          EntryCompletedAction{*id, entry, status->attempt(), command.index()});
       break;
     case v1::INVOCATION_STATE_SUSPENDED:
       if (std::find(status->waiting_on().begin(), status->waiting_on().end(),

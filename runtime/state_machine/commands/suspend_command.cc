@@ -18,7 +18,6 @@ absl::Status ApplySuspend(const v1::SuspendCommand& command, int64_t now_ms,
   if (!running.has_value()) return absl::OkStatus();
   const InvocationId& id = running->id;
   v1::InvocationStatus& status = running->status;
-  PinVersion(status, command.worker_version());
 
   REPRISE_ASSIGN_OR_RETURN(auto journal, txn.GetJournal(id));
   std::vector<uint32_t> pending;
