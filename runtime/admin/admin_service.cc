@@ -166,7 +166,9 @@ absl::Status AdminService::DoDescribe(
     response.set_completed_at_ms(status->completed_at_ms());
     *response.mutable_result() = status->result();
   }
-  if (status->state() == v1::INVOCATION_STATE_INVOKED) {
+  // Past retry times belong to attempts that have started.
+  if (status->state() == v1::INVOCATION_STATE_INVOKED &&
+      status->next_retry_at_ms() > NowMillis()) {
     response.set_next_retry_at_ms(status->next_retry_at_ms());
   }
   *response.mutable_waiting_on() = status->waiting_on();

@@ -70,13 +70,14 @@ class TerminalError : public std::exception {
 // How Run retries a function that throws. The delay before try n+1 is
 // min(initial_interval * factor^(n-1), max_interval). Retrying stops after
 // `max_attempts` tries or once `max_duration` has passed since the first
-// (zero means no limit on that axis; set at least one); the step then fails
-// terminally with the last error, so the handler can compensate.
+// (zero means no limit on that axis); the step then fails terminally with
+// the last error, so the handler can compensate. The attempt sends nothing
+// while it retries: keep the whole sequence within the inactivity timeout.
 struct RunRetryPolicy {
   absl::Duration initial_interval = absl::Milliseconds(100);
   double factor = 2.0;
   absl::Duration max_interval = absl::Seconds(10);
-  uint32_t max_attempts = 0;
+  uint32_t max_attempts = 10;
   absl::Duration max_duration = absl::ZeroDuration();
 };
 

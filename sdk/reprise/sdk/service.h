@@ -28,8 +28,9 @@ enum class ServiceType { kService, kVirtualObject, kWorkflow };
 enum class HandlerType { kDefault, kExclusive, kShared };
 
 // How the runtime retries an invocation whose attempt failed (an exception,
-// a journal mismatch, a lost worker, an inactivity timeout). The delay
-// before attempt n+1 is min(initial_interval * factor^(n-1), max_interval).
+// a journal mismatch, a lost worker, an inactivity timeout). The delay after
+// the n-th failed attempt is min(initial_interval * factor^(n-1),
+// max_interval). Resuming after a suspension is not a failure.
 struct RetryPolicy {
   enum class OnMaxAttempts {
     kPause,  // keep it, journal and last failure, until an operator acts
@@ -38,13 +39,14 @@ struct RetryPolicy {
   absl::Duration initial_interval = absl::Milliseconds(100);
   double factor = 2.0;
   absl::Duration max_interval = absl::Seconds(10);
-  // Attempts in all, the first included; 0 means unlimited.
+  // Failed attempts after which it gives up; 0 means unlimited.
   uint32_t max_attempts = 30;
   OnMaxAttempts on_max_attempts = OnMaxAttempts::kPause;
 };
 
-// Per handler, or per service as the default of its handlers. Unset fields
-// take the runtime's defaults: the RetryPolicy above, and 5 minutes.
+// Per handler, or per service as the default of its handlers. A field the
+// handler leaves unset takes the service's value, then the runtime's
+// default: the RetryPolicy above, and 5 minutes.
 struct HandlerOptions {
   std::optional<RetryPolicy> retry_policy;
   // An attempt that sends the runtime nothing (no step, no result) for this

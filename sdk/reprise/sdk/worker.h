@@ -30,7 +30,8 @@ struct WorkerOptions {
   std::string address;
   // Shown to operators.
   std::string name = "worker";
-  // Invocations are pinned to the version that started them.
+  // An invocation is pinned to the version that wrote its first journal
+  // entry; its later attempts run only on workers of that version.
   std::string version = "dev";
   // Attempts run at once (handler threads); announced to the runtime.
   uint32_t concurrency = 64;
