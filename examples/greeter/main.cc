@@ -3,9 +3,8 @@
 //
 //   ./build/examples/greeter/greeter --address 127.0.0.1:9090
 //   ./build/runtime/cli/reprise invoke Greeter/greet --data '"Ada"'
-#include <signal.h>
 
-#include <thread>
+#include <cstdio>
 
 #include "CLI/CLI.hpp"
 #include "reprise/sdk/json.h"
@@ -38,22 +37,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGINT);
-  sigaddset(&stop, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
-
   reprise::sdk::Worker worker(options);
   worker.Add(reprise::sdk::ServiceDefinition::Service("Greeter").Handler(
       "greet", reprise::sdk::JsonHandler(Greet)));
-  std::thread watcher([&] {
-    int signal = 0;
-    sigwait(&stop, &signal);
-    worker.Shutdown();
-  });
-  watcher.detach();
-  absl::Status status = worker.Run();
+  absl::Status status = worker.RunUntilSignal();
   if (!status.ok()) {
     std::fprintf(stderr, "greeter: %s\n", status.ToString().c_str());
     return 1;

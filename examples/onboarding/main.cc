@@ -8,10 +8,7 @@
 //       --data '{"user": "ada", "trial_seconds": 10}'
 //
 // The "systems" it talks to are simulated: each step prints what it does.
-#include <signal.h>
-
 #include <cstdio>
-#include <thread>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_format.h"
@@ -71,22 +68,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGINT);
-  sigaddset(&stop, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
-
   reprise::sdk::Worker worker(options);
   worker.Add(reprise::sdk::ServiceDefinition::Service("Onboarding")
                  .Handler("start", reprise::sdk::JsonHandler(Start)));
-  std::thread watcher([&] {
-    int signal = 0;
-    sigwait(&stop, &signal);
-    worker.Shutdown();
-  });
-  watcher.detach();
-  absl::Status status = worker.Run();
+  absl::Status status = worker.RunUntilSignal();
   if (!status.ok()) {
     std::fprintf(stderr, "onboarding: %s\n", status.ToString().c_str());
     return 1;

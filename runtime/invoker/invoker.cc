@@ -5,7 +5,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "runtime/common/check.h"
 #include "runtime/common/clock.h"
 #include "runtime/common/logging.h"
 
@@ -257,12 +256,8 @@ void Invoker::StartAttempt(PartitionId partition,
       // The state machine moved on from the attempt this leader knew (it
       // ended, or a crash reset the numbering): its worker must stop it.
       if (attempt.state == Attempt::State::kRunning) {
-        v1::RuntimeMessage abort;
-        abort.mutable_abort()->set_invocation_id(attempt.id.ToBytes());
-        abort.mutable_abort()->set_attempt(attempt.number);
-        abort.mutable_abort()->set_reason("superseded by a newer attempt");
         Worker* worker = attempt.worker;
-        worker->connection->Send(std::move(abort));
+        SendAbort(attempt, "superseded by a newer attempt");
         ReleaseSlot(attempt);
         DrainWaiting(*worker);
       }
@@ -409,6 +404,15 @@ void Invoker::DrainWaiting(Worker& worker) {
   }
 }
 
+void Invoker::SendAbort(const Attempt& attempt, std::string reason) {
+  v1::RuntimeMessage message;
+  auto* abort = message.mutable_abort();
+  abort->set_invocation_id(attempt.id.ToBytes());
+  abort->set_attempt(attempt.number);
+  abort->set_reason(std::move(reason));
+  attempt.worker->connection->Send(std::move(message));
+}
+
 void Invoker::ReleaseSlot(Attempt& attempt) {
   if (attempt.worker == nullptr) return;
   attempt.worker->running.erase(attempt.id);
@@ -429,11 +433,7 @@ void Invoker::CheckInactivity() {
                                          ? options->second.inactivity_timeout
                                          : options_.default_inactivity_timeout;
       if (now - attempt.last_activity < timeout) continue;
-      v1::RuntimeMessage abort;
-      abort.mutable_abort()->set_invocation_id(id.ToBytes());
-      abort.mutable_abort()->set_attempt(attempt.number);
-      abort.mutable_abort()->set_reason("inactivity timeout");
-      worker->connection->Send(std::move(abort));
+      SendAbort(attempt, "inactivity timeout");
       FailAttempt(attempt,
                   absl::StrCat("the attempt sent nothing for ",
                                absl::FormatDuration(timeout),
@@ -450,16 +450,7 @@ void Invoker::CheckInactivity() {
 void Invoker::Propose(Proposals& proposals) {
   for (auto& [partition, command] : proposals) {
     log_.Append(partition, command.SerializeAsString(),
-                [](absl::StatusOr<Lsn> lsn) {
-                  // The log is fail-stop: nothing more can become durable,
-                  // and an attempt whose report is lost would wait forever.
-                  // Restarting recovers every invocation from the log.
-                  if (!lsn.ok()) {
-                    Log(LogLevel::kError, "proposing to the log: %s",
-                        lsn.status().ToString());
-                    REPRISE_CHECK(false, "the log failed; restart the runtime");
-                  }
-                });
+                log::StopProcessOnFailure("proposing to the log"));
   }
   proposals.clear();
 }

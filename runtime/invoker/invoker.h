@@ -166,6 +166,9 @@ class Invoker {
   void FailAttempt(Attempt& attempt, std::string message,
                    std::optional<uint32_t> journal_index, Proposals& proposals)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Tells the worker running `attempt` to stop it.
+  void SendAbort(const Attempt& attempt, std::string reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReleaseSlot(Attempt& attempt) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CheckInactivity();
   void Propose(Proposals& proposals);

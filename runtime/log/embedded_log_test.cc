@@ -55,5 +55,11 @@ TEST(EmbeddedLogTest, ConcurrentAppendsShareSyncs) {
   EXPECT_LT(log->sync_count(), static_cast<uint64_t>(kAppends));
 }
 
+TEST(StopProcessOnFailureTest, StopsOnlyOnAFailedAppend) {
+  StopProcessOnFailure("proposing")(Lsn(7));  // success: nothing happens
+  EXPECT_DEATH(StopProcessOnFailure("proposing")(absl::DataLossError("disk")),
+               "proposing: DATA_LOSS: disk");
+}
+
 }  // namespace
 }  // namespace reprise::log

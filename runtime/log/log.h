@@ -71,4 +71,10 @@ class Log {
   virtual void SetTailListener(TailListener listener) = 0;
 };
 
+// The callback for an append whose loss would leave work waiting forever (a
+// proposal, a timer's firing): logs `what` and stops the process if the
+// append fails. The log is fail-stop, so nothing more could become durable;
+// a restart recovers everything from the log.
+AppendCallback StopProcessOnFailure(std::string what);
+
 }  // namespace reprise::log

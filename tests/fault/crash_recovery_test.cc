@@ -24,19 +24,11 @@ namespace {
 
 using testing::BuildPath;
 using testing::ChildProcess;
+using testing::Deadline;
 
 constexpr int kInvocations = 1000;
 constexpr int kSenders = 16;
 constexpr int kKillAfterAcks = kInvocations / 2;
-
-std::unique_ptr<grpc::ClientContext> Deadline(int seconds) {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(std::chrono::system_clock::now() +
-                        std::chrono::seconds(seconds));
-  // Across the restart the channel must reconnect first.
-  context->set_wait_for_ready(true);
-  return context;
-}
 
 TEST(CrashRecoveryTest, AcknowledgedInvocationsSurviveSigkillExactlyOnce) {
   testing::TempDir dir;

@@ -22,18 +22,11 @@ namespace {
 
 using testing::BuildPath;
 using testing::ChildProcess;
+using testing::Deadline;
 
 constexpr int kWorkflows = 200;
 constexpr int kSteps = 5;
 constexpr int kKills = 4;
-
-std::unique_ptr<grpc::ClientContext> Deadline(int seconds) {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(std::chrono::system_clock::now() +
-                        std::chrono::seconds(seconds));
-  context->set_wait_for_ready(true);
-  return context;
-}
 
 class DurableExecutionTest : public ::testing::Test {
  protected:

@@ -30,6 +30,14 @@ std::shared_ptr<grpc::Channel> NewChannel(const std::string& address) {
                                    args);
 }
 
+std::unique_ptr<grpc::ClientContext> Deadline(int seconds) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(seconds));
+  context->set_wait_for_ready(true);
+  return context;
+}
+
 std::string BuildPath(const std::string& relative) {
   return BuildDir() + "/" + relative;
 }

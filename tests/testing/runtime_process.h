@@ -5,6 +5,7 @@
 #pragma once
 
 #include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
 
 #include <memory>
 #include <string>
@@ -43,6 +44,10 @@ class RuntimeProcess {
 // A channel of its own (not sharing gRPC's global subchannel pool), so a
 // client made after a server restart never inherits a dead connection.
 std::shared_ptr<grpc::Channel> NewChannel(const std::string& address);
+
+// A client context with a deadline `seconds` away that waits for the
+// channel to connect (across a server restart) instead of failing fast.
+std::unique_ptr<grpc::ClientContext> Deadline(int seconds);
 
 // Path of a binary in the build tree, e.g. "runtime/server/reprise-server".
 std::string BuildPath(const std::string& relative);

@@ -1,6 +1,7 @@
 #include "reprise/sdk/worker.h"
 
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -362,6 +363,22 @@ Worker& Worker::Add(ServiceDefinition service) {
 }
 
 absl::Status Worker::Run() { return impl_->Run(); }
+
+absl::Status Worker::RunUntilSignal() {
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  std::thread watcher([this, stop] {
+    int signal = 0;
+    sigwait(&stop, &signal);
+    Shutdown();
+  });
+  // Left waiting if Run returns for another reason; it ends with the process.
+  watcher.detach();
+  return Run();
+}
 void Worker::Shutdown() { impl_->Shutdown(); }
 
 }  // namespace reprise::sdk

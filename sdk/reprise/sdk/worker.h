@@ -55,6 +55,10 @@ class Worker {
   // Serves until Shutdown. Returns OK after Shutdown, or the runtime's
   // answer if it refuses the registration (a definition error to fix).
   absl::Status Run();
+  // Run, until SIGINT or SIGTERM asks for a clean Shutdown. Blocks those
+  // signals in the calling thread first, so call it from main before any
+  // other thread starts (threads inherit the mask).
+  absl::Status RunUntilSignal();
   void Shutdown();
 
  private:
