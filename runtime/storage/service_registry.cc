@@ -12,8 +12,28 @@ namespace {
 
 constexpr std::string_view kRegistryKey = "services";
 
+// `where` names the service or handler, for the message.
+absl::Status ValidateOptions(const v1::HandlerOptions& options,
+                             const std::string& where) {
+  if (options.has_retry_policy() && options.retry_policy().factor() < 1.0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: retry policy factor %g must be at least 1", where,
+                        options.retry_policy().factor()));
+  }
+  if (options.has_inactivity_timeout_ms() &&
+      options.inactivity_timeout_ms() == 0) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: the inactivity timeout must be at least 1 ms (leave it unset "
+        "for the default)",
+        where));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateService(const v1::ServiceDefinition& service) {
   REPRISE_RETURN_IF_ERROR(ValidateName(service.name(), "service name"));
+  REPRISE_RETURN_IF_ERROR(
+      ValidateOptions(service.options(), "service " + service.name()));
   if (service.type() == v1::SERVICE_TYPE_UNSPECIFIED ||
       !v1::ServiceType_IsValid(service.type())) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -29,6 +49,8 @@ absl::Status ValidateService(const v1::ServiceDefinition& service) {
     REPRISE_RETURN_IF_ERROR(ValidateName(
         handler.name(),
         absl::StrFormat("handler name in service %s", service.name())));
+    REPRISE_RETURN_IF_ERROR(ValidateOptions(
+        handler.options(), "handler " + service.name() + "/" + handler.name()));
     if (!seen.insert(handler.name()).second) {
       return absl::InvalidArgumentError(
           absl::StrFormat("service %s declares handler %s twice",

@@ -52,6 +52,30 @@ TEST(ServiceRegistryTest, RejectsBadDefinitionsWithReasons) {
   EXPECT_TRUE(registry->List().empty());
 }
 
+TEST(ServiceRegistryTest, RejectsBadHandlerOptionsWithReasons) {
+  testing::TempDir dir;
+  auto store = Store::Open(dir.path()).value();
+  auto registry = ServiceRegistry::Load(*store).value();
+
+  auto shrinking = Greeter();
+  shrinking.mutable_handlers(0)
+      ->mutable_options()
+      ->mutable_retry_policy()
+      ->set_factor(0.5);
+  auto status = registry->Register({shrinking}, "v1", 1);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      status.message(),
+      "handler Greeter/greet: retry policy factor 0.5 must be at least 1");
+
+  auto no_timeout = Greeter();
+  no_timeout.mutable_options()->set_inactivity_timeout_ms(0);
+  status = registry->Register({no_timeout}, "v1", 1);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("service Greeter: the inactivity timeout"),
+            std::string::npos);
+}
+
 TEST(ServiceRegistryTest, TypeChangeIsRefused) {
   testing::TempDir dir;
   auto store = Store::Open(dir.path()).value();
