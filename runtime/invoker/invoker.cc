@@ -166,25 +166,35 @@ Invoker::Attempt* Invoker::RunningAttempt(const WorkerConnection& connection,
 
 void Invoker::OnWorkerMessage(const WorkerConnection& connection,
                               const v1::WorkerMessage& message) {
+  if (message.has_propose()) {
+    // The hot path: only the check runs under the lock, not the copy of
+    // the entry's payload.
+    const v1::ProposeEntry& propose = message.propose();
+    PartitionId partition;
+    v1::Command command = NewCommand();
+    auto* entry = command.mutable_propose_entry();
+    {
+      absl::MutexLock lock(&mu_);
+      Attempt* attempt = RunningAttempt(connection, propose.invocation_id(),
+                                        propose.attempt());
+      if (attempt == nullptr) return;
+      partition = attempt->partition;
+      entry->set_worker_version(attempt->worker->view.version);
+    }
+    entry->set_invocation_id(propose.invocation_id());
+    entry->set_attempt(propose.attempt());
+    entry->set_index(propose.index());
+    *entry->mutable_entry() = propose.entry();
+    // Outside the lock: one stream's messages arrive one at a time, so its
+    // commands still reach the log in order.
+    log_.Append(partition, command.SerializeAsString(),
+                log::StopProcessOnFailure("proposing to the log"));
+    return;
+  }
   Proposals proposals;
   {
     absl::MutexLock lock(&mu_);
     switch (message.kind_case()) {
-      case v1::WorkerMessage::kPropose: {
-        const v1::ProposeEntry& propose = message.propose();
-        Attempt* attempt = RunningAttempt(connection, propose.invocation_id(),
-                                          propose.attempt());
-        if (attempt == nullptr) return;
-        v1::Command command = NewCommand();
-        auto* entry = command.mutable_propose_entry();
-        entry->set_invocation_id(propose.invocation_id());
-        entry->set_attempt(propose.attempt());
-        entry->set_index(propose.index());
-        *entry->mutable_entry() = propose.entry();
-        entry->set_worker_version(attempt->worker->view.version);
-        proposals.emplace_back(attempt->partition, std::move(command));
-        break;
-      }
       case v1::WorkerMessage::kSuspend: {
         const v1::Suspend& suspend = message.suspend();
         Attempt* attempt = RunningAttempt(connection, suspend.invocation_id(),
@@ -197,8 +207,7 @@ void Invoker::OnWorkerMessage(const WorkerConnection& connection,
         *out->mutable_waiting_on() = suspend.waiting_on();
         proposals.emplace_back(attempt->partition, std::move(command));
         Worker* worker = attempt->worker;
-        ReleaseSlot(*attempt);
-        attempt->state = Attempt::State::kEnded;
+        EndAttempt(*attempt);
         DrainWaiting(*worker);
         break;
       }
@@ -220,8 +229,6 @@ void Invoker::OnWorkerMessage(const WorkerConnection& connection,
         return;  // a second registration, or a kind from a newer protocol
     }
   }
-  // Outside the lock: one stream's messages arrive one at a time, so its
-  // commands still reach the log in order.
   Propose(proposals);
 }
 
@@ -241,56 +248,51 @@ void Invoker::FailAttempt(Attempt& attempt, std::string message,
                                         ? options->second.retry_policy
                                         : options_.default_retry_policy;
   proposals.emplace_back(attempt.partition, std::move(command));
-  ReleaseSlot(attempt);
-  attempt.state = Attempt::State::kEnded;
+  EndAttempt(attempt);
 }
 
 void Invoker::StartAttempt(PartitionId partition,
                            state_machine::StartAttemptAction action) {
-  {
-    absl::MutexLock lock(&mu_);
-    auto [it, inserted] = attempts_.try_emplace(action.invocation_id);
-    Attempt& attempt = it->second;
-    if (!inserted) {
-      if (attempt.number >= action.attempt) return;  // already known
-      // The state machine moved on from the attempt this leader knew (it
-      // ended, or a crash reset the numbering): its worker must stop it.
-      if (attempt.state == Attempt::State::kRunning) {
-        Worker* worker = attempt.worker;
-        SendAbort(attempt, "superseded by a newer attempt");
-        ReleaseSlot(attempt);
-        DrainWaiting(*worker);
-      }
+  absl::MutexLock lock(&mu_);
+  auto [it, inserted] = attempts_.try_emplace(action.invocation_id);
+  Attempt& attempt = it->second;
+  if (!inserted) {
+    if (attempt.number >= action.attempt) return;  // already known
+    // The state machine moved on from the attempt this leader knew (it
+    // ended, or a crash reset the numbering): its worker must stop it.
+    if (attempt.state == Attempt::State::kRunning) {
+      Worker* worker = attempt.worker;
+      SendAbort(attempt, "superseded by a newer attempt");
+      ReleaseSlot(attempt);
+      DrainWaiting(*worker);
     }
-    attempt.partition = partition;
-    attempt.id = action.invocation_id;
-    attempt.target = std::move(action.target);
-    attempt.number = action.attempt;
-    attempt.journal = std::move(action.journal);
-    attempt.pinned_version = std::move(action.pinned_version);
-    attempt.not_before = absl::FromUnixMillis(action.not_before_ms);
-    if (attempt.not_before > absl::Now()) {
-      attempt.state = Attempt::State::kDelayed;
-      tasks_.PostAt(attempt.not_before,
-                    [this, id = attempt.id, number = attempt.number] {
-                      DispatchDelayed(id, number);
-                    });
-    } else {
-      Dispatch(attempt);
-    }
+  }
+  attempt.partition = partition;
+  attempt.id = action.invocation_id;
+  attempt.target = std::move(action.target);
+  attempt.number = action.attempt;
+  attempt.journal = std::move(action.journal);
+  attempt.pinned_version = std::move(action.pinned_version);
+  attempt.not_before = absl::FromUnixMillis(action.not_before_ms);
+  if (attempt.not_before > absl::Now()) {
+    attempt.state = Attempt::State::kDelayed;
+    tasks_.PostAt(attempt.not_before,
+                  [this, id = attempt.id, number = attempt.number] {
+                    DispatchDelayed(id, number);
+                  });
+  } else {
+    Dispatch(attempt);
   }
 }
 
 void Invoker::DispatchDelayed(const InvocationId& id, uint32_t number) {
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = attempts_.find(id);
-    if (it == attempts_.end() || it->second.number != number ||
-        it->second.state != Attempt::State::kDelayed) {
-      return;
-    }
-    Dispatch(it->second);
+  absl::MutexLock lock(&mu_);
+  auto it = attempts_.find(id);
+  if (it == attempts_.end() || it->second.number != number ||
+      it->second.state != Attempt::State::kDelayed) {
+    return;
   }
+  Dispatch(it->second);
 }
 
 void Invoker::OnEntryAck(const state_machine::EntryAckAction& action) {
@@ -413,6 +415,11 @@ void Invoker::SendAbort(const Attempt& attempt, std::string reason) {
   attempt.worker->connection->Send(std::move(message));
 }
 
+void Invoker::EndAttempt(Attempt& attempt) {
+  ReleaseSlot(attempt);
+  attempt.state = Attempt::State::kEnded;
+}
+
 void Invoker::ReleaseSlot(Attempt& attempt) {
   if (attempt.worker == nullptr) return;
   attempt.worker->running.erase(attempt.id);
@@ -421,6 +428,7 @@ void Invoker::ReleaseSlot(Attempt& attempt) {
 
 void Invoker::CheckInactivity() {
   Proposals proposals;
+  absl::flat_hash_set<Worker*> freed;
   {
     absl::MutexLock lock(&mu_);
     const absl::Time now = absl::Now();
@@ -439,8 +447,9 @@ void Invoker::CheckInactivity() {
                                absl::FormatDuration(timeout),
                                " (the handler's inactivity timeout)"),
                   std::nullopt, proposals);
+      freed.insert(worker);
     }
-    for (auto& [key, worker] : workers_) DrainWaiting(*worker);
+    for (Worker* worker : freed) DrainWaiting(*worker);
   }
   Propose(proposals);
   tasks_.PostAt(absl::Now() + options_.inactivity_check_interval,

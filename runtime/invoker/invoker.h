@@ -169,6 +169,8 @@ class Invoker {
   // Tells the worker running `attempt` to stop it.
   void SendAbort(const Attempt& attempt, std::string reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Frees the attempt's slot; the state machine decides what comes next.
+  void EndAttempt(Attempt& attempt) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReleaseSlot(Attempt& attempt) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CheckInactivity();
   void Propose(Proposals& proposals);

@@ -65,6 +65,13 @@ PartitionReader::GetInvocationStatus(const InvocationId& id) {
   return ParseValue<v1::InvocationStatus>(*value, "invocation status");
 }
 
+absl::StatusOr<std::optional<v1::JournalEntry>>
+PartitionReader::GetJournalEntry(const InvocationId& id, uint32_t index) {
+  REPRISE_ASSIGN_OR_RETURN(auto value, Get(JournalKey(partition_, id, index)));
+  if (!value.has_value()) return std::nullopt;
+  return ParseValue<v1::JournalEntry>(*value, "journal entry");
+}
+
 absl::StatusOr<std::vector<v1::JournalEntry>> PartitionReader::GetJournal(
     const InvocationId& id) {
   const std::string prefix = JournalPrefix(partition_, id);

@@ -47,6 +47,9 @@ class PartitionReader {
   absl::StatusOr<Lsn> GetAppliedLsn();
   absl::StatusOr<std::optional<v1::InvocationStatus>> GetInvocationStatus(
       const InvocationId& id);
+  // Journal entry `index` of `id`, if it exists.
+  absl::StatusOr<std::optional<v1::JournalEntry>> GetJournalEntry(
+      const InvocationId& id, uint32_t index);
   // Journal entries 0..n-1 of `id`, in index order.
   absl::StatusOr<std::vector<v1::JournalEntry>> GetJournal(
       const InvocationId& id);

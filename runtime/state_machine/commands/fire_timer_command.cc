@@ -15,14 +15,14 @@ absl::Status ApplyFireTimer(const v1::FireTimerCommand& command, int64_t now_ms,
   auto id = InvocationId::FromBytes(command.invocation_id());
   if (!id.ok()) return absl::OkStatus();
   REPRISE_ASSIGN_OR_RETURN(auto status, txn.GetInvocationStatus(*id));
-  if (!status.has_value() || command.index() >= status->journal_length()) {
+  if (!status.has_value()) return absl::OkStatus();
+  REPRISE_ASSIGN_OR_RETURN(auto found,
+                           txn.GetJournalEntry(*id, command.index()));
+  if (!found.has_value() || !found->has_sleep() ||
+      found->completed_at_ms() != 0) {
     return absl::OkStatus();
   }
-  REPRISE_ASSIGN_OR_RETURN(auto journal, txn.GetJournal(*id));
-  v1::JournalEntry& entry = journal[command.index()];
-  if (!entry.has_sleep() || entry.completed_at_ms() != 0) {
-    return absl::OkStatus();
-  }
+  v1::JournalEntry& entry = *found;
   txn.DeleteTimer({entry.sleep().wake_up_at_ms(), *id, command.index()});
   if (status->state() == v1::INVOCATION_STATE_COMPLETED) {
     return absl::OkStatus();

@@ -19,12 +19,12 @@ absl::Status ApplySuspend(const v1::SuspendCommand& command, int64_t now_ms,
   const InvocationId& id = running->id;
   v1::InvocationStatus& status = running->status;
 
-  REPRISE_ASSIGN_OR_RETURN(auto journal, txn.GetJournal(id));
   std::vector<uint32_t> pending;
   bool any_complete = false;
   for (uint32_t index : command.waiting_on()) {
-    if (index >= journal.size() || !journal[index].has_sleep()) continue;
-    if (journal[index].completed_at_ms() != 0) {
+    REPRISE_ASSIGN_OR_RETURN(auto entry, txn.GetJournalEntry(id, index));
+    if (!entry.has_value() || !entry->has_sleep()) continue;
+    if (entry->completed_at_ms() != 0) {
       any_complete = true;
     } else {
       pending.push_back(index);
@@ -35,6 +35,7 @@ absl::Status ApplySuspend(const v1::SuspendCommand& command, int64_t now_ms,
     return StartNextAttempt(id, status, now_ms, 0, txn, actions);
   }
   std::sort(pending.begin(), pending.end());
+  pending.erase(std::unique(pending.begin(), pending.end()), pending.end());
   status.set_state(v1::INVOCATION_STATE_SUSPENDED);
   status.clear_waiting_on();
   for (uint32_t index : pending) status.add_waiting_on(index);

@@ -80,24 +80,20 @@ Attempt::Attempt(v1::StartAttempt start, Send send, AttemptOptions options)
       durable_(static_cast<uint32_t>(journal_.size())) {}
 
 void Attempt::Run(const Handler& handler) {
-  std::string input;
-  {
-    absl::MutexLock lock(&mu_);
-    if (journal_.empty() || !journal_[0].has_input()) {
-      ended_ = true;
-      Fail("journal mismatch at index 0: expected the input entry", 0);
-      return;
-    }
-    if (journal_.back().has_output()) {  // completed already
-      ended_ = true;
-      return;
-    }
-    input = journal_[0].input().value();
+  // The journal the runtime sent; immutable, so no lock is needed.
+  const auto& sent = start_.journal();
+  if (sent.empty() || !sent[0].has_input()) {
+    Fail("journal mismatch at index 0: expected the input entry", 0);
+    return;
+  }
+  if (sent[sent.size() - 1].has_output()) {
+    Abort();  // completed already: nothing to run
+    return;
   }
   Context ctx(*this);
   absl::StatusOr<std::string> result;
   try {
-    result = handler(ctx, input);
+    result = handler(ctx, sent[0].input().value());
   } catch (const AttemptEnded&) {
     return;
   } catch (const JournalMismatch& mismatch) {
@@ -106,41 +102,35 @@ void Attempt::Run(const Handler& handler) {
   } catch (const TerminalError& e) {
     result = e.status();
   } catch (const std::exception& e) {
-    Fail(absl::StrCat("handler threw: ", e.what()), FailureIndex());
+    Fail(absl::StrCat("handler threw: ", e.what()), std::nullopt);
     return;
   } catch (...) {
-    Fail("handler threw a non-standard exception", FailureIndex());
+    Fail("handler threw a non-standard exception", std::nullopt);
     return;
   }
   v1::WorkerMessage out;
   std::string mismatch;
-  uint32_t index = 0;
   {
     absl::MutexLock lock(&mu_);
     if (ended_) return;  // the handler swallowed the end of its attempt
-    ended_ = true;
-    index = next_index_;
-    if (index < journal_.size()) {
+    if (next_index_ < journal_.size()) {
+      const v1::JournalEntry& unreplayed = journal_[next_index_];
       mismatch = absl::StrFormat(
           "journal mismatch at index %d: the journal holds %s, but the "
           "handler returned",
-          index, Describe(journal_[index].kind_case(), journal_[index].name()));
+          next_index_, Describe(unreplayed.kind_case(), unreplayed.name()));
     } else {
+      ended_ = true;
       v1::JournalEntry entry;
       *entry.mutable_output()->mutable_result() = ToResult(result);
       out = Propose(std::move(entry));
     }
   }
   if (!mismatch.empty()) {
-    Fail(std::move(mismatch), index);
+    Fail(std::move(mismatch), std::nullopt);
     return;
   }
   send_(std::move(out));
-}
-
-uint32_t Attempt::FailureIndex() {
-  absl::MutexLock lock(&mu_);
-  return running_step_.value_or(next_index_);
 }
 
 void Attempt::OnAck(uint32_t index) {
@@ -343,13 +333,19 @@ absl::Time Attempt::NowStep() {
   return now;
 }
 
-void Attempt::Fail(std::string message, uint32_t journal_index) {
+void Attempt::Fail(std::string message, std::optional<uint32_t> journal_index) {
   v1::WorkerMessage out;
   auto* failed = out.mutable_attempt_failed();
+  {
+    absl::MutexLock lock(&mu_);
+    if (ended_) return;  // suspended or aborted: the runtime moved on
+    ended_ = true;
+    failed->set_journal_index(
+        journal_index.value_or(running_step_.value_or(next_index_)));
+  }
   failed->set_invocation_id(start_.invocation_id());
   failed->set_attempt(start_.attempt());
   failed->set_message(std::move(message));
-  failed->set_journal_index(journal_index);
   send_(std::move(out));
 }
 

@@ -74,10 +74,10 @@ class Attempt {
   void ThrowIfEnded() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::Result Execute(std::string_view name, const Context::RunFunction& fn,
                      const RunOptions& options);
-  void Fail(std::string message, uint32_t journal_index);
-  // Where the handler was when it threw: the Run step executing, or the
-  // next step.
-  uint32_t FailureIndex();
+  // Reports the attempt failed at `journal_index` (by default where the
+  // handler is: the Run step executing, or its next step), unless the
+  // attempt already ended. Call without holding mu_.
+  void Fail(std::string message, std::optional<uint32_t> journal_index);
 
   const v1::StartAttempt start_;
   const std::string id_text_;

@@ -402,6 +402,23 @@ TEST(AttemptTest, AbortUnwindsAHandlerWaitingForAnAck) {
   ASSERT_EQ(sent.size(), 1u);  // the proposal, and nothing after the abort
 }
 
+TEST(AttemptTest, FailureAfterTheAttemptEndedIsNotReported) {
+  std::vector<v1::WorkerMessage> sent;
+  Attempt attempt(
+      Start({Input("")}), [&](v1::WorkerMessage m) { sent.push_back(m); },
+      AttemptOptions{});
+  attempt.Run(
+      [&](Context& ctx, const std::string&) -> absl::StatusOr<std::string> {
+        try {
+          ctx.Sleep(absl::Hours(1));  // suspends
+        } catch (...) {               // swallows the end of the attempt
+        }
+        throw std::runtime_error("too late");
+      });
+  ASSERT_EQ(sent.size(), 2u);  // the sleep and the suspension only
+  EXPECT_TRUE(sent[1].has_suspend());
+}
+
 TEST(AttemptTest, NowAndRandomAreTheSameOnReplay) {
   absl::Time first_now;
   uint64_t first_random = 0;
