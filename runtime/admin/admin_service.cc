@@ -43,6 +43,8 @@ std::string AdminService::StatusName(const InvocationId& id,
       return "suspended";
     case v1::INVOCATION_STATE_PAUSED:
       return "paused";
+    case v1::INVOCATION_STATE_QUEUED:
+      return "queued";
     default:
       break;
   }
@@ -73,15 +75,15 @@ grpc::ServerUnaryReactor* AdminService::ListInvocations(
 
 absl::Status AdminService::DoList(const v1::ListInvocationsRequest& request,
                                   v1::ListInvocationsResponse& response) {
-  static const char* kStatuses[] = {"pending",     "running", "suspended",
-                                    "backing-off", "paused",  "succeeded",
-                                    "failed"};
+  static const char* kStatuses[] = {"queued",    "pending",     "running",
+                                    "suspended", "backing-off", "paused",
+                                    "succeeded", "failed"};
   if (!request.status().empty() &&
       std::find(std::begin(kStatuses), std::end(kStatuses), request.status()) ==
           std::end(kStatuses)) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "unknown status '%s': use pending, running, suspended, backing-off, "
-        "paused, succeeded or failed",
+        "unknown status '%s': use queued, pending, running, suspended, "
+        "backing-off, paused, succeeded or failed",
         request.status()));
   }
   const uint32_t limit =
@@ -200,6 +202,27 @@ absl::Status AdminService::DoDescribe(
         view->set_kind("now");
         view->set_time_ms(entry.now().unix_ms());
         break;
+      case v1::JournalEntry::kGetState:
+        view->set_kind("get-state");
+        if (entry.get_state().has_value()) {
+          view->mutable_result()->set_value(entry.get_state().value());
+        }
+        break;
+      case v1::JournalEntry::kSetState:
+        view->set_kind("set-state");
+        view->mutable_result()->set_value(entry.set_state().value());
+        break;
+      case v1::JournalEntry::kClearState:
+        view->set_kind("clear-state");
+        break;
+      case v1::JournalEntry::kClearAllState:
+        view->set_kind("clear-all-state");
+        break;
+      case v1::JournalEntry::kGetStateKeys:
+        view->set_kind("get-state-keys");
+        view->mutable_result()->set_value(
+            absl::StrJoin(entry.get_state_keys().keys().keys(), ","));
+        break;
       case v1::JournalEntry::KIND_NOT_SET:
         view->set_kind("unknown");
         break;
@@ -217,6 +240,10 @@ std::string AdminService::StatusReason(
   switch (status.state()) {
     case v1::INVOCATION_STATE_COMPLETED:
       return "completed";
+    case v1::INVOCATION_STATE_QUEUED:
+      return absl::StrFormat(
+          "queued behind the invocation that holds %s key '%s'",
+          status.target().service(), status.target().key());
     case v1::INVOCATION_STATE_PAUSED:
       return absl::StrFormat(
           "paused after attempt %d failed and the retry policy allows no "

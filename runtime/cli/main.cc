@@ -135,6 +135,7 @@ struct InvokeArgs {
   std::string target;
   std::string key;
   std::string data;
+  std::string idempotency_key;
   bool send = false;
 };
 
@@ -151,6 +152,7 @@ int Invoke(const Globals& g, const InvokeArgs& args) {
   request.mutable_target()->set_handler(args.target.substr(slash + 1));
   request.mutable_target()->set_key(args.key);
   request.set_payload(args.data);
+  request.set_idempotency_key(args.idempotency_key);
   auto stub = reprise::v1::Ingress::NewStub(grpc::CreateChannel(
       g.ingress_address, grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
@@ -417,6 +419,9 @@ int main(int argc, char** argv) {
                      "Object or workflow key (keyed services only)");
   invoke->add_option("--data", invoke_args.data,
                      "Input payload, e.g. '\"Ada\"' for a JSON string");
+  invoke->add_option("--idempotency-key", invoke_args.idempotency_key,
+                     "Repeats with the same key and target name one "
+                     "invocation (kept 24 h after it completes)");
   invoke->add_flag("--send", invoke_args.send,
                    "Do not wait: print the invocation id once it is durable");
   invoke->callback([&] { result = Invoke(g, invoke_args); });
@@ -428,7 +433,7 @@ int main(int argc, char** argv) {
       invocations->add_subcommand("list", "List invocations, newest first");
   list->add_option("--service", list_args.service, "Only this service");
   list->add_option("--status", list_args.status,
-                   "pending, running, suspended, backing-off, paused, "
+                   "queued, pending, running, suspended, backing-off, paused, "
                    "succeeded or failed");
   list->add_option("--limit", list_args.limit, "Most invocations shown")
       ->capture_default_str();

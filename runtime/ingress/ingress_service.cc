@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
@@ -13,6 +14,8 @@
 
 namespace reprise::ingress {
 namespace {
+
+constexpr size_t kMaxIdempotencyKeyBytes = 1024;
 
 uint64_t RandomUint64() {
   thread_local absl::BitGen gen;
@@ -104,23 +107,53 @@ class WaitingCall final : public grpc::ServerUnaryReactor {
 
 }  // namespace
 
-uint64_t KeyPartitionHash(const std::string& service, const std::string& key) {
-  // FNV-1a over "service\0key", then the splitmix64 finalizer to spread it
-  // over the whole range, which PartitionForKey splits.
-  uint64_t h = 0xcbf29ce484222325ULL;
-  auto mix = [&](unsigned char c) {
+namespace {
+
+// FNV-1a from `basis` over `bytes`, then the splitmix64 finalizer to spread
+// it over the whole range.
+uint64_t Hash64(uint64_t basis, std::string_view bytes) {
+  uint64_t h = basis;
+  for (unsigned char c : bytes) {
     h ^= c;
     h *= 0x100000001b3ULL;
-  };
-  for (unsigned char c : service) mix(c);
-  mix(0);
-  for (unsigned char c : key) mix(c);
+  }
   h ^= h >> 30;
   h *= 0xbf58476d1ce4e5b9ULL;
   h ^= h >> 27;
   h *= 0x94d049bb133111ebULL;
   h ^= h >> 31;
   return h;
+}
+
+std::string LengthPrefixed(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (std::string_view part : parts) {
+    absl::StrAppend(&out, part.size(), ":");
+    out.append(part);
+  }
+  return out;
+}
+
+}  // namespace
+
+uint64_t KeyPartitionHash(const std::string& service, const std::string& key) {
+  // Over "service\0key"; PartitionForKey splits the range.
+  std::string bytes = service;
+  bytes.push_back('\0');
+  bytes.append(key);
+  return Hash64(0xcbf29ce484222325ULL, bytes);
+}
+
+InvocationId IdempotentInvocationId(const v1::Target& target,
+                                    const std::string& idempotency_key) {
+  const std::string request = LengthPrefixed(
+      {target.service(), target.handler(), target.key(), idempotency_key});
+  // A keyed target stays on its key's partition; the other half uses
+  // another basis, so the two halves are independent.
+  const uint64_t partition_key =
+      target.key().empty() ? Hash64(0xcbf29ce484222325ULL, request)
+                           : KeyPartitionHash(target.service(), target.key());
+  return InvocationId(partition_key, Hash64(0x84222325cbf29ce4ULL, request));
 }
 
 IngressService::IngressService(
@@ -160,13 +193,13 @@ IngressService::NewInvocation(const v1::InvokeRequest& request) {
         target.service()));
   }
   const v1::ServiceDefinition& definition = service->definition();
-  bool found = false;
+  const v1::HandlerDefinition* found = nullptr;
   std::vector<std::string> handlers;
   for (const auto& handler : definition.handlers()) {
     handlers.push_back(handler.name());
-    found = found || handler.name() == target.handler();
+    if (handler.name() == target.handler()) found = &handler;
   }
-  if (!found) {
+  if (found == nullptr) {
     return absl::NotFoundError(absl::StrFormat(
         "service %s has no handler %s (it has: %s)", target.service(),
         target.handler(), absl::StrJoin(handlers, ", ")));
@@ -183,9 +216,18 @@ IngressService::NewInvocation(const v1::InvokeRequest& request) {
         absl::StrFormat("target.key must be empty: %s is a stateless service",
                         target.service()));
   }
-  InvocationId id(
-      keyed ? KeyPartitionHash(target.service(), target.key()) : RandomUint64(),
-      RandomUint64());
+  if (request.idempotency_key().size() > kMaxIdempotencyKeyBytes) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "idempotency_key is %d bytes; at most %d are allowed",
+        request.idempotency_key().size(), kMaxIdempotencyKeyBytes));
+  }
+  const bool idempotent = !request.idempotency_key().empty();
+  InvocationId id =
+      idempotent ? IdempotentInvocationId(target, request.idempotency_key())
+                 : InvocationId(
+                       keyed ? KeyPartitionHash(target.service(), target.key())
+                             : RandomUint64(),
+                       RandomUint64());
   v1::Command command;
   command.set_timestamp_ms(NowMillis());
   auto* invoke = command.mutable_invoke();
@@ -193,6 +235,14 @@ IngressService::NewInvocation(const v1::InvokeRequest& request) {
   *invoke->mutable_target() = target;
   invoke->set_input(request.payload());
   invoke->set_service_type(definition.type());
+  invoke->set_handler_type(found->type());
+  if (idempotent) {
+    invoke->set_idempotency_key(request.idempotency_key());
+    invoke->set_idempotency_retention_ms(
+        request.idempotency_retention_ms() > 0
+            ? request.idempotency_retention_ms()
+            : options_.default_idempotency_retention_ms);
+  }
   return std::make_pair(id, std::move(command));
 }
 

@@ -27,6 +27,9 @@ namespace reprise::ingress {
 
 struct IngressOptions {
   size_t max_payload_bytes = 4 << 20;
+  // How long a completed idempotent invocation is kept when the request
+  // does not say.
+  uint64_t default_idempotency_retention_ms = 24ull * 3600 * 1000;
 };
 
 class IngressService final : public v1::Ingress::CallbackService {
@@ -71,5 +74,10 @@ class IngressService final : public v1::Ingress::CallbackService {
 // Stable 64-bit hash of a virtual object's or workflow's key, deciding its
 // partition. Fixed forever: changing it would move keys between partitions.
 uint64_t KeyPartitionHash(const std::string& service, const std::string& key);
+
+// The id of the invocation that requests with `idempotency_key` for
+// `target` name: a hash of both, on the key's partition for keyed targets.
+InvocationId IdempotentInvocationId(const v1::Target& target,
+                                    const std::string& idempotency_key);
 
 }  // namespace reprise::ingress

@@ -272,6 +272,8 @@ void Invoker::StartAttempt(PartitionId partition,
   attempt.target = std::move(action.target);
   attempt.number = action.attempt;
   attempt.journal = std::move(action.journal);
+  attempt.state_entries = std::move(action.state);
+  attempt.partial_state = action.partial_state;
   attempt.pinned_version = std::move(action.pinned_version);
   attempt.not_before = absl::FromUnixMillis(action.not_before_ms);
   if (attempt.not_before > absl::Now()) {
@@ -378,6 +380,14 @@ void Invoker::Dispatch(Attempt& attempt) {
   for (auto& entry : attempt.journal) *start->add_journal() = std::move(entry);
   attempt.journal.clear();
   attempt.journal.shrink_to_fit();
+  for (auto& [key, value] : attempt.state_entries) {
+    auto* entry = start->add_state();
+    entry->set_key(std::move(key));
+    entry->set_value(std::move(value));
+  }
+  attempt.state_entries.clear();
+  attempt.state_entries.shrink_to_fit();
+  start->set_partial_state(attempt.partial_state);
   best->connection->Send(std::move(message));
 }
 

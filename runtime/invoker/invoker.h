@@ -140,8 +140,11 @@ class Invoker {
     InvocationId id;
     v1::Target target;
     uint32_t number = 0;
-    // The journal to replay; dropped once the attempt is sent.
+    // The journal to replay and the key's state; dropped once the attempt
+    // is sent.
     std::vector<v1::JournalEntry> journal;
+    std::vector<std::pair<std::string, std::string>> state_entries;
+    bool partial_state = false;
     std::string pinned_version;
     absl::Time not_before;
     State state = State::kWaiting;

@@ -18,11 +18,13 @@ constexpr size_t kMaxBatchRecords = 1024;
 
 PartitionProcessor::PartitionProcessor(PartitionId partition, log::Log& log,
                                        storage::Store& store,
-                                       LeaderActions& actions)
+                                       LeaderActions& actions,
+                                       PartitionProcessorOptions options)
     : partition_(partition),
       log_(log),
       store_(store),
       actions_(actions),
+      options_(options),
       reader_(store.Reader(partition)) {}
 
 PartitionProcessor::~PartitionProcessor() { Stop(); }
@@ -108,11 +110,9 @@ absl::Status PartitionProcessor::ResumeLiveInvocations() {
       }));
   for (auto& [id, status] : live) {
     REPRISE_ASSIGN_OR_RETURN(auto journal, reader_->GetJournal(id));
-    actions_.Execute(
-        partition_,
-        state_machine::StartAttemptAction{
-            id, status.target(), status.attempt(), std::move(journal),
-            status.pinned_version(), status.next_retry_at_ms()});
+    Execute(state_machine::StartAttemptAction{
+        id, status.target(), status.attempt(), std::move(journal),
+        status.pinned_version(), status.next_retry_at_ms()});
   }
   size_t timers = 0;
   REPRISE_RETURN_IF_ERROR(reader_->ForEachTimer([&](const storage::Timer& t) {
@@ -127,6 +127,32 @@ absl::Status PartitionProcessor::ResumeLiveInvocations() {
         partition_.value(), live.size(), timers);
   }
   return absl::OkStatus();
+}
+
+void PartitionProcessor::Execute(state_machine::Action action) {
+  auto* start = std::get_if<state_machine::StartAttemptAction>(&action);
+  if (start != nullptr && !start->target.key().empty()) {
+    // The state is read after the batch committed. For an exclusive
+    // invocation that is the state its attempt starts from: nothing else
+    // writes the key while it holds it. A shared one may see a later state.
+    size_t bytes = 0;
+    absl::Status read = reader_->ForEachState(
+        start->target, [&](std::string_view key, std::string_view value) {
+          bytes += key.size() + value.size();
+          if (bytes > options_.eager_state_limit_bytes) {
+            start->partial_state = true;
+            return false;
+          }
+          start->state.emplace_back(key, value);
+          return true;
+        });
+    if (!read.ok() || start->partial_state) {
+      // The attempt reads what it needs through the log instead.
+      start->state.clear();
+      start->partial_state = true;
+    }
+  }
+  actions_.Execute(partition_, std::move(action));
 }
 
 bool PartitionProcessor::HasWorkLocked() const {
@@ -157,8 +183,7 @@ void PartitionProcessor::Loop() {
           applied.status().ToString());
       REPRISE_CHECK(false, "partition processor cannot continue");
     }
-    for (auto& action : actions)
-      actions_.Execute(partition_, std::move(action));
+    for (auto& action : actions) Execute(std::move(action));
     actions.clear();
     {
       absl::MutexLock lock(&mu_);

@@ -4,6 +4,10 @@
 // executes the actions only after that commit, i.e. after the commands are
 // durable in the log and their effects visible in the store.
 //
+// An attempt of a virtual object or workflow is sent with its key's state
+// when that is at most `eager_state_limit_bytes`; larger state is read by
+// the attempt entry by entry.
+//
 // Recovery (Start): re-apply the log tail without executing actions, then,
 // as a new leader would, resume every invocation that has an attempt to run
 // and schedule every durable timer.
@@ -34,13 +38,18 @@ class LeaderActions {
   virtual void Execute(PartitionId partition, state_machine::Action action) = 0;
 };
 
+struct PartitionProcessorOptions {
+  size_t eager_state_limit_bytes = 64 << 10;
+};
+
 class PartitionProcessor {
  public:
   // Runs on the processor thread with a reader of the committed state.
   using Query = absl::AnyInvocable<void(storage::PartitionReader&)>;
 
   PartitionProcessor(PartitionId partition, log::Log& log,
-                     storage::Store& store, LeaderActions& actions);
+                     storage::Store& store, LeaderActions& actions,
+                     PartitionProcessorOptions options = {});
   ~PartitionProcessor();
   PartitionProcessor(const PartitionProcessor&) = delete;
   PartitionProcessor& operator=(const PartitionProcessor&) = delete;
@@ -70,6 +79,8 @@ class PartitionProcessor {
   absl::StatusOr<size_t> ApplyBatch(
       std::vector<state_machine::Action>& actions);
   absl::Status ResumeLiveInvocations();
+  // Executes `action` as the leader, adding what it needs from the store.
+  void Execute(state_machine::Action action);
   void Loop();
   bool HasWorkLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -77,6 +88,7 @@ class PartitionProcessor {
   log::Log& log_;
   storage::Store& store_;
   LeaderActions& actions_;
+  const PartitionProcessorOptions options_;
   state_machine::StateMachine state_machine_;
   std::unique_ptr<storage::PartitionReader> reader_;
   Lsn next_lsn_{1};  // processor thread only

@@ -2,6 +2,8 @@
 // are data, so followers (and recovery replays) can simply drop them.
 #pragma once
 
+#include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -21,6 +23,10 @@ struct StartAttemptAction {
   std::vector<v1::JournalEntry> journal;
   std::string pinned_version;
   int64_t not_before_ms = 0;
+  // Virtual objects and workflows: the key's state, sent with the attempt
+  // when it is small (added by the leader, not the state machine).
+  std::vector<std::pair<std::string, std::string>> state;
+  bool partial_state = false;
 };
 
 // The entry the attempt proposed at `index` is durable: tell its worker.

@@ -423,5 +423,180 @@ TEST_F(StateMachineTest, TimerOfPausedInvocationOnlyCompletesTheEntry) {
   EXPECT_TRUE(Timers().empty());
 }
 
+// Virtual objects: exclusive handlers queue per key and own its state.
+
+v1::Command ObjectInvoke(const InvocationId& id, std::string key,
+                         v1::HandlerType type = v1::HANDLER_TYPE_EXCLUSIVE,
+                         int64_t ts = 1000) {
+  v1::Command command;
+  command.set_timestamp_ms(ts);
+  auto* invoke = command.mutable_invoke();
+  invoke->set_invocation_id(id.ToBytes());
+  invoke->mutable_target()->set_service("Counter");
+  invoke->mutable_target()->set_handler(
+      type == v1::HANDLER_TYPE_SHARED ? "get" : "add");
+  invoke->mutable_target()->set_key(std::move(key));
+  invoke->set_service_type(v1::SERVICE_TYPE_VIRTUAL_OBJECT);
+  invoke->set_handler_type(type);
+  return command;
+}
+
+v1::JournalEntry SetEntry(std::string key, std::string value) {
+  v1::JournalEntry entry;
+  entry.set_name(std::move(key));
+  entry.mutable_set_state()->set_value(std::move(value));
+  return entry;
+}
+
+v1::JournalEntry GetEntry(std::string key) {
+  v1::JournalEntry entry;
+  entry.set_name(std::move(key));
+  entry.mutable_get_state();
+  return entry;
+}
+
+v1::JournalEntry OutputEntry(std::string value) {
+  v1::JournalEntry entry;
+  entry.mutable_output()->mutable_result()->set_value(std::move(value));
+  return entry;
+}
+
+template <typename T>
+std::vector<const T*> ActionsOf(const std::vector<Action>& actions) {
+  std::vector<const T*> out;
+  for (const auto& action : actions) {
+    if (auto* a = std::get_if<T>(&action)) out.push_back(a);
+  }
+  return out;
+}
+
+TEST_F(StateMachineTest, ExclusiveInvocationsOfOneKeyRunInOrderOfArrival) {
+  const InvocationId a{1, 1}, b{1, 2}, c{1, 3}, other{1, 4};
+  EXPECT_EQ(ActionsOf<StartAttemptAction>(Apply(ObjectInvoke(a, "k"))).size(),
+            1u);
+  EXPECT_TRUE(Apply(ObjectInvoke(b, "k")).empty());
+  EXPECT_TRUE(Apply(ObjectInvoke(c, "k")).empty());
+  // Another key and a shared handler of the same key do not wait.
+  EXPECT_EQ(
+      ActionsOf<StartAttemptAction>(Apply(ObjectInvoke(other, "k2"))).size(),
+      1u);
+  EXPECT_EQ(ActionsOf<StartAttemptAction>(
+                Apply(ObjectInvoke({1, 5}, "k", v1::HANDLER_TYPE_SHARED)))
+                .size(),
+            1u);
+  EXPECT_EQ(Status(b)->state(), v1::INVOCATION_STATE_QUEUED);
+  EXPECT_EQ(Status(c)->state(), v1::INVOCATION_STATE_QUEUED);
+
+  auto actions = Apply(Propose(a, 1, 1, OutputEntry("1")));
+  auto starts = ActionsOf<StartAttemptAction>(actions);
+  ASSERT_EQ(starts.size(), 1u);
+  EXPECT_EQ(starts[0]->invocation_id, b);
+  EXPECT_EQ(starts[0]->attempt, 1u);
+  EXPECT_EQ(Status(b)->state(), v1::INVOCATION_STATE_INVOKED);
+  EXPECT_EQ(Status(c)->state(), v1::INVOCATION_STATE_QUEUED);
+
+  starts =
+      ActionsOf<StartAttemptAction>(Apply(Propose(b, 1, 1, OutputEntry("2"))));
+  ASSERT_EQ(starts.size(), 1u);
+  EXPECT_EQ(starts[0]->invocation_id, c);
+  EXPECT_TRUE(
+      ActionsOf<StartAttemptAction>(Apply(Propose(c, 1, 1, OutputEntry("3"))))
+          .empty());
+  // The key is free again: the next invocation runs at once.
+  EXPECT_EQ(
+      ActionsOf<StartAttemptAction>(Apply(ObjectInvoke({1, 6}, "k"))).size(),
+      1u);
+}
+
+TEST_F(StateMachineTest, PausedInvocationKeepsItsKey) {
+  const InvocationId a{1, 1}, b{1, 2};
+  Apply(ObjectInvoke(a, "k"));
+  Apply(ObjectInvoke(b, "k"));
+  Apply(Failed(a, 1, Policy(1), 3000));
+  EXPECT_EQ(Status(a)->state(), v1::INVOCATION_STATE_PAUSED);
+  EXPECT_EQ(Status(b)->state(), v1::INVOCATION_STATE_QUEUED);
+}
+
+TEST_F(StateMachineTest, FailedInvocationHandsOnItsKey) {
+  const InvocationId a{1, 1}, b{1, 2};
+  Apply(ObjectInvoke(a, "k"));
+  Apply(ObjectInvoke(b, "k"));
+  auto actions = Apply(
+      Failed(a, 1, Policy(1, v1::RetryPolicy::ON_MAX_ATTEMPTS_FAIL), 3000));
+  EXPECT_EQ(ActionsOf<InvocationCompletedAction>(actions).size(), 1u);
+  EXPECT_EQ(ActionsOf<StartAttemptAction>(actions).size(), 1u);
+  EXPECT_EQ(Status(b)->state(), v1::INVOCATION_STATE_INVOKED);
+}
+
+TEST_F(StateMachineTest, StateWritesApplyOnceAndReadsAreResolved) {
+  const InvocationId a{1, 1};
+  v1::Target object;
+  object.set_service("Counter");
+  object.set_key("k");
+  Apply(ObjectInvoke(a, "k"));
+  auto actions = Apply(Propose(a, 1, 1, SetEntry("count", "5")));
+  EXPECT_EQ(ActionsOf<EntryAckAction>(actions).size(), 1u);
+  // A duplicate proposal (same index) changes nothing.
+  Apply(Propose(a, 1, 1, SetEntry("count", "6")));
+  auto reader = store_->Reader(kPartition);
+  EXPECT_EQ(reader->GetState(object, "count").value(), "5");
+
+  // A read the worker left open is answered from the table.
+  actions = Apply(Propose(a, 1, 2, GetEntry("count")));
+  auto completed = ActionsOf<EntryCompletedAction>(actions);
+  ASSERT_EQ(completed.size(), 1u);
+  EXPECT_EQ(completed[0]->entry.get_state().value(), "5");
+  EXPECT_NE(completed[0]->entry.completed_at_ms(), 0);
+  EXPECT_EQ(Journal(a)[2].get_state().value(), "5");
+  actions = Apply(Propose(a, 1, 3, GetEntry("missing")));
+  completed = ActionsOf<EntryCompletedAction>(actions);
+  ASSERT_EQ(completed.size(), 1u);
+  EXPECT_TRUE(completed[0]->entry.get_state().has_empty());
+
+  v1::JournalEntry clear_all;
+  clear_all.mutable_clear_all_state();
+  Apply(Propose(a, 1, 4, clear_all));
+  EXPECT_FALSE(reader->GetState(object, "count").value().has_value());
+}
+
+TEST_F(StateMachineTest, SharedHandlersCannotWriteState) {
+  const InvocationId a{1, 1};
+  v1::Target object;
+  object.set_service("Counter");
+  object.set_key("k");
+  Apply(ObjectInvoke(a, "k", v1::HANDLER_TYPE_SHARED));
+  EXPECT_TRUE(Apply(Propose(a, 1, 1, SetEntry("count", "5"))).empty());
+  EXPECT_FALSE(store_->Reader(kPartition)
+                   ->GetState(object, "count")
+                   .value()
+                   .has_value());
+  // Stateless services have no state at all.
+  Apply(Invoke(id_));
+  EXPECT_TRUE(Apply(Propose(id_, 1, 1, GetEntry("count"))).empty());
+}
+
+TEST_F(StateMachineTest, RepeatedInvokeOfCompletedInvocationAnswersAgain) {
+  v1::Command invoke = Invoke(id_);
+  invoke.mutable_invoke()->set_idempotency_key("order-1");
+  invoke.mutable_invoke()->set_idempotency_retention_ms(60'000);
+  Apply(invoke);
+  // While it runs, a repeat adds nothing.
+  EXPECT_TRUE(Apply(invoke).empty());
+  auto actions = Apply(Output(id_, 1, "done", 2000));
+  // Completing schedules its removal after the retention.
+  auto timers = ActionsOf<RegisterTimerAction>(actions);
+  ASSERT_EQ(timers.size(), 1u);
+  EXPECT_EQ(timers[0]->wake_up_at_ms, 62'000);
+  actions = Apply(invoke);
+  auto done = ActionsOf<InvocationCompletedAction>(actions);
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0]->result.value(), "done");
+
+  Apply(Fire(id_, timers[0]->index, 62'000));
+  EXPECT_FALSE(Status(id_).has_value());
+  EXPECT_TRUE(Journal(id_).empty());
+  EXPECT_TRUE(Timers().empty());
+}
+
 }  // namespace
 }  // namespace reprise::state_machine

@@ -7,7 +7,11 @@
 // status (key: invocation id, 16 bytes), "jr" journal (key: invocation id |
 // entry index u32 BE), "tm" durable timers (key: wake-up time u64 BE ms |
 // invocation id | entry index u32 BE, so a scan yields them in due order;
-// empty value). Retired table ids stay reserved.
+// empty value), "st" K/V state (key: object key | state key), "lk" key
+// locks (key: object key), "ib" inbox (key: object key | sequence u64 BE).
+// An object key is u32 BE length | service | u32 BE length | key, so no
+// (service, key) pair is a prefix of another. Retired table ids stay
+// reserved.
 #pragma once
 
 #include <string>
@@ -22,6 +26,9 @@ inline constexpr std::string_view kFsmTable = "fs";
 inline constexpr std::string_view kInvocationStatusTable = "is";
 inline constexpr std::string_view kJournalTable = "jr";
 inline constexpr std::string_view kTimerTable = "tm";
+inline constexpr std::string_view kStateTable = "st";
+inline constexpr std::string_view kKeyLockTable = "lk";
+inline constexpr std::string_view kInboxTable = "ib";
 
 inline std::string TablePrefix(PartitionId partition, std::string_view table) {
   std::string key(1, 'p');
@@ -58,6 +65,31 @@ inline std::string TimerKey(PartitionId partition, int64_t wake_up_at_ms,
   key.append(id.ToBytes());
   AppendBigEndian32(key, index);
   return key;
+}
+
+// The (service, key) of a virtual object or workflow, for table keys.
+inline std::string ObjectKey(std::string_view service, std::string_view key) {
+  std::string out;
+  AppendBigEndian32(out, static_cast<uint32_t>(service.size()));
+  out.append(service);
+  AppendBigEndian32(out, static_cast<uint32_t>(key.size()));
+  out.append(key);
+  return out;
+}
+
+inline std::string StatePrefix(PartitionId partition,
+                               std::string_view object_key) {
+  return TablePrefix(partition, kStateTable).append(object_key);
+}
+
+inline std::string KeyLockKey(PartitionId partition,
+                              std::string_view object_key) {
+  return TablePrefix(partition, kKeyLockTable).append(object_key);
+}
+
+inline std::string InboxPrefix(PartitionId partition,
+                               std::string_view object_key) {
+  return TablePrefix(partition, kInboxTable).append(object_key);
 }
 
 inline std::string MetadataKey(std::string_view name) {

@@ -135,6 +135,60 @@ absl::Status PartitionReader::ForEachTimer(
   return FromRocksStatus(it->status(), "timer scan");
 }
 
+absl::StatusOr<std::optional<std::string>> PartitionReader::GetState(
+    const v1::Target& object, std::string_view state_key) {
+  return Get(StatePrefix(partition_, ObjectKey(object.service(), object.key()))
+                 .append(state_key));
+}
+
+absl::Status PartitionReader::ForEachState(
+    const v1::Target& object,
+    const std::function<bool(std::string_view, std::string_view)>& fn) {
+  const std::string prefix =
+      StatePrefix(partition_, ObjectKey(object.service(), object.key()));
+  auto it = NewIterator();
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    rocksdb::Slice key = it->key();
+    key.remove_prefix(prefix.size());
+    if (!fn(std::string_view(key.data(), key.size()),
+            std::string_view(it->value().data(), it->value().size()))) {
+      break;
+    }
+  }
+  return FromRocksStatus(it->status(), "state scan");
+}
+
+absl::StatusOr<std::optional<v1::KeyLock>> PartitionReader::GetKeyLock(
+    const v1::Target& object) {
+  REPRISE_ASSIGN_OR_RETURN(
+      auto value,
+      Get(KeyLockKey(partition_, ObjectKey(object.service(), object.key()))));
+  if (!value.has_value()) return std::nullopt;
+  return ParseValue<v1::KeyLock>(*value, "key lock");
+}
+
+absl::StatusOr<std::optional<PartitionReader::Queued>>
+PartitionReader::FirstQueued(const v1::Target& object) {
+  const std::string prefix =
+      InboxPrefix(partition_, ObjectKey(object.service(), object.key()));
+  auto it = NewIterator();
+  it->Seek(prefix);
+  if (!it->Valid() || !it->key().starts_with(prefix)) {
+    REPRISE_RETURN_IF_ERROR(FromRocksStatus(it->status(), "inbox read"));
+    return std::nullopt;
+  }
+  if (it->key().size() != prefix.size() + 8) {
+    return absl::DataLossError("corrupt inbox key in the partition store");
+  }
+  Queued queued;
+  queued.seq = DecodeBigEndian64(it->key().data() + prefix.size());
+  REPRISE_ASSIGN_OR_RETURN(
+      queued.invocation_id,
+      InvocationId::FromBytes({it->value().data(), it->value().size()}));
+  return queued;
+}
+
 Transaction::Transaction(Store& store, PartitionId partition)
     : PartitionReader(partition),
       store_(store),
@@ -174,6 +228,76 @@ void Transaction::DeleteTimer(const Timer& timer) {
       ->Delete(TimerKey(partition(), timer.wake_up_at_ms, timer.invocation_id,
                         timer.index))
       .PermitUncheckedError();
+}
+
+void Transaction::PutState(const v1::Target& object, std::string_view state_key,
+                           std::string_view value) {
+  batch_
+      ->Put(StatePrefix(partition(), ObjectKey(object.service(), object.key()))
+                .append(state_key),
+            rocksdb::Slice(value.data(), value.size()))
+      .PermitUncheckedError();
+}
+
+void Transaction::DeleteState(const v1::Target& object,
+                              std::string_view state_key) {
+  batch_
+      ->Delete(
+          StatePrefix(partition(), ObjectKey(object.service(), object.key()))
+              .append(state_key))
+      .PermitUncheckedError();
+}
+
+absl::Status Transaction::DeleteAllState(const v1::Target& object) {
+  // WriteBatchWithIndex cannot index a range deletion: delete key by key.
+  std::vector<std::string> keys;
+  REPRISE_RETURN_IF_ERROR(
+      ForEachState(object, [&](std::string_view key, std::string_view) {
+        keys.emplace_back(key);
+        return true;
+      }));
+  for (const std::string& key : keys) DeleteState(object, key);
+  return absl::OkStatus();
+}
+
+void Transaction::PutKeyLock(const v1::Target& object,
+                             const v1::KeyLock& lock) {
+  batch_
+      ->Put(KeyLockKey(partition(), ObjectKey(object.service(), object.key())),
+            lock.SerializeAsString())
+      .PermitUncheckedError();
+}
+
+void Transaction::DeleteKeyLock(const v1::Target& object) {
+  batch_
+      ->Delete(
+          KeyLockKey(partition(), ObjectKey(object.service(), object.key())))
+      .PermitUncheckedError();
+}
+
+void Transaction::PutQueued(const v1::Target& object, uint64_t seq,
+                            const InvocationId& id) {
+  std::string key =
+      InboxPrefix(partition(), ObjectKey(object.service(), object.key()));
+  AppendBigEndian64(key, seq);
+  batch_->Put(key, id.ToBytes()).PermitUncheckedError();
+}
+
+void Transaction::DeleteQueued(const v1::Target& object, uint64_t seq) {
+  std::string key =
+      InboxPrefix(partition(), ObjectKey(object.service(), object.key()));
+  AppendBigEndian64(key, seq);
+  batch_->Delete(key).PermitUncheckedError();
+}
+
+absl::Status Transaction::DeleteInvocation(const InvocationId& id) {
+  REPRISE_ASSIGN_OR_RETURN(auto status, GetInvocationStatus(id));
+  if (!status.has_value()) return absl::OkStatus();
+  for (uint32_t i = 0; i < status->journal_length(); ++i) {
+    batch_->Delete(JournalKey(partition(), id, i)).PermitUncheckedError();
+  }
+  batch_->Delete(InvocationStatusKey(partition(), id)).PermitUncheckedError();
+  return absl::OkStatus();
 }
 
 absl::Status Transaction::Commit() {

@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -61,6 +62,26 @@ class PartitionReader {
   // Calls `fn` for each durable timer of the partition, soonest first.
   absl::Status ForEachTimer(const std::function<void(const Timer&)>& fn);
 
+  // K/V state of the virtual object or workflow `object` (its service and
+  // key; the handler is ignored).
+  absl::StatusOr<std::optional<std::string>> GetState(
+      const v1::Target& object, std::string_view state_key);
+  // Calls `fn` for each state entry of `object`, in key order, until it
+  // returns false.
+  absl::Status ForEachState(
+      const v1::Target& object,
+      const std::function<bool(std::string_view key, std::string_view value)>&
+          fn);
+  // The exclusive invocation holding `object`'s key, if any.
+  absl::StatusOr<std::optional<v1::KeyLock>> GetKeyLock(
+      const v1::Target& object);
+  // The invocation queued first for `object`'s key, if any.
+  struct Queued {
+    uint64_t seq = 0;
+    InvocationId invocation_id;
+  };
+  absl::StatusOr<std::optional<Queued>> FirstQueued(const v1::Target& object);
+
  protected:
   explicit PartitionReader(PartitionId partition) : partition_(partition) {}
   virtual absl::StatusOr<std::optional<std::string>> Get(
@@ -96,6 +117,17 @@ class Transaction final : public PartitionReader {
                        const v1::JournalEntry& entry);
   void PutTimer(const Timer& timer);
   void DeleteTimer(const Timer& timer);
+  void PutState(const v1::Target& object, std::string_view state_key,
+                std::string_view value);
+  void DeleteState(const v1::Target& object, std::string_view state_key);
+  absl::Status DeleteAllState(const v1::Target& object);
+  void PutKeyLock(const v1::Target& object, const v1::KeyLock& lock);
+  void DeleteKeyLock(const v1::Target& object);
+  void PutQueued(const v1::Target& object, uint64_t seq,
+                 const InvocationId& id);
+  void DeleteQueued(const v1::Target& object, uint64_t seq);
+  // Removes the invocation's status and journal.
+  absl::Status DeleteInvocation(const InvocationId& id);
 
   // Writes the batch (unsynced, see above). The transaction is empty after.
   absl::Status Commit();

@@ -30,6 +30,59 @@ absl::Status ValidateOptions(const v1::HandlerOptions& options,
   return absl::OkStatus();
 }
 
+// Gives each handler its effective type: a virtual object's handlers are
+// exclusive unless declared shared; a workflow's are shared except its one
+// workflow handler; a stateless service's have no type.
+absl::Status NormalizeHandlerTypes(v1::ServiceDefinition& service) {
+  int workflow_handlers = 0;
+  for (auto& handler : *service.mutable_handlers()) {
+    const std::string where =
+        absl::StrFormat("handler %s/%s", service.name(), handler.name());
+    switch (service.type()) {
+      case v1::SERVICE_TYPE_SERVICE:
+        if (handler.type() != v1::HANDLER_TYPE_UNSPECIFIED &&
+            handler.type() != v1::HANDLER_TYPE_SHARED) {
+          return absl::InvalidArgumentError(absl::StrFormat(
+              "%s is %s, but a stateless service has only plain handlers "
+              "(declare the service as a virtual object or workflow)",
+              where, v1::HandlerType_Name(handler.type())));
+        }
+        handler.set_type(v1::HANDLER_TYPE_UNSPECIFIED);
+        break;
+      case v1::SERVICE_TYPE_VIRTUAL_OBJECT:
+        if (handler.type() == v1::HANDLER_TYPE_WORKFLOW) {
+          return absl::InvalidArgumentError(absl::StrFormat(
+              "%s is a workflow handler, but %s is a virtual object", where,
+              service.name()));
+        }
+        if (handler.type() == v1::HANDLER_TYPE_UNSPECIFIED) {
+          handler.set_type(v1::HANDLER_TYPE_EXCLUSIVE);
+        }
+        break;
+      case v1::SERVICE_TYPE_WORKFLOW:
+        if (handler.type() == v1::HANDLER_TYPE_EXCLUSIVE) {
+          return absl::InvalidArgumentError(absl::StrFormat(
+              "%s is exclusive, but a workflow has one workflow handler and "
+              "shared ones",
+              where));
+        }
+        if (handler.type() == v1::HANDLER_TYPE_UNSPECIFIED) {
+          handler.set_type(v1::HANDLER_TYPE_SHARED);
+        }
+        if (handler.type() == v1::HANDLER_TYPE_WORKFLOW) ++workflow_handlers;
+        break;
+      default:
+        break;
+    }
+  }
+  if (service.type() == v1::SERVICE_TYPE_WORKFLOW && workflow_handlers != 1) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "workflow %s declares %d workflow handlers; it needs exactly one",
+        service.name(), workflow_handlers));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateService(const v1::ServiceDefinition& service) {
   REPRISE_RETURN_IF_ERROR(ValidateName(service.name(), "service name"));
   REPRISE_RETURN_IF_ERROR(
@@ -107,8 +160,10 @@ absl::Status ServiceRegistry::Register(
     return absl::InvalidArgumentError("a worker must register a service");
   }
   absl::flat_hash_set<std::string> names;
-  for (const auto& service : services) {
+  std::vector<v1::ServiceDefinition> normalized = services;
+  for (auto& service : normalized) {
     REPRISE_RETURN_IF_ERROR(ValidateService(service));
+    REPRISE_RETURN_IF_ERROR(NormalizeHandlerTypes(service));
     if (!names.insert(service.name()).second) {
       return absl::InvalidArgumentError(
           absl::StrFormat("service %s registered twice", service.name()));
@@ -122,7 +177,7 @@ absl::Status ServiceRegistry::Register(
     absl::ReaderMutexLock lock(&mu_);
     updated = services_;
   }
-  for (const auto& service : services) {
+  for (const auto& service : normalized) {
     auto it = updated.find(service.name());
     if (it != updated.end() &&
         it->second.definition().type() != service.type()) {

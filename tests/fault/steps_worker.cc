@@ -11,6 +11,11 @@
 //                  "WOKE <id> <unix ms>". Output: "<now ms> <woke ms>".
 //   Flaky/thrice   throws on attempts 1-3, then returns "ok".
 //   Flaky/always   always throws; at most 3 attempts, then paused.
+//   Tally/add      a virtual object: input "<caller> <seq>"; adds 1 to the
+//                  key's "count" and checks that each caller's seq is the
+//                  one after its previous, counting "violations" if not.
+//                  Output: the new count.
+//   Tally/get      shared: "<count> <violations>".
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -110,5 +115,34 @@ int main(int argc, char** argv) {
                 throw std::runtime_error("the database is unreachable");
               },
               reprise::sdk::HandlerOptions{three_tries, std::nullopt}));
+  auto number = [](Context& ctx, std::string_view key) {
+    std::optional<std::string> value = ctx.Get(key);
+    return value.has_value() ? std::stoll(*value) : 0;
+  };
+  worker.Add(
+      reprise::sdk::ServiceDefinition::VirtualObject("Tally")
+          .Handler("add",
+                   [number](Context& ctx, const std::string& input) -> Result {
+                     const std::string caller =
+                         input.substr(0, input.find(' '));
+                     const int64_t seq =
+                         std::stoll(input.substr(input.find(' ') + 1));
+                     const std::string last_key = "last/" + caller;
+                     if (number(ctx, last_key) != seq - 1) {
+                       ctx.Set("violations",
+                               std::to_string(number(ctx, "violations") + 1));
+                     }
+                     ctx.Set(last_key, std::to_string(seq));
+                     const int64_t count = number(ctx, "count") + 1;
+                     ctx.Set("count", std::to_string(count));
+                     return std::to_string(count);
+                   })
+          .Handler(
+              "get",
+              [number](Context& ctx, const std::string&) -> Result {
+                return absl::StrFormat("%d %d", number(ctx, "count"),
+                                       number(ctx, "violations"));
+              },
+              reprise::sdk::HandlerType::kShared));
   return worker.Run().ok() ? 0 : 1;
 }

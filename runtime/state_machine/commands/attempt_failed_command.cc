@@ -59,15 +59,14 @@ absl::Status ApplyAttemptFailed(const v1::AttemptFailedCommand& command,
   status.set_modified_at_ms(now_ms);
   status.set_next_retry_at_ms(0);
   if (policy.on_max_attempts() == v1::RetryPolicy::ON_MAX_ATTEMPTS_FAIL) {
-    status.set_state(v1::INVOCATION_STATE_COMPLETED);
-    status.set_completed_at_ms(now_ms);
-    auto* result = status.mutable_result()->mutable_failure();
-    result->set_code(static_cast<uint32_t>(absl::StatusCode::kUnknown));
-    result->set_message(absl::StrFormat("gave up after %d failed attempts: %s",
-                                        status.failures(), command.message()));
-    txn.PutInvocationStatus(id, status);
-    actions.push_back(InvocationCompletedAction{id, status.result()});
-    return absl::OkStatus();
+    v1::Result result;
+    result.mutable_failure()->set_code(
+        static_cast<uint32_t>(absl::StatusCode::kUnknown));
+    result.mutable_failure()->set_message(
+        absl::StrFormat("gave up after %d failed attempts: %s",
+                        status.failures(), command.message()));
+    return CompleteInvocation(id, status, std::move(result), now_ms, txn,
+                              actions);
   }
   status.set_state(v1::INVOCATION_STATE_PAUSED);
   txn.PutInvocationStatus(id, status);

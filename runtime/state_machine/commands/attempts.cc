@@ -1,8 +1,38 @@
-// Helpers shared by the commands that end or start attempts.
+// Helpers shared by the commands that start, end or complete attempts.
 #include "runtime/common/status_macros.h"
 #include "runtime/state_machine/commands/commands.h"
 
 namespace reprise::state_machine {
+namespace {
+
+// Hands `status`'s key to the invocation queued next for it, or frees it.
+absl::Status ReleaseKey(const InvocationId& id,
+                        const v1::InvocationStatus& status, int64_t now_ms,
+                        storage::Transaction& txn,
+                        std::vector<Action>& actions) {
+  const v1::Target& object = status.target();
+  REPRISE_ASSIGN_OR_RETURN(auto lock, txn.GetKeyLock(object));
+  if (!lock.has_value() || lock->holder() != id.ToBytes()) {
+    return absl::OkStatus();
+  }
+  REPRISE_ASSIGN_OR_RETURN(auto next, txn.FirstQueued(object));
+  if (!next.has_value()) {
+    txn.DeleteKeyLock(object);
+    return absl::OkStatus();
+  }
+  txn.DeleteQueued(object, next->seq);
+  lock->set_holder(next->invocation_id.ToBytes());
+  txn.PutKeyLock(object, *lock);
+  REPRISE_ASSIGN_OR_RETURN(auto queued,
+                           txn.GetInvocationStatus(next->invocation_id));
+  if (!queued.has_value() || queued->state() != v1::INVOCATION_STATE_QUEUED) {
+    return absl::InternalError("the inbox names an invocation not queued");
+  }
+  return StartNextAttempt(next->invocation_id, *queued, now_ms, 0, txn,
+                          actions);
+}
+
+}  // namespace
 
 absl::StatusOr<std::optional<RunningInvocation>> FindRunningAttempt(
     storage::Transaction& txn, const std::string& invocation_id,
@@ -19,6 +49,33 @@ absl::StatusOr<std::optional<RunningInvocation>> FindRunningAttempt(
 
 void PinVersion(v1::InvocationStatus& status, const std::string& version) {
   if (status.pinned_version().empty()) status.set_pinned_version(version);
+}
+
+bool IsExclusive(const v1::InvocationStatus& status) {
+  return status.handler_type() == v1::HANDLER_TYPE_EXCLUSIVE ||
+         status.handler_type() == v1::HANDLER_TYPE_WORKFLOW;
+}
+
+absl::Status CompleteInvocation(const InvocationId& id,
+                                v1::InvocationStatus& status, v1::Result result,
+                                int64_t now_ms, storage::Transaction& txn,
+                                std::vector<Action>& actions) {
+  status.set_state(v1::INVOCATION_STATE_COMPLETED);
+  status.set_completed_at_ms(now_ms);
+  status.set_modified_at_ms(now_ms);
+  status.set_next_retry_at_ms(0);
+  *status.mutable_result() = std::move(result);
+  txn.PutInvocationStatus(id, status);
+  actions.push_back(InvocationCompletedAction{id, status.result()});
+  if (!status.idempotency_key().empty()) {
+    const int64_t expires_at_ms =
+        now_ms + static_cast<int64_t>(status.idempotency_retention_ms());
+    txn.PutTimer({expires_at_ms, id, kRetentionTimerIndex});
+    actions.push_back(
+        RegisterTimerAction{id, kRetentionTimerIndex, expires_at_ms});
+  }
+  if (!IsExclusive(status)) return absl::OkStatus();
+  return ReleaseKey(id, status, now_ms, txn, actions);
 }
 
 absl::Status StartNextAttempt(const InvocationId& id,

@@ -51,6 +51,21 @@ absl::StatusOr<std::optional<RunningInvocation>> FindRunningAttempt(
 // journal entry pins: an attempt that wrote nothing may move to any version.
 void PinVersion(v1::InvocationStatus& status, const std::string& version);
 
+// Handlers that run one at a time per key: exclusive ones and a workflow's
+// run handler.
+bool IsExclusive(const v1::InvocationStatus& status);
+
+// Completes the invocation with `result`: writes `status`, answers its
+// callers, schedules the removal of an idempotent invocation after its
+// retention, and passes its key to the next queued invocation.
+absl::Status CompleteInvocation(const InvocationId& id,
+                                v1::InvocationStatus& status, v1::Result result,
+                                int64_t now_ms, storage::Transaction& txn,
+                                std::vector<Action>& actions);
+
+// The timer index that removes a completed idempotent invocation.
+inline constexpr uint32_t kRetentionTimerIndex = 0xffffffff;
+
 // Makes the invocation run a new attempt (number status.attempt + 1) no
 // earlier than `not_before_ms`, replaying its journal; writes `status`.
 absl::Status StartNextAttempt(const InvocationId& id,

@@ -1,7 +1,8 @@
-// FireTimerCommand: completes the sleep entry the timer belongs to. A running
-// attempt is told; a suspended invocation waiting on the entry resumes with
-// a new attempt; a paused one only records the completion. Firing twice, or
-// for a completed invocation, changes nothing but removing the timer.
+// FireTimerCommand: completes the sleep entry the timer belongs to, or, for
+// the retention timer of a completed idempotent invocation, removes it. A
+// running attempt is told; a suspended invocation waiting on the entry resumes
+// with a new attempt; a paused one only records the completion. Firing twice,
+// or for a completed invocation, changes nothing but removing the timer.
 #include <algorithm>
 
 #include "runtime/common/status_macros.h"
@@ -16,6 +17,16 @@ absl::Status ApplyFireTimer(const v1::FireTimerCommand& command, int64_t now_ms,
   if (!id.ok()) return absl::OkStatus();
   REPRISE_ASSIGN_OR_RETURN(auto status, txn.GetInvocationStatus(*id));
   if (!status.has_value()) return absl::OkStatus();
+  if (command.index() == kRetentionTimerIndex) {
+    if (status->state() != v1::INVOCATION_STATE_COMPLETED) {
+      return absl::OkStatus();
+    }
+    const int64_t expires_at_ms =
+        status->completed_at_ms() +
+        static_cast<int64_t>(status->idempotency_retention_ms());
+    txn.DeleteTimer({expires_at_ms, *id, kRetentionTimerIndex});
+    return txn.DeleteInvocation(*id);
+  }
   REPRISE_ASSIGN_OR_RETURN(auto found,
                            txn.GetJournalEntry(*id, command.index()));
   if (!found.has_value() || !found->has_sleep() ||

@@ -1,27 +1,83 @@
 // ProposeEntryCommand: appends a journal entry of the current attempt. An
 // entry is taken only at the invocation's next index, which fences out
-// duplicates. A sleep entry registers its durable timer; an output entry
-// completes the invocation; every other entry is acknowledged to the worker.
+// duplicates. A sleep entry registers its durable timer; a state write
+// changes the state table in the same batch, so exactly once; a state read
+// the worker could not answer is answered here; an output entry completes
+// the invocation. Every other entry is acknowledged to the worker.
 #include "runtime/common/status_macros.h"
 #include "runtime/state_machine/commands/commands.h"
 
 namespace reprise::state_machine {
 namespace {
 
-// What a worker may propose. The input is written by the invoke command;
-// completions are written by the runtime.
-bool Proposable(const v1::JournalEntry& entry) {
+// What a worker may propose for an invocation in `status`. The input is
+// written by the invoke command; completions are written by the runtime;
+// state belongs to keyed services, and only exclusive handlers write it.
+bool Proposable(const v1::JournalEntry& entry,
+                const v1::InvocationStatus& status) {
+  if (entry.completed_at_ms() != 0) return false;
+  const bool keyed = status.service_type() != v1::SERVICE_TYPE_SERVICE;
   switch (entry.kind_case()) {
     case v1::JournalEntry::kOutput:
     case v1::JournalEntry::kRun:
     case v1::JournalEntry::kSleep:
     case v1::JournalEntry::kNow:
-      return entry.completed_at_ms() == 0;
+      return true;
+    case v1::JournalEntry::kGetState:
+    case v1::JournalEntry::kGetStateKeys:
+      return keyed;
+    case v1::JournalEntry::kSetState:
+    case v1::JournalEntry::kClearState:
+    case v1::JournalEntry::kClearAllState:
+      return keyed && IsExclusive(status);
     case v1::JournalEntry::kInput:
     case v1::JournalEntry::KIND_NOT_SET:
       break;
   }
   return false;
+}
+
+// Applies a state entry to the state table, or resolves a read the worker
+// left open. Returns true when it resolved the entry.
+absl::StatusOr<bool> ApplyState(const v1::Target& object,
+                                v1::JournalEntry& entry,
+                                storage::Transaction& txn) {
+  switch (entry.kind_case()) {
+    case v1::JournalEntry::kSetState:
+      txn.PutState(object, entry.name(), entry.set_state().value());
+      return false;
+    case v1::JournalEntry::kClearState:
+      txn.DeleteState(object, entry.name());
+      return false;
+    case v1::JournalEntry::kClearAllState:
+      REPRISE_RETURN_IF_ERROR(txn.DeleteAllState(object));
+      return false;
+    case v1::JournalEntry::kGetState: {
+      if (entry.get_state().result_case() !=
+          v1::GetStateEntry::RESULT_NOT_SET) {
+        return false;
+      }
+      REPRISE_ASSIGN_OR_RETURN(auto value, txn.GetState(object, entry.name()));
+      if (value.has_value()) {
+        entry.mutable_get_state()->set_value(*std::move(value));
+      } else {
+        entry.mutable_get_state()->mutable_empty();
+      }
+      return true;
+    }
+    case v1::JournalEntry::kGetStateKeys: {
+      if (entry.get_state_keys().has_keys()) return false;
+      auto* keys = entry.mutable_get_state_keys()->mutable_keys();
+      REPRISE_RETURN_IF_ERROR(
+          txn.ForEachState(object, [&](std::string_view key, std::string_view) {
+            keys->add_keys(std::string(key));
+            return true;
+          }));
+      return true;
+    }
+    default:
+      return false;
+  }
 }
 
 }  // namespace
@@ -34,7 +90,7 @@ absl::Status ApplyProposeEntry(const v1::ProposeEntryCommand& command,
       FindRunningAttempt(txn, command.invocation_id(), command.attempt()));
   if (!running.has_value() ||
       command.index() != running->status.journal_length() ||
-      !Proposable(command.entry())) {
+      !Proposable(command.entry(), running->status)) {
     return absl::OkStatus();  // stale, duplicate, or not a worker's to write
   }
   const InvocationId& id = running->id;
@@ -42,19 +98,18 @@ absl::Status ApplyProposeEntry(const v1::ProposeEntryCommand& command,
 
   v1::JournalEntry entry = command.entry();
   entry.set_appended_at_ms(now_ms);
-  txn.PutJournalEntry(id, command.index(), entry);
-
   PinVersion(status, command.worker_version());
   status.set_journal_length(command.index() + 1);
   status.set_modified_at_ms(now_ms);
   if (entry.has_output()) {
-    status.set_state(v1::INVOCATION_STATE_COMPLETED);
-    status.set_completed_at_ms(now_ms);
-    *status.mutable_result() = entry.output().result();
-    txn.PutInvocationStatus(id, status);
-    actions.push_back(InvocationCompletedAction{id, status.result()});
-    return absl::OkStatus();
+    txn.PutJournalEntry(id, command.index(), entry);
+    return CompleteInvocation(id, status, entry.output().result(), now_ms, txn,
+                              actions);
   }
+  REPRISE_ASSIGN_OR_RETURN(bool resolved,
+                           ApplyState(status.target(), entry, txn));
+  if (resolved) entry.set_completed_at_ms(now_ms);
+  txn.PutJournalEntry(id, command.index(), entry);
   txn.PutInvocationStatus(id, status);
   if (entry.has_sleep()) {
     storage::Timer timer{entry.sleep().wake_up_at_ms(), id, command.index()};
@@ -62,7 +117,12 @@ absl::Status ApplyProposeEntry(const v1::ProposeEntryCommand& command,
     actions.push_back(
         RegisterTimerAction{id, command.index(), timer.wake_up_at_ms});
   }
-  actions.push_back(EntryAckAction{id, command.attempt(), command.index()});
+  if (resolved) {
+    actions.push_back(
+        EntryCompletedAction{id, entry, command.attempt(), command.index()});
+  } else {
+    actions.push_back(EntryAckAction{id, command.attempt(), command.index()});
+  }
   return absl::OkStatus();
 }
 

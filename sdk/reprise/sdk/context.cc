@@ -36,6 +36,22 @@ void Context::Await(const DurableFuture& future) {
   attempt_.AwaitEntry(future.journal_index());
 }
 
+std::optional<std::string> Context::Get(std::string_view key) {
+  return attempt_.GetStateStep(key);
+}
+
+void Context::Set(std::string_view key, std::string value) {
+  attempt_.SetStateStep(key, std::move(value));
+}
+
+void Context::Clear(std::string_view key) { attempt_.ClearStateStep(key); }
+
+void Context::ClearAll() { attempt_.ClearAllStateStep(); }
+
+std::vector<std::string> Context::StateKeys() {
+  return attempt_.StateKeysStep();
+}
+
 absl::Time Context::Now() { return attempt_.NowStep(); }
 
 uint64_t Context::Random() {

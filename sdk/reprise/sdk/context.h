@@ -35,6 +35,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -133,6 +134,20 @@ class Context {
   DurableFuture Timer(absl::Duration duration, std::string_view name = "timer");
   // Waits until `future` completes (suspending if that takes long).
   void Await(const DurableFuture& future);
+
+  // Virtual objects and workflows: the K/V state of the invocation's key.
+  // Every read and write is a journaled step, so a replay sees the values
+  // the first run saw, and a write takes effect exactly once. Reads see the
+  // handler's own writes. Only exclusive handlers (and a workflow's run
+  // handler) may write: they run one at a time per key. Using state from a
+  // stateless service, or writing it from a shared handler, throws
+  // TerminalError (FAILED_PRECONDITION).
+  std::optional<std::string> Get(std::string_view key);
+  void Set(std::string_view key, std::string value);
+  void Clear(std::string_view key);
+  void ClearAll();
+  // The keys that have a value, sorted.
+  std::vector<std::string> StateKeys();
 
   // The time the handler first asked, recorded; the same on every run.
   absl::Time Now();

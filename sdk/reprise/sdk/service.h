@@ -25,7 +25,9 @@ using Handler =
     std::function<absl::StatusOr<std::string>(Context&, const std::string&)>;
 
 enum class ServiceType { kService, kVirtualObject, kWorkflow };
-enum class HandlerType { kDefault, kExclusive, kShared };
+// kDefault: exclusive in a virtual object, shared in a workflow, plain in
+// a stateless service. kWorkflow marks a workflow's one run handler.
+enum class HandlerType { kDefault, kExclusive, kShared, kWorkflow };
 
 // How the runtime retries an invocation whose attempt failed (an exception,
 // a journal mismatch, a lost worker, an inactivity timeout). The delay after
@@ -59,6 +61,12 @@ class ServiceDefinition {
   // Stateless; handlers run with unlimited concurrency.
   static ServiceDefinition Service(std::string name) {
     return ServiceDefinition(std::move(name), ServiceType::kService);
+  }
+  // Keyed: every invocation names a key. Handlers are exclusive unless
+  // declared kShared: exclusive ones run one at a time per key, in order of
+  // arrival, and own the key's state; shared ones run at once and read it.
+  static ServiceDefinition VirtualObject(std::string name) {
+    return ServiceDefinition(std::move(name), ServiceType::kVirtualObject);
   }
 
   ServiceDefinition& Handler(std::string name, sdk::Handler handler,

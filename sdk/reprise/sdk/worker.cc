@@ -37,6 +37,8 @@ v1::HandlerType ToProto(HandlerType type) {
       return v1::HANDLER_TYPE_EXCLUSIVE;
     case HandlerType::kShared:
       return v1::HANDLER_TYPE_SHARED;
+    case HandlerType::kWorkflow:
+      return v1::HANDLER_TYPE_WORKFLOW;
     case HandlerType::kDefault:
       break;
   }
@@ -156,7 +158,8 @@ class Worker::Impl {
 
   void Add(ServiceDefinition service) {
     for (const auto& h : service.handlers()) {
-      handlers_[service.name() + "/" + h.name] = h.handler;
+      handlers_[service.name() + "/" + h.name] = {h.handler,
+                                                  AccessOf(service, h)};
     }
     services_.push_back(std::move(service));
   }
@@ -318,7 +321,7 @@ class Worker::Impl {
             attempt.target().service() + "/" + attempt.target().handler();
         auto it = handlers_.find(key);
         if (it != handlers_.end()) {
-          attempt.Run(it->second);
+          attempt.Run(it->second.fn, it->second.access);
         } else {
           v1::WorkerMessage failed;
           failed.mutable_attempt_failed()->set_invocation_id(
@@ -338,9 +341,31 @@ class Worker::Impl {
     std::shared_ptr<internal::Attempt> attempt;
   };
 
+  struct HandlerEntry {
+    Handler fn;
+    internal::StateAccess access;
+  };
+  static internal::StateAccess AccessOf(
+      const ServiceDefinition& service,
+      const ServiceDefinition::HandlerEntry& handler) {
+    switch (service.type()) {
+      case ServiceType::kService:
+        return internal::StateAccess::kNone;
+      case ServiceType::kVirtualObject:
+        return handler.type == HandlerType::kShared
+                   ? internal::StateAccess::kRead
+                   : internal::StateAccess::kReadWrite;
+      case ServiceType::kWorkflow:
+        return handler.type == HandlerType::kWorkflow
+                   ? internal::StateAccess::kReadWrite
+                   : internal::StateAccess::kRead;
+    }
+    return internal::StateAccess::kNone;
+  }
+
   WorkerOptions options_;
   std::vector<ServiceDefinition> services_;
-  absl::flat_hash_map<std::string, Handler> handlers_;
+  absl::flat_hash_map<std::string, HandlerEntry> handlers_;
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -35,6 +35,16 @@ std::string_view KindName(v1::JournalEntry::KindCase kind) {
       return "sleep";
     case v1::JournalEntry::kNow:
       return "now";
+    case v1::JournalEntry::kGetState:
+      return "get-state";
+    case v1::JournalEntry::kSetState:
+      return "set-state";
+    case v1::JournalEntry::kClearState:
+      return "clear-state";
+    case v1::JournalEntry::kClearAllState:
+      return "clear-all-state";
+    case v1::JournalEntry::kGetStateKeys:
+      return "get-state-keys";
     case v1::JournalEntry::KIND_NOT_SET:
       break;
   }
@@ -77,9 +87,15 @@ Attempt::Attempt(v1::StartAttempt start, Send send, AttemptOptions options)
       send_(std::move(send)),
       options_(options),
       journal_(start_.journal().begin(), start_.journal().end()),
-      durable_(static_cast<uint32_t>(journal_.size())) {}
+      durable_(static_cast<uint32_t>(journal_.size())),
+      state_complete_(!start_.partial_state()) {
+  for (const v1::StateEntry& entry : start_.state()) {
+    state_[entry.key()] = entry.value();
+  }
+}
 
-void Attempt::Run(const Handler& handler) {
+void Attempt::Run(const Handler& handler, StateAccess access) {
+  access_ = access;
   // The journal the runtime sent; immutable, so no lock is needed.
   const auto& sent = start_.journal();
   if (sent.empty() || !sent[0].has_input()) {
@@ -331,6 +347,148 @@ absl::Time Attempt::NowStep() {
   }
   send_(std::move(proposal));
   return now;
+}
+
+void Attempt::CheckStateAccess(bool write) const {
+  if (access_ == StateAccess::kNone) {
+    throw TerminalError(
+        "state belongs to virtual objects and workflows; this handler's "
+        "service is stateless",
+        absl::StatusCode::kFailedPrecondition);
+  }
+  if (write && access_ != StateAccess::kReadWrite) {
+    throw TerminalError(
+        "a shared handler may read state but not change it; change it from "
+        "an exclusive handler",
+        absl::StatusCode::kFailedPrecondition);
+  }
+}
+
+const v1::JournalEntry& Attempt::ProposeAndWait(v1::JournalEntry entry) {
+  const auto index = static_cast<uint32_t>(journal_.size());
+  v1::WorkerMessage proposal = Propose(std::move(entry));
+  // The runtime answers when it applies the proposal; sending under the
+  // lock is avoided as everywhere, so release it meanwhile.
+  mu_.Unlock();
+  send_(std::move(proposal));
+  mu_.Lock();
+  while (!ended_ && journal_[index].completed_at_ms() == 0) {
+    changed_.Wait(&mu_);
+  }
+  ThrowIfEnded();
+  return journal_[index];
+}
+
+void Attempt::ApplyStateWrite(const v1::JournalEntry& entry) {
+  switch (entry.kind_case()) {
+    case v1::JournalEntry::kSetState:
+      state_[entry.name()] = entry.set_state().value();
+      break;
+    case v1::JournalEntry::kClearState:
+      state_[entry.name()] = std::nullopt;
+      break;
+    case v1::JournalEntry::kClearAllState:
+      state_.clear();
+      state_complete_ = true;
+      break;
+    default:
+      break;
+  }
+}
+
+std::optional<std::string> Attempt::GetStateStep(std::string_view key) {
+  CheckStateAccess(/*write=*/false);
+  v1::WorkerMessage proposal;
+  std::optional<std::string> value;
+  {
+    absl::MutexLock lock(&mu_);
+    const uint32_t index = NextStep(v1::JournalEntry::kGetState, key);
+    auto result = [](const v1::JournalEntry& entry) {
+      return entry.get_state().has_value()
+                 ? std::optional<std::string>(entry.get_state().value())
+                 : std::nullopt;
+    };
+    if (index < journal_.size()) return result(journal_[index]);
+    v1::JournalEntry entry;
+    entry.set_name(std::string(key));
+    entry.mutable_get_state();  // without a result: the runtime resolves it
+    auto known = state_.find(key);
+    if (known == state_.end() && !state_complete_) {
+      value = result(ProposeAndWait(std::move(entry)));
+      state_[std::string(key)] = value;
+      return value;
+    }
+    if (known != state_.end()) value = known->second;
+    if (value.has_value()) {
+      entry.mutable_get_state()->set_value(*value);
+    } else {
+      entry.mutable_get_state()->mutable_empty();
+    }
+    proposal = Propose(std::move(entry));
+  }
+  send_(std::move(proposal));
+  return value;
+}
+
+void Attempt::StateWriteStep(v1::JournalEntry entry) {
+  CheckStateAccess(/*write=*/true);
+  v1::WorkerMessage proposal;
+  {
+    absl::MutexLock lock(&mu_);
+    const uint32_t index = NextStep(entry.kind_case(), entry.name());
+    ApplyStateWrite(entry);
+    if (index < journal_.size()) return;
+    proposal = Propose(std::move(entry));
+  }
+  send_(std::move(proposal));
+}
+
+void Attempt::SetStateStep(std::string_view key, std::string value) {
+  v1::JournalEntry entry;
+  entry.set_name(std::string(key));
+  entry.mutable_set_state()->set_value(std::move(value));
+  StateWriteStep(std::move(entry));
+}
+
+void Attempt::ClearStateStep(std::string_view key) {
+  v1::JournalEntry entry;
+  entry.set_name(std::string(key));
+  entry.mutable_clear_state();
+  StateWriteStep(std::move(entry));
+}
+
+void Attempt::ClearAllStateStep() {
+  v1::JournalEntry entry;
+  entry.mutable_clear_all_state();
+  StateWriteStep(std::move(entry));
+}
+
+std::vector<std::string> Attempt::StateKeysStep() {
+  CheckStateAccess(/*write=*/false);
+  v1::WorkerMessage proposal;
+  std::vector<std::string> keys;
+  {
+    absl::MutexLock lock(&mu_);
+    const uint32_t index = NextStep(v1::JournalEntry::kGetStateKeys, "");
+    auto result = [](const v1::JournalEntry& entry) {
+      const auto& k = entry.get_state_keys().keys().keys();
+      return std::vector<std::string>(k.begin(), k.end());
+    };
+    if (index < journal_.size()) return result(journal_[index]);
+    v1::JournalEntry entry;
+    entry.mutable_get_state_keys();
+    if (!state_complete_) return result(ProposeAndWait(std::move(entry)));
+    auto* out = entry.mutable_get_state_keys()->mutable_keys();
+    for (const auto& [key, value] : state_) {
+      if (value.has_value()) {
+        keys.push_back(key);
+        out->add_keys(key);
+      }
+    }
+    proposal = Propose(std::move(entry));
+  }
+  send_(std::move(proposal));
+  return keys;
 }
 
 void Attempt::Fail(std::string message, std::optional<uint32_t> journal_index) {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +31,13 @@ struct AttemptOptions {
   absl::Duration suspend_after = absl::Seconds(1);
 };
 
+// What the handler may do with its key's state.
+enum class StateAccess {
+  kNone,       // a stateless service
+  kRead,       // a shared handler
+  kReadWrite,  // an exclusive handler, a workflow's run handler
+};
+
 class Attempt {
  public:
   Attempt(v1::StartAttempt start, Send send, AttemptOptions options);
@@ -46,7 +54,7 @@ class Attempt {
   // Runs `handler` and sends its outcome: the output entry, an
   // AttemptFailed (exception, journal mismatch) or nothing more if the
   // attempt suspended or was aborted meanwhile. Call once.
-  void Run(const Handler& handler);
+  void Run(const Handler& handler, StateAccess access = StateAccess::kNone);
 
   // From the runtime.
   void OnAck(uint32_t index);
@@ -62,6 +70,11 @@ class Attempt {
   uint32_t TimerStep(std::string_view name, absl::Duration duration);
   void AwaitEntry(uint32_t index);
   absl::Time NowStep();
+  std::optional<std::string> GetStateStep(std::string_view key);
+  void SetStateStep(std::string_view key, std::string value);
+  void ClearStateStep(std::string_view key);
+  void ClearAllStateStep();
+  std::vector<std::string> StateKeysStep();
 
  private:
   // The journal index of the next step, after checking a replayed entry at
@@ -72,6 +85,16 @@ class Attempt {
   v1::WorkerMessage Propose(v1::JournalEntry entry)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ThrowIfEnded() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Throws TerminalError unless the handler may read (or write) state.
+  void CheckStateAccess(bool write) const;
+  // Proposes `entry`, a state read the runtime resolves, and waits for it.
+  const v1::JournalEntry& ProposeAndWait(v1::JournalEntry entry)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies a state write, replayed or new, to the known state.
+  void ApplyStateWrite(const v1::JournalEntry& entry)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records a state write step; proposes it unless it is replayed.
+  void StateWriteStep(v1::JournalEntry entry);
   v1::Result Execute(std::string_view name, const Context::RunFunction& fn,
                      const RunOptions& options);
   // Reports the attempt failed at `journal_index` (by default where the
@@ -96,6 +119,14 @@ class Attempt {
   uint32_t durable_ ABSL_GUARDED_BY(mu_);
   // Suspended, aborted, or the outcome was sent.
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
+
+  StateAccess access_ = StateAccess::kNone;  // set by Run
+  // The key's state as far as known: the values the attempt came with, as
+  // changed by the journal's writes; nullopt marks a key known to be unset.
+  std::map<std::string, std::optional<std::string>, std::less<>> state_
+      ABSL_GUARDED_BY(mu_);
+  // Whether keys missing from state_ are known to be unset.
+  bool state_complete_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace reprise::sdk::internal

@@ -445,5 +445,128 @@ TEST(AttemptTest, NowAndRandomAreTheSameOnReplay) {
   EXPECT_EQ(replayed_random, first_random);
 }
 
+// State: eager, lazy, replayed.
+
+v1::JournalEntry StateEntry(std::string key, std::optional<std::string> value,
+                            bool write) {
+  v1::JournalEntry e;
+  e.set_name(std::move(key));
+  if (write) {
+    e.mutable_set_state()->set_value(value.value_or(""));
+  } else if (value.has_value()) {
+    e.mutable_get_state()->set_value(*value);
+  } else {
+    e.mutable_get_state()->mutable_empty();
+  }
+  return e;
+}
+
+// Adds the input to the "count" state and returns the new count.
+absl::StatusOr<std::string> AddToCount(Context& ctx, const std::string& in) {
+  std::optional<std::string> count = ctx.Get("count");
+  const int total = (count.has_value() ? std::stoi(*count) : 0) + std::stoi(in);
+  ctx.Set("count", std::to_string(total));
+  return std::to_string(total);
+}
+
+std::vector<v1::WorkerMessage> RunWithAccess(const v1::StartAttempt& start,
+                                             const Handler& handler,
+                                             StateAccess access) {
+  std::vector<v1::WorkerMessage> sent;
+  Attempt attempt(
+      start, [&](v1::WorkerMessage m) { sent.push_back(std::move(m)); },
+      AttemptOptions{});
+  attempt.Run(handler, access);
+  return sent;
+}
+
+TEST(AttemptTest, EagerStateAnswersReadsLocallyAndJournalsThem) {
+  v1::StartAttempt start = Start({Input("2")});
+  auto* entry = start.add_state();
+  entry->set_key("count");
+  entry->set_value("40");
+  auto sent = RunWithAccess(start, AddToCount, StateAccess::kReadWrite);
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[0].propose().entry().name(), "count");
+  EXPECT_EQ(sent[0].propose().entry().get_state().value(), "40");
+  EXPECT_EQ(sent[1].propose().entry().set_state().value(), "42");
+  EXPECT_EQ(sent[2].propose().entry().output().result().value(), "42");
+}
+
+TEST(AttemptTest, ReplayedReadsReturnTheJournalNotTheCurrentState) {
+  // The first run read 40 and wrote 42; the state now says 42.
+  v1::StartAttempt start = Start({Input("2"), StateEntry("count", "40", false),
+                                  StateEntry("count", "42", true)});
+  auto* entry = start.add_state();
+  entry->set_key("count");
+  entry->set_value("42");
+  auto sent = RunWithAccess(start, AddToCount, StateAccess::kReadWrite);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].propose().index(), 3u);
+  EXPECT_EQ(sent[0].propose().entry().output().result().value(), "42");
+}
+
+TEST(AttemptTest, PartialStateAsksTheRuntime) {
+  v1::StartAttempt start = Start({Input("1")});
+  start.set_partial_state(true);
+  std::vector<v1::WorkerMessage> sent;
+  Attempt* self = nullptr;
+  Attempt attempt(
+      start,
+      [&](v1::WorkerMessage m) {
+        if (m.has_propose() && m.propose().entry().has_get_state()) {
+          // The runtime resolves the read from its state table.
+          v1::JournalEntry resolved = m.propose().entry();
+          resolved.mutable_get_state()->set_value("9");
+          resolved.set_completed_at_ms(1);
+          self->OnCompletion(m.propose().index(), resolved);
+        }
+        sent.push_back(std::move(m));
+      },
+      AttemptOptions{});
+  self = &attempt;
+  attempt.Run(AddToCount, StateAccess::kReadWrite);
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_FALSE(sent[0].propose().entry().get_state().has_value());
+  EXPECT_EQ(sent[2].propose().entry().output().result().value(), "10");
+}
+
+TEST(AttemptTest, SharedHandlersCannotWriteAndServicesHaveNoState) {
+  auto sent =
+      RunWithAccess(Start({Input("1")}), AddToCount, StateAccess::kRead);
+  ASSERT_EQ(sent.size(), 2u);  // the read, then the failed output
+  const auto& failure = sent[1].propose().entry().output().result().failure();
+  EXPECT_EQ(failure.code(),
+            static_cast<uint32_t>(absl::StatusCode::kFailedPrecondition));
+  EXPECT_NE(failure.message().find("shared handler"), std::string::npos);
+
+  sent = RunWithAccess(Start({Input("1")}), AddToCount, StateAccess::kNone);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_NE(
+      sent[0].propose().entry().output().result().failure().message().find(
+          "stateless"),
+      std::string::npos);
+}
+
+TEST(AttemptTest, ClearAllMakesEveryKeyKnownUnset) {
+  v1::StartAttempt start = Start({Input("1")});
+  start.set_partial_state(true);
+  auto sent = RunWithAccess(
+      start,
+      [](Context& ctx, const std::string&) -> absl::StatusOr<std::string> {
+        ctx.ClearAll();
+        ctx.Set("b", "2");
+        ctx.Set("a", "1");
+        EXPECT_FALSE(ctx.Get("c").has_value());  // no runtime round trip
+        std::vector<std::string> keys = ctx.StateKeys();
+        EXPECT_EQ(keys, (std::vector<std::string>{"a", "b"}));
+        return "ok";
+      },
+      StateAccess::kReadWrite);
+  ASSERT_EQ(sent.size(), 6u);
+  EXPECT_TRUE(sent[3].propose().entry().get_state().has_empty());
+  EXPECT_EQ(sent[4].propose().entry().get_state_keys().keys().keys_size(), 2);
+}
+
 }  // namespace
 }  // namespace reprise::sdk::internal
