@@ -9,6 +9,9 @@
 //   noop      returns at once
 //   steps3    three sequential `run` steps, each durable before the next
 //   sleep100  one durable 100 ms `sleep`
+//   add-rand  a virtual object's exclusive `add` (read and write one state
+//             key) on keys drawn at random from a million
+//   add-hot   the same `add`, always on one key: the adds run one by one
 //
 //   ./build-release/bench/reprise-bench --in-flight 1,16,64 --seconds 10
 //   ./build-release/bench/reprise-bench --workload steps3,sleep100
@@ -24,6 +27,7 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/random/random.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -62,6 +66,12 @@ ProcStats ReadProc(pid_t pid) {
   return stats;
 }
 
+// Issue runs on gRPC's callback threads: one generator per thread.
+absl::BitGen& RandomGen() {
+  thread_local absl::BitGen gen;
+  return gen;
+}
+
 class ClosedLoop {
  public:
   ClosedLoop(reprise::v1::Ingress::Stub& stub, std::string handler,
@@ -92,8 +102,17 @@ class ClosedLoop {
     slot.context = std::make_unique<grpc::ClientContext>();
     slot.context->set_deadline(std::chrono::system_clock::now() +
                                std::chrono::seconds(30));
-    slot.request.mutable_target()->set_service("Bench");
-    slot.request.mutable_target()->set_handler(handler_);
+    auto* target = slot.request.mutable_target();
+    if (handler_ == "add-rand" || handler_ == "add-hot") {
+      target->set_service("BenchObject");
+      target->set_handler("add");
+      target->set_key(handler_ == "add-hot" ? std::string("hot")
+                                            : std::to_string(absl::Uniform(
+                                                  RandomGen(), 0, 1'000'000)));
+    } else {
+      target->set_service("Bench");
+      target->set_handler(handler_);
+    }
     slot.started = absl::Now();
     stub_.async()->Invoke(slot.context.get(), &slot.request, &slot.response,
                           [this, &slot](grpc::Status status) {
@@ -147,9 +166,11 @@ int main(int argc, char** argv) {
   app.add_option("--in-flight", levels, "In-flight levels")
       ->delimiter(',')
       ->capture_default_str();
-  app.add_option("--workload", workloads, "noop, steps3, sleep100")
+  app.add_option("--workload", workloads,
+                 "noop, steps3, sleep100, add-rand, add-hot")
       ->delimiter(',')
-      ->check(CLI::IsMember({"noop", "steps3", "sleep100"}))
+      ->check(
+          CLI::IsMember({"noop", "steps3", "sleep100", "add-rand", "add-hot"}))
       ->capture_default_str();
   app.add_option("--seconds", seconds, "Measured seconds per level")
       ->capture_default_str();
@@ -210,6 +231,17 @@ int main(int argc, char** argv) {
               [](reprise::sdk::Context& ctx, const std::string&) -> Result {
                 ctx.Sleep(absl::Milliseconds(100));
                 return std::string();
+              }));
+  worker.Add(
+      reprise::sdk::ServiceDefinition::VirtualObject("BenchObject")
+          .Handler(
+              "add",
+              [](reprise::sdk::Context& ctx, const std::string&) -> Result {
+                std::optional<std::string> count = ctx.Get("count");
+                std::string next = std::to_string(
+                    (count.has_value() ? std::stoll(*count) : 0) + 1);
+                ctx.Set("count", next);
+                return next;
               }));
   std::thread worker_thread([&] { (void)worker.Run(); });
   absl::SleepFor(absl::Milliseconds(500));

@@ -16,6 +16,7 @@ namespace reprise::ingress {
 namespace {
 
 constexpr size_t kMaxIdempotencyKeyBytes = 1024;
+constexpr uint64_t kMaxIdempotencyRetentionMs = 365ull * 24 * 3600 * 1000;
 
 uint64_t RandomUint64() {
   thread_local absl::BitGen gen;
@@ -220,6 +221,11 @@ IngressService::NewInvocation(const v1::InvokeRequest& request) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "idempotency_key is %d bytes; at most %d are allowed",
         request.idempotency_key().size(), kMaxIdempotencyKeyBytes));
+  }
+  if (request.idempotency_retention_ms() > kMaxIdempotencyRetentionMs) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "idempotency_retention_ms is %d; at most %d (a year) is allowed",
+        request.idempotency_retention_ms(), kMaxIdempotencyRetentionMs));
   }
   const bool idempotent = !request.idempotency_key().empty();
   InvocationId id =

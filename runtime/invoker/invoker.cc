@@ -184,7 +184,7 @@ void Invoker::OnWorkerMessage(const WorkerConnection& connection,
     entry->set_invocation_id(propose.invocation_id());
     entry->set_attempt(propose.attempt());
     entry->set_index(propose.index());
-    *entry->mutable_entry() = propose.entry();
+    *entry->mutable_entries() = propose.entries();
     // Outside the lock: one stream's messages arrive one at a time, so its
     // commands still reach the log in order.
     log_.Append(partition, command.SerializeAsString(),

@@ -75,7 +75,7 @@ class PartitionProcessorTest : public ::testing::Test {
     p->set_invocation_id(id_.ToBytes());
     p->set_attempt(1);
     p->set_index(1);
-    p->mutable_entry()->mutable_output()->mutable_result()->set_value("r");
+    p->add_entries()->mutable_output()->mutable_result()->set_value("r");
     return command;
   }
 

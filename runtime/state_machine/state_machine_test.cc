@@ -44,7 +44,7 @@ class StateMachineTest : public ::testing::Test {
     propose->set_invocation_id(id.ToBytes());
     propose->set_attempt(1);
     propose->set_index(index);
-    propose->mutable_entry()->mutable_output()->mutable_result()->set_value(
+    propose->add_entries()->mutable_output()->mutable_result()->set_value(
         std::move(value));
     return command;
   }
@@ -58,7 +58,7 @@ class StateMachineTest : public ::testing::Test {
     propose->set_invocation_id(id.ToBytes());
     propose->set_attempt(attempt);
     propose->set_index(index);
-    *propose->mutable_entry() = std::move(entry);
+    *propose->add_entries() = std::move(entry);
     propose->set_worker_version("v1");
     return command;
   }
@@ -85,12 +85,19 @@ class StateMachineTest : public ::testing::Test {
     for (uint32_t i : waiting_on) suspend->add_waiting_on(i);
     return command;
   }
-  static v1::Command Fire(const InvocationId& id, uint32_t index,
-                          int64_t ts = 5000) {
+  // The command of the timer of sleep entry `index` (or of the
+  // retention timer, due at `wake_up_at_ms`).
+  v1::Command Fire(const InvocationId& id, uint32_t index, int64_t ts = 5000,
+                   int64_t wake_up_at_ms = 0) {
     v1::Command command;
     command.set_timestamp_ms(ts);
     command.mutable_fire_timer()->set_invocation_id(id.ToBytes());
     command.mutable_fire_timer()->set_index(index);
+    auto journal = Journal(id);
+    if (index < journal.size() && journal[index].has_sleep()) {
+      wake_up_at_ms = journal[index].sleep().wake_up_at_ms();
+    }
+    command.mutable_fire_timer()->set_wake_up_at_ms(wake_up_at_ms);
     return command;
   }
   static v1::RetryPolicy Policy(uint32_t max_attempts,
@@ -231,7 +238,7 @@ TEST_F(StateMachineTest, FailureResultIsStored) {
   Apply(Invoke(id_));
   v1::Command command = Output(id_, 1, "");
   auto* failure = command.mutable_propose_entry()
-                      ->mutable_entry()
+                      ->mutable_entries(0)
                       ->mutable_output()
                       ->mutable_result()
                       ->mutable_failure();
@@ -413,6 +420,18 @@ TEST_F(StateMachineTest, ExhaustedAttemptsFailTheInvocationWhenAsked) {
   EXPECT_EQ(Status(id_)->state(), v1::INVOCATION_STATE_COMPLETED);
 }
 
+TEST_F(StateMachineTest, TimerOfAnotherSleepDoesNotCompleteTheEntry) {
+  Apply(Invoke(id_));
+  Apply(Propose(id_, 1, 1, SleepEntry(9000)));
+  // A timer due at another time (left from a removed invocation with the
+  // same id) finds no matching sleep.
+  v1::Command stale = Fire(id_, 1, 9001);
+  stale.mutable_fire_timer()->set_wake_up_at_ms(8000);
+  EXPECT_TRUE(Apply(stale).empty());
+  EXPECT_EQ(Journal(id_)[1].completed_at_ms(), 0);
+  EXPECT_EQ(Timers().size(), 1u);
+}
+
 TEST_F(StateMachineTest, TimerOfPausedInvocationOnlyCompletesTheEntry) {
   Apply(Invoke(id_));
   Apply(Propose(id_, 1, 1, SleepEntry(9000)));
@@ -559,6 +578,25 @@ TEST_F(StateMachineTest, StateWritesApplyOnceAndReadsAreResolved) {
   EXPECT_FALSE(reader->GetState(object, "count").value().has_value());
 }
 
+TEST_F(StateMachineTest, BatchOfEntriesAppliesInOrderWithOneAck) {
+  const InvocationId a{1, 1};
+  Apply(ObjectInvoke(a, "k"));
+  v1::Command batch = Propose(a, 1, 1, SetEntry("x", "1"));
+  *batch.mutable_propose_entry()->add_entries() = SetEntry("x", "2");
+  *batch.mutable_propose_entry()->add_entries() = GetEntry("x");
+  auto actions = Apply(batch);
+  auto acks = ActionsOf<EntryAckAction>(actions);
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(acks[0]->index, 3u);
+  auto completed = ActionsOf<EntryCompletedAction>(actions);
+  ASSERT_EQ(completed.size(), 1u);
+  EXPECT_EQ(completed[0]->entry.get_state().value(), "2");
+  EXPECT_EQ(Status(a)->journal_length(), 4u);
+  // The same batch again (a redelivery) is stale as a whole.
+  EXPECT_TRUE(Apply(batch).empty());
+  EXPECT_EQ(Status(a)->journal_length(), 4u);
+}
+
 TEST_F(StateMachineTest, SharedHandlersCannotWriteState) {
   const InvocationId a{1, 1};
   v1::Target object;
@@ -586,13 +624,14 @@ TEST_F(StateMachineTest, RepeatedInvokeOfCompletedInvocationAnswersAgain) {
   // Completing schedules its removal after the retention.
   auto timers = ActionsOf<RegisterTimerAction>(actions);
   ASSERT_EQ(timers.size(), 1u);
-  EXPECT_EQ(timers[0]->wake_up_at_ms, 62'000);
+  const RegisterTimerAction retention = *timers[0];
+  EXPECT_EQ(retention.wake_up_at_ms, 62'000);
   actions = Apply(invoke);
   auto done = ActionsOf<InvocationCompletedAction>(actions);
   ASSERT_EQ(done.size(), 1u);
   EXPECT_EQ(done[0]->result.value(), "done");
 
-  Apply(Fire(id_, timers[0]->index, 62'000));
+  Apply(Fire(id_, retention.index, 62'000, retention.wake_up_at_ms));
   EXPECT_FALSE(Status(id_).has_value());
   EXPECT_TRUE(Journal(id_).empty());
   EXPECT_TRUE(Timers().empty());

@@ -168,25 +168,14 @@ absl::StatusOr<std::optional<v1::KeyLock>> PartitionReader::GetKeyLock(
   return ParseValue<v1::KeyLock>(*value, "key lock");
 }
 
-absl::StatusOr<std::optional<PartitionReader::Queued>>
-PartitionReader::FirstQueued(const v1::Target& object) {
-  const std::string prefix =
+absl::StatusOr<std::optional<InvocationId>> PartitionReader::GetQueued(
+    const v1::Target& object, uint64_t seq) {
+  std::string key =
       InboxPrefix(partition_, ObjectKey(object.service(), object.key()));
-  auto it = NewIterator();
-  it->Seek(prefix);
-  if (!it->Valid() || !it->key().starts_with(prefix)) {
-    REPRISE_RETURN_IF_ERROR(FromRocksStatus(it->status(), "inbox read"));
-    return std::nullopt;
-  }
-  if (it->key().size() != prefix.size() + 8) {
-    return absl::DataLossError("corrupt inbox key in the partition store");
-  }
-  Queued queued;
-  queued.seq = DecodeBigEndian64(it->key().data() + prefix.size());
-  REPRISE_ASSIGN_OR_RETURN(
-      queued.invocation_id,
-      InvocationId::FromBytes({it->value().data(), it->value().size()}));
-  return queued;
+  AppendBigEndian64(key, seq);
+  REPRISE_ASSIGN_OR_RETURN(auto value, Get(key));
+  if (!value.has_value()) return std::nullopt;
+  return InvocationId::FromBytes(*value);
 }
 
 Transaction::Transaction(Store& store, PartitionId partition)
@@ -293,7 +282,12 @@ void Transaction::DeleteQueued(const v1::Target& object, uint64_t seq) {
 absl::Status Transaction::DeleteInvocation(const InvocationId& id) {
   REPRISE_ASSIGN_OR_RETURN(auto status, GetInvocationStatus(id));
   if (!status.has_value()) return absl::OkStatus();
-  for (uint32_t i = 0; i < status->journal_length(); ++i) {
+  REPRISE_ASSIGN_OR_RETURN(auto journal, GetJournal(id));
+  for (uint32_t i = 0; i < journal.size(); ++i) {
+    const v1::JournalEntry& entry = journal[i];
+    if (entry.has_sleep() && entry.completed_at_ms() == 0) {
+      DeleteTimer({entry.sleep().wake_up_at_ms(), id, i});
+    }
     batch_->Delete(JournalKey(partition(), id, i)).PermitUncheckedError();
   }
   batch_->Delete(InvocationStatusKey(partition(), id)).PermitUncheckedError();

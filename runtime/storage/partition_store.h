@@ -75,12 +75,9 @@ class PartitionReader {
   // The exclusive invocation holding `object`'s key, if any.
   absl::StatusOr<std::optional<v1::KeyLock>> GetKeyLock(
       const v1::Target& object);
-  // The invocation queued first for `object`'s key, if any.
-  struct Queued {
-    uint64_t seq = 0;
-    InvocationId invocation_id;
-  };
-  absl::StatusOr<std::optional<Queued>> FirstQueued(const v1::Target& object);
+  // The invocation queued at `seq` in `object`'s inbox, if any.
+  absl::StatusOr<std::optional<InvocationId>> GetQueued(
+      const v1::Target& object, uint64_t seq);
 
  protected:
   explicit PartitionReader(PartitionId partition) : partition_(partition) {}
@@ -126,7 +123,7 @@ class Transaction final : public PartitionReader {
   void PutQueued(const v1::Target& object, uint64_t seq,
                  const InvocationId& id);
   void DeleteQueued(const v1::Target& object, uint64_t seq);
-  // Removes the invocation's status and journal.
+  // Removes the invocation's status, journal and pending timers.
   absl::Status DeleteInvocation(const InvocationId& id);
 
   // Writes the batch (unsynced, see above). The transaction is empty after.

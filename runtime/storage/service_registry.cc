@@ -146,6 +146,8 @@ absl::StatusOr<std::unique_ptr<ServiceRegistry>> ServiceRegistry::Load(
     }
     absl::MutexLock lock(&registry->mu_);
     for (auto& service : *data.mutable_services()) {
+      // Definitions stored before handler types were normalized.
+      NormalizeHandlerTypes(*service.mutable_definition()).IgnoreError();
       std::string name = service.definition().name();
       registry->services_[name] = std::move(service);
     }

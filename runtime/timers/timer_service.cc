@@ -17,6 +17,7 @@ void TimerService::Schedule(PartitionId partition,
         auto* fire = command.mutable_fire_timer();
         fire->set_invocation_id(invocation_id.ToBytes());
         fire->set_index(index);
+        fire->set_wake_up_at_ms(wake_up_at_ms);
         log_.Append(partition, command.SerializeAsString(),
                     log::StopProcessOnFailure("firing a timer"));
       });

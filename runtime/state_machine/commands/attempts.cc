@@ -15,21 +15,24 @@ absl::Status ReleaseKey(const InvocationId& id,
   if (!lock.has_value() || lock->holder() != id.ToBytes()) {
     return absl::OkStatus();
   }
-  REPRISE_ASSIGN_OR_RETURN(auto next, txn.FirstQueued(object));
-  if (!next.has_value()) {
+  if (lock->inbox_head() == lock->next_inbox_seq()) {
     txn.DeleteKeyLock(object);
     return absl::OkStatus();
   }
-  txn.DeleteQueued(object, next->seq);
-  lock->set_holder(next->invocation_id.ToBytes());
-  txn.PutKeyLock(object, *lock);
-  REPRISE_ASSIGN_OR_RETURN(auto queued,
-                           txn.GetInvocationStatus(next->invocation_id));
-  if (!queued.has_value() || queued->state() != v1::INVOCATION_STATE_QUEUED) {
-    return absl::InternalError("the inbox names an invocation not queued");
+  const uint64_t seq = lock->inbox_head();
+  REPRISE_ASSIGN_OR_RETURN(auto next, txn.GetQueued(object, seq));
+  if (!next.has_value()) {
+    return absl::DataLossError("a key's inbox misses its head entry");
   }
-  return StartNextAttempt(next->invocation_id, *queued, now_ms, 0, txn,
-                          actions);
+  REPRISE_ASSIGN_OR_RETURN(auto queued, txn.GetInvocationStatus(*next));
+  if (!queued.has_value() || queued->state() != v1::INVOCATION_STATE_QUEUED) {
+    return absl::DataLossError("a key's inbox names an invocation not queued");
+  }
+  txn.DeleteQueued(object, seq);
+  lock->set_inbox_head(seq + 1);
+  lock->set_holder(next->ToBytes());
+  txn.PutKeyLock(object, *lock);
+  return StartNextAttempt(*next, *queued, now_ms, 0, txn, actions);
 }
 
 }  // namespace

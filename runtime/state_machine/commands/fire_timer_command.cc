@@ -15,26 +15,24 @@ absl::Status ApplyFireTimer(const v1::FireTimerCommand& command, int64_t now_ms,
                             std::vector<Action>& actions) {
   auto id = InvocationId::FromBytes(command.invocation_id());
   if (!id.ok()) return absl::OkStatus();
+  // The timer has fired, whatever it finds.
+  txn.DeleteTimer({command.wake_up_at_ms(), *id, command.index()});
   REPRISE_ASSIGN_OR_RETURN(auto status, txn.GetInvocationStatus(*id));
   if (!status.has_value()) return absl::OkStatus();
   if (command.index() == kRetentionTimerIndex) {
     if (status->state() != v1::INVOCATION_STATE_COMPLETED) {
       return absl::OkStatus();
     }
-    const int64_t expires_at_ms =
-        status->completed_at_ms() +
-        static_cast<int64_t>(status->idempotency_retention_ms());
-    txn.DeleteTimer({expires_at_ms, *id, kRetentionTimerIndex});
     return txn.DeleteInvocation(*id);
   }
   REPRISE_ASSIGN_OR_RETURN(auto found,
                            txn.GetJournalEntry(*id, command.index()));
   if (!found.has_value() || !found->has_sleep() ||
-      found->completed_at_ms() != 0) {
+      found->completed_at_ms() != 0 ||
+      found->sleep().wake_up_at_ms() != command.wake_up_at_ms()) {
     return absl::OkStatus();
   }
   v1::JournalEntry& entry = *found;
-  txn.DeleteTimer({entry.sleep().wake_up_at_ms(), *id, command.index()});
   if (status->state() == v1::INVOCATION_STATE_COMPLETED) {
     return absl::OkStatus();
   }

@@ -1,9 +1,11 @@
-// ProposeEntryCommand: appends a journal entry of the current attempt. An
-// entry is taken only at the invocation's next index, which fences out
+// ProposeEntryCommand: appends journal entries of the current attempt. A
+// batch is taken only at the invocation's next index, which fences out
 // duplicates. A sleep entry registers its durable timer; a state write
 // changes the state table in the same batch, so exactly once; a state read
 // the worker could not answer is answered here; an output entry completes
-// the invocation. Every other entry is acknowledged to the worker.
+// the invocation. The worker gets one ack for the batch.
+#include <optional>
+
 #include "runtime/common/status_macros.h"
 #include "runtime/state_machine/commands/commands.h"
 
@@ -90,38 +92,47 @@ absl::Status ApplyProposeEntry(const v1::ProposeEntryCommand& command,
       FindRunningAttempt(txn, command.invocation_id(), command.attempt()));
   if (!running.has_value() ||
       command.index() != running->status.journal_length() ||
-      !Proposable(command.entry(), running->status)) {
+      command.entries().empty() ||
+      !Proposable(command.entries(0), running->status)) {
     return absl::OkStatus();  // stale, duplicate, or not a worker's to write
   }
   const InvocationId& id = running->id;
   v1::InvocationStatus& status = running->status;
-
-  v1::JournalEntry entry = command.entry();
-  entry.set_appended_at_ms(now_ms);
   PinVersion(status, command.worker_version());
-  status.set_journal_length(command.index() + 1);
   status.set_modified_at_ms(now_ms);
-  if (entry.has_output()) {
-    txn.PutJournalEntry(id, command.index(), entry);
-    return CompleteInvocation(id, status, entry.output().result(), now_ms, txn,
-                              actions);
+  // One ack, for the last entry, covers the whole batch: its entries became
+  // durable together.
+  std::optional<uint32_t> acked;
+  for (const v1::JournalEntry& proposed : command.entries()) {
+    const uint32_t index = status.journal_length();
+    if (!Proposable(proposed, status)) break;
+    v1::JournalEntry entry = proposed;
+    entry.set_appended_at_ms(now_ms);
+    status.set_journal_length(index + 1);
+    if (entry.has_output()) {
+      txn.PutJournalEntry(id, index, entry);
+      // Nothing follows the output.
+      return CompleteInvocation(id, status, entry.output().result(), now_ms,
+                                txn, actions);
+    }
+    REPRISE_ASSIGN_OR_RETURN(bool resolved,
+                             ApplyState(status.target(), entry, txn));
+    if (resolved) entry.set_completed_at_ms(now_ms);
+    txn.PutJournalEntry(id, index, entry);
+    if (entry.has_sleep()) {
+      storage::Timer timer{entry.sleep().wake_up_at_ms(), id, index};
+      txn.PutTimer(timer);
+      actions.push_back(RegisterTimerAction{id, index, timer.wake_up_at_ms});
+    }
+    if (resolved) {
+      actions.push_back(
+          EntryCompletedAction{id, std::move(entry), command.attempt(), index});
+    }
+    acked = index;
   }
-  REPRISE_ASSIGN_OR_RETURN(bool resolved,
-                           ApplyState(status.target(), entry, txn));
-  if (resolved) entry.set_completed_at_ms(now_ms);
-  txn.PutJournalEntry(id, command.index(), entry);
   txn.PutInvocationStatus(id, status);
-  if (entry.has_sleep()) {
-    storage::Timer timer{entry.sleep().wake_up_at_ms(), id, command.index()};
-    txn.PutTimer(timer);
-    actions.push_back(
-        RegisterTimerAction{id, command.index(), timer.wake_up_at_ms});
-  }
-  if (resolved) {
-    actions.push_back(
-        EntryCompletedAction{id, entry, command.attempt(), command.index()});
-  } else {
-    actions.push_back(EntryAckAction{id, command.attempt(), command.index()});
+  if (acked.has_value()) {
+    actions.push_back(EntryAckAction{id, command.attempt(), *acked});
   }
   return absl::OkStatus();
 }

@@ -88,6 +88,7 @@ Attempt::Attempt(v1::StartAttempt start, Send send, AttemptOptions options)
       options_(options),
       journal_(start_.journal().begin(), start_.journal().end()),
       durable_(static_cast<uint32_t>(journal_.size())),
+      sent_(durable_),
       state_complete_(!start_.partial_state()) {
   for (const v1::StateEntry& entry : start_.state()) {
     state_[entry.key()] = entry.value();
@@ -195,14 +196,20 @@ uint32_t Attempt::NextStep(v1::JournalEntry::KindCase kind,
   return index;
 }
 
+void Attempt::Defer(v1::JournalEntry entry) {
+  journal_.push_back(std::move(entry));
+}
+
 v1::WorkerMessage Attempt::Propose(v1::JournalEntry entry) {
+  Defer(std::move(entry));
   v1::WorkerMessage message;
   auto* propose = message.mutable_propose();
   propose->set_invocation_id(start_.invocation_id());
   propose->set_attempt(start_.attempt());
-  propose->set_index(static_cast<uint32_t>(journal_.size()));
-  *propose->mutable_entry() = entry;
-  journal_.push_back(std::move(entry));
+  propose->set_index(sent_);
+  for (; sent_ < journal_.size(); ++sent_) {
+    *propose->add_entries() = journal_[sent_];
+  }
   return message;
 }
 
@@ -331,21 +338,16 @@ void Attempt::AwaitEntry(uint32_t index) {
 }
 
 absl::Time Attempt::NowStep() {
-  v1::WorkerMessage proposal;
-  absl::Time now;
-  {
-    absl::MutexLock lock(&mu_);
-    const uint32_t index = NextStep(v1::JournalEntry::kNow, "");
-    if (index < journal_.size()) {
-      return absl::FromUnixMillis(journal_[index].now().unix_ms());
-    }
-    // Millisecond precision, as replays will see it.
-    now = absl::FromUnixMillis(absl::ToUnixMillis(absl::Now()));
-    v1::JournalEntry entry;
-    entry.mutable_now()->set_unix_ms(absl::ToUnixMillis(now));
-    proposal = Propose(std::move(entry));
+  absl::MutexLock lock(&mu_);
+  const uint32_t index = NextStep(v1::JournalEntry::kNow, "");
+  if (index < journal_.size()) {
+    return absl::FromUnixMillis(journal_[index].now().unix_ms());
   }
-  send_(std::move(proposal));
+  // Millisecond precision, as replays will see it.
+  const absl::Time now = absl::FromUnixMillis(absl::ToUnixMillis(absl::Now()));
+  v1::JournalEntry entry;
+  entry.mutable_now()->set_unix_ms(absl::ToUnixMillis(now));
+  Defer(std::move(entry));
   return now;
 }
 
@@ -398,7 +400,6 @@ void Attempt::ApplyStateWrite(const v1::JournalEntry& entry) {
 
 std::optional<std::string> Attempt::GetStateStep(std::string_view key) {
   CheckStateAccess(/*write=*/false);
-  v1::WorkerMessage proposal;
   std::optional<std::string> value;
   {
     absl::MutexLock lock(&mu_);
@@ -424,23 +425,23 @@ std::optional<std::string> Attempt::GetStateStep(std::string_view key) {
     } else {
       entry.mutable_get_state()->mutable_empty();
     }
-    proposal = Propose(std::move(entry));
+    Defer(std::move(entry));
   }
-  send_(std::move(proposal));
   return value;
 }
 
 void Attempt::StateWriteStep(v1::JournalEntry entry) {
   CheckStateAccess(/*write=*/true);
-  v1::WorkerMessage proposal;
-  {
-    absl::MutexLock lock(&mu_);
-    const uint32_t index = NextStep(entry.kind_case(), entry.name());
-    ApplyStateWrite(entry);
-    if (index < journal_.size()) return;
-    proposal = Propose(std::move(entry));
+  absl::MutexLock lock(&mu_);
+  const uint32_t index = NextStep(entry.kind_case(), entry.name());
+  if (index < journal_.size()) {
+    // What the journal wrote is what the state holds, even if the handler
+    // now computes another value.
+    ApplyStateWrite(journal_[index]);
+    return;
   }
-  send_(std::move(proposal));
+  ApplyStateWrite(entry);
+  Defer(std::move(entry));
 }
 
 void Attempt::SetStateStep(std::string_view key, std::string value) {
@@ -465,7 +466,6 @@ void Attempt::ClearAllStateStep() {
 
 std::vector<std::string> Attempt::StateKeysStep() {
   CheckStateAccess(/*write=*/false);
-  v1::WorkerMessage proposal;
   std::vector<std::string> keys;
   {
     absl::MutexLock lock(&mu_);
@@ -485,9 +485,8 @@ std::vector<std::string> Attempt::StateKeysStep() {
         out->add_keys(key);
       }
     }
-    proposal = Propose(std::move(entry));
+    Defer(std::move(entry));
   }
-  send_(std::move(proposal));
   return keys;
 }
 

@@ -81,7 +81,10 @@ class Attempt {
   // that index against the step the handler takes. Throws on a mismatch.
   uint32_t NextStep(v1::JournalEntry::KindCase kind, std::string_view name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Appends `entry` at the end of the journal and returns the proposal.
+  // Appends `entry` at the end of the journal, to be proposed with the
+  // next Propose: steps the handler does not wait for travel together.
+  void Defer(v1::JournalEntry entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Appends `entry` and returns the proposal of every entry not sent yet.
   v1::WorkerMessage Propose(v1::JournalEntry entry)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ThrowIfEnded() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -115,8 +118,9 @@ class Attempt {
   uint32_t next_index_ ABSL_GUARDED_BY(mu_) = 1;
   // The Run step whose function executes now.
   std::optional<uint32_t> running_step_ ABSL_GUARDED_BY(mu_);
-  // Entries below this index are durable.
+  // Entries below this index are durable; below sent_, sent.
   uint32_t durable_ ABSL_GUARDED_BY(mu_);
+  uint32_t sent_ ABSL_GUARDED_BY(mu_);
   // Suspended, aborted, or the outcome was sent.
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
 

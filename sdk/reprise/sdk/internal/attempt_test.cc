@@ -34,6 +34,22 @@ v1::JournalEntry Output(std::string value) {
   return e;
 }
 
+// Appends `m` to `sent`, a batched proposal as one message per entry, so
+// that tests see each step on its own.
+void Record(std::vector<v1::WorkerMessage>& sent, v1::WorkerMessage m) {
+  if (!m.has_propose() || m.propose().entries_size() <= 1) {
+    sent.push_back(std::move(m));
+    return;
+  }
+  for (int i = 0; i < m.propose().entries_size(); ++i) {
+    v1::WorkerMessage one = m;
+    one.mutable_propose()->set_index(m.propose().index() + i);
+    one.mutable_propose()->clear_entries();
+    *one.mutable_propose()->add_entries() = m.propose().entries(i);
+    sent.push_back(std::move(one));
+  }
+}
+
 // Runs one attempt the way a worker does, acknowledging every proposal at
 // once, as a runtime whose log is instant would.
 std::vector<v1::WorkerMessage> Replay(const v1::StartAttempt& start,
@@ -43,8 +59,10 @@ std::vector<v1::WorkerMessage> Replay(const v1::StartAttempt& start,
   Attempt attempt(
       start,
       [&](v1::WorkerMessage m) {
-        if (m.has_propose()) self->OnAck(m.propose().index());
-        sent.push_back(std::move(m));
+        if (m.has_propose()) {
+          self->OnAck(m.propose().index() + m.propose().entries_size() - 1);
+        }
+        Record(sent, std::move(m));
       },
       AttemptOptions{});
   self = &attempt;
@@ -71,7 +89,7 @@ TEST(AttemptTest, RunsHandlerOnInputAndProposesOutputAtNextIndex) {
   ASSERT_TRUE(sent[0].has_propose());
   EXPECT_EQ(sent[0].propose().index(), 1u);
   EXPECT_EQ(sent[0].propose().attempt(), 2u);
-  EXPECT_EQ(sent[0].propose().entry().output().result().value(),
+  EXPECT_EQ(sent[0].propose().entries(0).output().result().value(),
             "\"Hello, Ada!\"");
 }
 
@@ -101,7 +119,8 @@ TEST(AttemptTest, ErrorStatusIsATerminalFailureOutput) {
              });
   ASSERT_EQ(sent.size(), 1u);
   ASSERT_TRUE(sent[0].has_propose());
-  const auto& failure = sent[0].propose().entry().output().result().failure();
+  const auto& failure =
+      sent[0].propose().entries(0).output().result().failure();
   EXPECT_EQ(failure.code(),
             static_cast<uint32_t>(absl::StatusCode::kFailedPrecondition));
   EXPECT_EQ(failure.message(), "out of stock");
@@ -124,7 +143,7 @@ TEST(AttemptTest, InvalidJsonInputFailsTheInvocation) {
   auto sent = Replay(Start({Input("not json")}), Greet(&calls));
   EXPECT_EQ(calls, 0);
   ASSERT_EQ(sent.size(), 1u);
-  EXPECT_EQ(sent[0].propose().entry().output().result().failure().code(),
+  EXPECT_EQ(sent[0].propose().entries(0).output().result().failure().code(),
             static_cast<uint32_t>(absl::StatusCode::kInvalidArgument));
 }
 
@@ -172,12 +191,12 @@ TEST(AttemptTest, NewStepsAreProposedInOrderAndWaitForTheirAck) {
   EXPECT_EQ(steps.shipped, 1);
   ASSERT_EQ(sent.size(), 3u);
   EXPECT_EQ(sent[0].propose().index(), 1u);
-  EXPECT_EQ(sent[0].propose().entry().name(), "charge");
-  EXPECT_EQ(sent[0].propose().entry().run().result().value(), "receipt-o1");
+  EXPECT_EQ(sent[0].propose().entries(0).name(), "charge");
+  EXPECT_EQ(sent[0].propose().entries(0).run().result().value(), "receipt-o1");
   EXPECT_EQ(sent[1].propose().index(), 2u);
-  EXPECT_EQ(sent[1].propose().entry().name(), "ship");
+  EXPECT_EQ(sent[1].propose().entries(0).name(), "ship");
   EXPECT_EQ(sent[2].propose().index(), 3u);
-  EXPECT_EQ(sent[2].propose().entry().output().result().value(),
+  EXPECT_EQ(sent[2].propose().entries(0).output().result().value(),
             "receipt-o1/parcel");
 }
 
@@ -189,7 +208,7 @@ TEST(AttemptTest, ReplayResumesAtTheFirstStepNotInTheJournal) {
   EXPECT_EQ(steps.shipped, 1);
   ASSERT_EQ(sent.size(), 2u);
   EXPECT_EQ(sent[0].propose().index(), 2u);
-  EXPECT_EQ(sent[1].propose().entry().output().result().value(),
+  EXPECT_EQ(sent[1].propose().entries(0).output().result().value(),
             "receipt-old/parcel");
 }
 
@@ -242,9 +261,10 @@ TEST(AttemptTest, RunErrorStatusIsRecordedAsATerminalStepFailure) {
         return "compensated";
       });
   ASSERT_EQ(sent.size(), 2u);
-  EXPECT_EQ(sent[0].propose().entry().run().result().failure().message(),
+  EXPECT_EQ(sent[0].propose().entries(0).run().result().failure().message(),
             "card declined");
-  EXPECT_EQ(sent[1].propose().entry().output().result().value(), "compensated");
+  EXPECT_EQ(sent[1].propose().entries(0).output().result().value(),
+            "compensated");
 }
 
 TEST(AttemptTest, RunRetriesByItsPolicyThenFailsTerminally) {
@@ -267,7 +287,7 @@ TEST(AttemptTest, RunRetriesByItsPolicyThenFailsTerminally) {
       });
   EXPECT_EQ(tries, 3);
   ASSERT_EQ(sent.size(), 2u);
-  EXPECT_EQ(sent[1].propose().entry().output().result().value(),
+  EXPECT_EQ(sent[1].propose().entries(0).output().result().value(),
             "run 'flaky' gave up after 3 tries: timeout");
 }
 
@@ -293,7 +313,8 @@ TEST(AttemptTest, TerminalErrorFailsTheInvocation) {
         throw TerminalError("no such order", absl::StatusCode::kNotFound);
       });
   ASSERT_EQ(sent.size(), 1u);
-  const auto& failure = sent[0].propose().entry().output().result().failure();
+  const auto& failure =
+      sent[0].propose().entries(0).output().result().failure();
   EXPECT_EQ(failure.code(), static_cast<uint32_t>(absl::StatusCode::kNotFound));
   EXPECT_EQ(failure.message(), "no such order");
 }
@@ -312,8 +333,8 @@ TEST(AttemptTest, LongSleepSuspendsAtOnce) {
   auto sent = Replay(Start({Input("")}), SleepThenReply(&after));
   EXPECT_EQ(after, 0);
   ASSERT_EQ(sent.size(), 2u);
-  EXPECT_EQ(sent[0].propose().entry().name(), "nap");
-  EXPECT_GT(sent[0].propose().entry().sleep().wake_up_at_ms(),
+  EXPECT_EQ(sent[0].propose().entries(0).name(), "nap");
+  EXPECT_GT(sent[0].propose().entries(0).sleep().wake_up_at_ms(),
             absl::ToUnixMillis(absl::Now() + absl::Minutes(59)));
   ASSERT_TRUE(sent[1].has_suspend());
   ASSERT_EQ(sent[1].suspend().waiting_on_size(), 1);
@@ -326,7 +347,7 @@ TEST(AttemptTest, CompletedSleepReplaysWithoutWaiting) {
                      SleepThenReply(&after));
   EXPECT_EQ(after, 1);
   ASSERT_EQ(sent.size(), 1u);
-  EXPECT_EQ(sent[0].propose().entry().output().result().value(), "awake");
+  EXPECT_EQ(sent[0].propose().entries(0).output().result().value(), "awake");
 }
 
 TEST(AttemptTest, PendingSleepInTheJournalSuspendsAgain) {
@@ -345,15 +366,15 @@ TEST(AttemptTest, ShortSleepWaitsForItsCompletion) {
   Attempt attempt(
       Start({Input("")}),
       [&](v1::WorkerMessage m) {
-        if (m.has_propose() && m.propose().entry().has_sleep()) {
-          v1::JournalEntry done = m.propose().entry();
+        if (m.has_propose() && m.propose().entries(0).has_sleep()) {
+          v1::JournalEntry done = m.propose().entries(0);
           done.set_completed_at_ms(1);
           timer = std::thread([self, done] {
             absl::SleepFor(absl::Milliseconds(20));
             self->OnCompletion(1, done);
           });
         }
-        sent.push_back(std::move(m));
+        Record(sent, std::move(m));
       },
       AttemptOptions{absl::Seconds(30)});
   self = &attempt;
@@ -364,13 +385,14 @@ TEST(AttemptTest, ShortSleepWaitsForItsCompletion) {
       });
   timer.join();
   ASSERT_EQ(sent.size(), 2u);
-  EXPECT_EQ(sent[1].propose().entry().output().result().value(), "awake");
+  EXPECT_EQ(sent[1].propose().entries(0).output().result().value(), "awake");
 }
 
 TEST(AttemptTest, WaitLongerThanSuspendAfterSuspends) {
   std::vector<v1::WorkerMessage> sent;
   Attempt attempt(
-      Start({Input("")}), [&](v1::WorkerMessage m) { sent.push_back(m); },
+      Start({Input("")}),
+      [&](v1::WorkerMessage m) { Record(sent, std::move(m)); },
       AttemptOptions{absl::Milliseconds(20)});
   attempt.Run(
       [](Context& ctx, const std::string&) -> absl::StatusOr<std::string> {
@@ -385,7 +407,8 @@ TEST(AttemptTest, AbortUnwindsAHandlerWaitingForAnAck) {
   std::vector<v1::WorkerMessage> sent;
   int after = 0;
   Attempt attempt(
-      Start({Input("")}), [&](v1::WorkerMessage m) { sent.push_back(m); },
+      Start({Input("")}),
+      [&](v1::WorkerMessage m) { Record(sent, std::move(m)); },
       AttemptOptions{});
   std::thread aborter([&] {
     absl::SleepFor(absl::Milliseconds(20));
@@ -405,7 +428,8 @@ TEST(AttemptTest, AbortUnwindsAHandlerWaitingForAnAck) {
 TEST(AttemptTest, FailureAfterTheAttemptEndedIsNotReported) {
   std::vector<v1::WorkerMessage> sent;
   Attempt attempt(
-      Start({Input("")}), [&](v1::WorkerMessage m) { sent.push_back(m); },
+      Start({Input("")}),
+      [&](v1::WorkerMessage m) { Record(sent, std::move(m)); },
       AttemptOptions{});
   attempt.Run(
       [&](Context& ctx, const std::string&) -> absl::StatusOr<std::string> {
@@ -430,7 +454,7 @@ TEST(AttemptTest, NowAndRandomAreTheSameOnReplay) {
         return "ok";
       });
   ASSERT_EQ(sent.size(), 2u);
-  v1::JournalEntry now_entry = sent[0].propose().entry();
+  v1::JournalEntry now_entry = sent[0].propose().entries(0);
   ASSERT_TRUE(now_entry.has_now());
 
   absl::Time replayed_now;
@@ -474,7 +498,7 @@ std::vector<v1::WorkerMessage> RunWithAccess(const v1::StartAttempt& start,
                                              StateAccess access) {
   std::vector<v1::WorkerMessage> sent;
   Attempt attempt(
-      start, [&](v1::WorkerMessage m) { sent.push_back(std::move(m)); },
+      start, [&](v1::WorkerMessage m) { Record(sent, std::move(m)); },
       AttemptOptions{});
   attempt.Run(handler, access);
   return sent;
@@ -487,10 +511,10 @@ TEST(AttemptTest, EagerStateAnswersReadsLocallyAndJournalsThem) {
   entry->set_value("40");
   auto sent = RunWithAccess(start, AddToCount, StateAccess::kReadWrite);
   ASSERT_EQ(sent.size(), 3u);
-  EXPECT_EQ(sent[0].propose().entry().name(), "count");
-  EXPECT_EQ(sent[0].propose().entry().get_state().value(), "40");
-  EXPECT_EQ(sent[1].propose().entry().set_state().value(), "42");
-  EXPECT_EQ(sent[2].propose().entry().output().result().value(), "42");
+  EXPECT_EQ(sent[0].propose().entries(0).name(), "count");
+  EXPECT_EQ(sent[0].propose().entries(0).get_state().value(), "40");
+  EXPECT_EQ(sent[1].propose().entries(0).set_state().value(), "42");
+  EXPECT_EQ(sent[2].propose().entries(0).output().result().value(), "42");
 }
 
 TEST(AttemptTest, ReplayedReadsReturnTheJournalNotTheCurrentState) {
@@ -503,7 +527,7 @@ TEST(AttemptTest, ReplayedReadsReturnTheJournalNotTheCurrentState) {
   auto sent = RunWithAccess(start, AddToCount, StateAccess::kReadWrite);
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(sent[0].propose().index(), 3u);
-  EXPECT_EQ(sent[0].propose().entry().output().result().value(), "42");
+  EXPECT_EQ(sent[0].propose().entries(0).output().result().value(), "42");
 }
 
 TEST(AttemptTest, PartialStateAsksTheRuntime) {
@@ -514,28 +538,29 @@ TEST(AttemptTest, PartialStateAsksTheRuntime) {
   Attempt attempt(
       start,
       [&](v1::WorkerMessage m) {
-        if (m.has_propose() && m.propose().entry().has_get_state()) {
+        if (m.has_propose() && m.propose().entries(0).has_get_state()) {
           // The runtime resolves the read from its state table.
-          v1::JournalEntry resolved = m.propose().entry();
+          v1::JournalEntry resolved = m.propose().entries(0);
           resolved.mutable_get_state()->set_value("9");
           resolved.set_completed_at_ms(1);
           self->OnCompletion(m.propose().index(), resolved);
         }
-        sent.push_back(std::move(m));
+        Record(sent, std::move(m));
       },
       AttemptOptions{});
   self = &attempt;
   attempt.Run(AddToCount, StateAccess::kReadWrite);
   ASSERT_EQ(sent.size(), 3u);
-  EXPECT_FALSE(sent[0].propose().entry().get_state().has_value());
-  EXPECT_EQ(sent[2].propose().entry().output().result().value(), "10");
+  EXPECT_FALSE(sent[0].propose().entries(0).get_state().has_value());
+  EXPECT_EQ(sent[2].propose().entries(0).output().result().value(), "10");
 }
 
 TEST(AttemptTest, SharedHandlersCannotWriteAndServicesHaveNoState) {
   auto sent =
       RunWithAccess(Start({Input("1")}), AddToCount, StateAccess::kRead);
   ASSERT_EQ(sent.size(), 2u);  // the read, then the failed output
-  const auto& failure = sent[1].propose().entry().output().result().failure();
+  const auto& failure =
+      sent[1].propose().entries(0).output().result().failure();
   EXPECT_EQ(failure.code(),
             static_cast<uint32_t>(absl::StatusCode::kFailedPrecondition));
   EXPECT_NE(failure.message().find("shared handler"), std::string::npos);
@@ -543,7 +568,7 @@ TEST(AttemptTest, SharedHandlersCannotWriteAndServicesHaveNoState) {
   sent = RunWithAccess(Start({Input("1")}), AddToCount, StateAccess::kNone);
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_NE(
-      sent[0].propose().entry().output().result().failure().message().find(
+      sent[0].propose().entries(0).output().result().failure().message().find(
           "stateless"),
       std::string::npos);
 }
@@ -564,8 +589,9 @@ TEST(AttemptTest, ClearAllMakesEveryKeyKnownUnset) {
       },
       StateAccess::kReadWrite);
   ASSERT_EQ(sent.size(), 6u);
-  EXPECT_TRUE(sent[3].propose().entry().get_state().has_empty());
-  EXPECT_EQ(sent[4].propose().entry().get_state_keys().keys().keys_size(), 2);
+  EXPECT_TRUE(sent[3].propose().entries(0).get_state().has_empty());
+  EXPECT_EQ(sent[4].propose().entries(0).get_state_keys().keys().keys_size(),
+            2);
 }
 
 }  // namespace
