@@ -12,6 +12,7 @@
 //   add-rand  a virtual object's exclusive `add` (read and write one state
 //             key) on keys drawn at random from a million
 //   add-hot   the same `add`, always on one key: the adds run one by one
+//   call      a durable call A -> B, B a no-op (two invocations)
 //
 //   ./build-release/bench/reprise-bench --in-flight 1,16,64 --seconds 10
 //   ./build-release/bench/reprise-bench --workload steps3,sleep100
@@ -167,10 +168,10 @@ int main(int argc, char** argv) {
       ->delimiter(',')
       ->capture_default_str();
   app.add_option("--workload", workloads,
-                 "noop, steps3, sleep100, add-rand, add-hot")
+                 "noop, steps3, sleep100, add-rand, add-hot, call")
       ->delimiter(',')
-      ->check(
-          CLI::IsMember({"noop", "steps3", "sleep100", "add-rand", "add-hot"}))
+      ->check(CLI::IsMember(
+          {"noop", "steps3", "sleep100", "add-rand", "add-hot", "call"}))
       ->capture_default_str();
   app.add_option("--seconds", seconds, "Measured seconds per level")
       ->capture_default_str();
@@ -226,6 +227,10 @@ int main(int argc, char** argv) {
                 }
                 return std::string();
               })
+          .Handler("call",
+                   [](reprise::sdk::Context& ctx, const std::string&) {
+                     return ctx.Call("Bench", "noop", "");
+                   })
           .Handler(
               "sleep100",
               [](reprise::sdk::Context& ctx, const std::string&) -> Result {

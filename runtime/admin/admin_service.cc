@@ -14,6 +14,12 @@ namespace {
 
 constexpr uint32_t kDefaultListLimit = 100;
 
+// "inv_..." for a 16-byte id; empty for anything else.
+std::string InvocationIdText(const std::string& bytes) {
+  auto id = InvocationId::FromBytes(bytes);
+  return id.ok() ? id->ToString() : std::string();
+}
+
 template <typename Fn>
 grpc::ServerUnaryReactor* RunOn(TaskThread& tasks,
                                 grpc::CallbackServerContext* context, Fn fn) {
@@ -45,6 +51,8 @@ std::string AdminService::StatusName(const InvocationId& id,
       return "paused";
     case v1::INVOCATION_STATE_QUEUED:
       return "queued";
+    case v1::INVOCATION_STATE_SCHEDULED:
+      return "scheduled";
     default:
       break;
   }
@@ -75,15 +83,15 @@ grpc::ServerUnaryReactor* AdminService::ListInvocations(
 
 absl::Status AdminService::DoList(const v1::ListInvocationsRequest& request,
                                   v1::ListInvocationsResponse& response) {
-  static const char* kStatuses[] = {"queued",    "pending",     "running",
-                                    "suspended", "backing-off", "paused",
-                                    "succeeded", "failed"};
+  static const char* kStatuses[] = {"scheduled", "queued",    "pending",
+                                    "running",   "suspended", "backing-off",
+                                    "paused",    "succeeded", "failed"};
   if (!request.status().empty() &&
       std::find(std::begin(kStatuses), std::end(kStatuses), request.status()) ==
           std::end(kStatuses)) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "unknown status '%s': use queued, pending, running, suspended, "
-        "backing-off, paused, succeeded or failed",
+        "unknown status '%s': use scheduled, queued, pending, running, "
+        "suspended, backing-off, paused, succeeded or failed",
         request.status()));
   }
   const uint32_t limit =
@@ -223,6 +231,19 @@ absl::Status AdminService::DoDescribe(
         view->mutable_result()->set_value(
             absl::StrJoin(entry.get_state_keys().keys().keys(), ","));
         break;
+      case v1::JournalEntry::kCall:
+        view->set_kind("call");
+        view->set_invocation_id(InvocationIdText(entry.call().invocation_id()));
+        *view->mutable_result() = entry.call().result();
+        break;
+      case v1::JournalEntry::kSend:
+        view->set_kind("send");
+        view->set_invocation_id(InvocationIdText(entry.send().invocation_id()));
+        view->set_time_ms(entry.send().invoke_at_ms());
+        if (entry.send().has_failure()) {
+          *view->mutable_result()->mutable_failure() = entry.send().failure();
+        }
+        break;
       case v1::JournalEntry::KIND_NOT_SET:
         view->set_kind("unknown");
         break;
@@ -240,6 +261,11 @@ std::string AdminService::StatusReason(
   switch (status.state()) {
     case v1::INVOCATION_STATE_COMPLETED:
       return "completed";
+    case v1::INVOCATION_STATE_SCHEDULED:
+      return absl::StrFormat(
+          "scheduled; starts at %s",
+          absl::FormatTime(absl::FromUnixMillis(status.next_retry_at_ms()),
+                           absl::UTCTimeZone()));
     case v1::INVOCATION_STATE_QUEUED:
       return absl::StrFormat(
           "queued behind the invocation that holds %s key '%s'",
@@ -252,7 +278,11 @@ std::string AdminService::StatusReason(
     case v1::INVOCATION_STATE_SUSPENDED: {
       std::vector<std::string> waits;
       for (uint32_t index : status.waiting_on()) {
-        if (index < journal.size() && journal[index].has_sleep()) {
+        if (index < journal.size() && journal[index].has_call()) {
+          waits.push_back(absl::StrFormat(
+              "call '%s' (entry %d) to %s", journal[index].name(), index,
+              InvocationIdText(journal[index].call().invocation_id())));
+        } else if (index < journal.size() && journal[index].has_sleep()) {
           waits.push_back(absl::StrFormat(
               "timer '%s' (entry %d) due at %s", journal[index].name(), index,
               absl::FormatTime(

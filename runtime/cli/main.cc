@@ -432,9 +432,11 @@ int main(int argc, char** argv) {
   auto* list =
       invocations->add_subcommand("list", "List invocations, newest first");
   list->add_option("--service", list_args.service, "Only this service");
-  list->add_option("--status", list_args.status,
-                   "queued, pending, running, suspended, backing-off, paused, "
-                   "succeeded or failed");
+  list->add_option(
+      "--status", list_args.status,
+      "scheduled, queued, pending, running, suspended, backing-off, "
+      "paused, "
+      "succeeded or failed");
   list->add_option("--limit", list_args.limit, "Most invocations shown")
       ->capture_default_str();
   list->callback([&] { result = ListInvocations(g, list_args); });

@@ -47,4 +47,43 @@ std::string InvocationId::ToString() const {
   return absl::StrCat("inv_", absl::BytesToHexString(ToBytes()));
 }
 
+uint64_t StableHash64(uint64_t basis, std::string_view bytes) {
+  uint64_t h = basis;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebULL;
+  h ^= h >> 31;
+  return h;
+}
+
+uint64_t KeyPartitionHash(std::string_view service, std::string_view key) {
+  std::string bytes(service);
+  bytes.push_back('\0');
+  bytes.append(key);
+  return StableHash64(kHashBasisA, bytes);
+}
+
+std::string LengthPrefixed(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (std::string_view part : parts) {
+    absl::StrAppend(&out, part.size(), ":");
+    out.append(part);
+  }
+  return out;
+}
+
+InvocationId DerivedInvocationId(std::string_view seed,
+                                 std::string_view service,
+                                 std::string_view key) {
+  // The two halves use different bases, so they are independent.
+  const uint64_t partition_key = key.empty() ? StableHash64(kHashBasisA, seed)
+                                             : KeyPartitionHash(service, key);
+  return InvocationId(partition_key, StableHash64(kHashBasisB, seed));
+}
+
 }  // namespace reprise

@@ -5,6 +5,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -77,5 +78,26 @@ inline PartitionId PartitionForKey(uint64_t partition_key,
   return PartitionId(
       static_cast<uint32_t>(((partition_key >> 32) * partitions) >> 32));
 }
+
+// Stable hashes behind partition keys and derived invocation ids. Fixed
+// forever: changing them would move keys between partitions and break the
+// deduplication of repeated requests.
+
+// FNV-1a from `basis` over `bytes`, then the splitmix64 finalizer.
+uint64_t StableHash64(uint64_t basis, std::string_view bytes);
+inline constexpr uint64_t kHashBasisA = 0xcbf29ce484222325ULL;
+inline constexpr uint64_t kHashBasisB = 0x84222325cbf29ce4ULL;
+
+// The partition key of a virtual object's or workflow's key.
+uint64_t KeyPartitionHash(std::string_view service, std::string_view key);
+
+// "<size>:<part>" for each part: an unambiguous concatenation to hash.
+std::string LengthPrefixed(std::initializer_list<std::string_view> parts);
+
+// An id derived from `seed` (which must identify the request uniquely): on
+// the partition of (service, key) when `key` is set, anywhere otherwise.
+InvocationId DerivedInvocationId(std::string_view seed,
+                                 std::string_view service,
+                                 std::string_view key);
 
 }  // namespace reprise

@@ -11,12 +11,14 @@
 #include "reprise/v1/log.pb.h"
 #include "runtime/common/clock.h"
 #include "runtime/common/status_convert.h"
+#include "runtime/common/status_macros.h"
 
 namespace reprise::ingress {
 namespace {
 
 constexpr size_t kMaxIdempotencyKeyBytes = 1024;
 constexpr uint64_t kMaxIdempotencyRetentionMs = 365ull * 24 * 3600 * 1000;
+constexpr uint64_t kMaxDelayMs = kMaxIdempotencyRetentionMs;
 
 uint64_t RandomUint64() {
   thread_local absl::BitGen gen;
@@ -108,53 +110,11 @@ class WaitingCall final : public grpc::ServerUnaryReactor {
 
 }  // namespace
 
-namespace {
-
-// FNV-1a from `basis` over `bytes`, then the splitmix64 finalizer to spread
-// it over the whole range.
-uint64_t Hash64(uint64_t basis, std::string_view bytes) {
-  uint64_t h = basis;
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ULL;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebULL;
-  h ^= h >> 31;
-  return h;
-}
-
-std::string LengthPrefixed(std::initializer_list<std::string_view> parts) {
-  std::string out;
-  for (std::string_view part : parts) {
-    absl::StrAppend(&out, part.size(), ":");
-    out.append(part);
-  }
-  return out;
-}
-
-}  // namespace
-
-uint64_t KeyPartitionHash(const std::string& service, const std::string& key) {
-  // Over "service\0key"; PartitionForKey splits the range.
-  std::string bytes = service;
-  bytes.push_back('\0');
-  bytes.append(key);
-  return Hash64(0xcbf29ce484222325ULL, bytes);
-}
-
 InvocationId IdempotentInvocationId(const v1::Target& target,
                                     const std::string& idempotency_key) {
-  const std::string request = LengthPrefixed(
-      {target.service(), target.handler(), target.key(), idempotency_key});
-  // A keyed target stays on its key's partition; the other half uses
-  // another basis, so the two halves are independent.
-  const uint64_t partition_key =
-      target.key().empty() ? Hash64(0xcbf29ce484222325ULL, request)
-                           : KeyPartitionHash(target.service(), target.key());
-  return InvocationId(partition_key, Hash64(0x84222325cbf29ce4ULL, request));
+  return DerivedInvocationId(LengthPrefixed({target.service(), target.handler(),
+                                             target.key(), idempotency_key}),
+                             target.service(), target.key());
 }
 
 IngressService::IngressService(
@@ -173,13 +133,16 @@ PartitionId IngressService::PartitionOf(const InvocationId& id) const {
 }
 
 absl::StatusOr<std::pair<InvocationId, v1::Command>>
-IngressService::NewInvocation(const v1::InvokeRequest& request) {
+IngressService::NewInvocation(const v1::InvokeRequest& request, bool send) {
   const v1::Target& target = request.target();
-  if (target.service().empty()) {
-    return absl::InvalidArgumentError("target.service is required");
+  if (!send && request.delay_ms() > 0) {
+    return absl::InvalidArgumentError(
+        "delay_ms applies to Send only: Invoke waits for the result");
   }
-  if (target.handler().empty()) {
-    return absl::InvalidArgumentError("target.handler is required");
+  if (request.delay_ms() > kMaxDelayMs) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("delay_ms is %d; at most %d (a year) is allowed",
+                        request.delay_ms(), kMaxDelayMs));
   }
   if (request.payload().size() > options_.max_payload_bytes) {
     return absl::ResourceExhaustedError(
@@ -187,36 +150,9 @@ IngressService::NewInvocation(const v1::InvokeRequest& request) {
                         "(server option --max-payload-bytes)",
                         request.payload().size(), options_.max_payload_bytes));
   }
-  auto service = registry_.Find(target.service());
-  if (!service.has_value()) {
-    return absl::NotFoundError(absl::StrFormat(
-        "service %s is not registered: start a worker that serves it",
-        target.service()));
-  }
-  const v1::ServiceDefinition& definition = service->definition();
-  const v1::HandlerDefinition* found = nullptr;
-  std::vector<std::string> handlers;
-  for (const auto& handler : definition.handlers()) {
-    handlers.push_back(handler.name());
-    if (handler.name() == target.handler()) found = &handler;
-  }
-  if (found == nullptr) {
-    return absl::NotFoundError(absl::StrFormat(
-        "service %s has no handler %s (it has: %s)", target.service(),
-        target.handler(), absl::StrJoin(handlers, ", ")));
-  }
-  const bool keyed = definition.type() != v1::SERVICE_TYPE_SERVICE;
-  if (keyed && target.key().empty()) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "target.key is required: %s is a %s", target.service(),
-        definition.type() == v1::SERVICE_TYPE_WORKFLOW ? "workflow"
-                                                       : "virtual object"));
-  }
-  if (!keyed && !target.key().empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("target.key must be empty: %s is a stateless service",
-                        target.service()));
-  }
+  REPRISE_ASSIGN_OR_RETURN(storage::ResolvedTarget resolved,
+                           registry_.Resolve(target));
+  const bool keyed = !target.key().empty();
   if (request.idempotency_key().size() > kMaxIdempotencyKeyBytes) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "idempotency_key is %d bytes; at most %d are allowed",
@@ -237,11 +173,15 @@ IngressService::NewInvocation(const v1::InvokeRequest& request) {
   v1::Command command;
   command.set_timestamp_ms(NowMillis());
   auto* invoke = command.mutable_invoke();
+  if (request.delay_ms() > 0) {
+    invoke->set_invoke_at_ms(command.timestamp_ms() +
+                             static_cast<int64_t>(request.delay_ms()));
+  }
   invoke->set_invocation_id(id.ToBytes());
   *invoke->mutable_target() = target;
   invoke->set_input(request.payload());
-  invoke->set_service_type(definition.type());
-  invoke->set_handler_type(found->type());
+  invoke->set_service_type(resolved.service_type);
+  invoke->set_handler_type(resolved.handler_type);
   if (idempotent) {
     invoke->set_idempotency_key(request.idempotency_key());
     invoke->set_idempotency_retention_ms(
@@ -257,7 +197,7 @@ grpc::ServerUnaryReactor* IngressService::Invoke(
     v1::InvokeResponse* response) {
   auto* call = new WaitingCall(response, waiters_);
   std::shared_ptr<WaitingCall::Shared> shared = call->shared();
-  auto invocation = NewInvocation(*request);
+  auto invocation = NewInvocation(*request, /*send=*/false);
   if (!invocation.ok()) {
     shared->Answer(invocation.status());
     return call;
@@ -277,7 +217,7 @@ grpc::ServerUnaryReactor* IngressService::Send(
     grpc::CallbackServerContext* context, const v1::InvokeRequest* request,
     v1::SendResponse* response) {
   auto* reactor = context->DefaultReactor();
-  auto invocation = NewInvocation(*request);
+  auto invocation = NewInvocation(*request, /*send=*/true);
   if (!invocation.ok()) {
     FinishWithStatus(reactor, invocation.status());
     return reactor;

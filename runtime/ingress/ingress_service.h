@@ -52,9 +52,10 @@ class IngressService final : public v1::Ingress::CallbackService {
                                       v1::GetOutputResponse* response) override;
 
  private:
-  // Validates `request` and builds the command for a new invocation.
+  // Validates `request` (of Send when `send`) and builds the command for a
+  // new invocation.
   absl::StatusOr<std::pair<InvocationId, v1::Command>> NewInvocation(
-      const v1::InvokeRequest& request);
+      const v1::InvokeRequest& request, bool send);
   PartitionId PartitionOf(const InvocationId& id) const;
   // Reads the status of `invocation_id` on its partition thread after all
   // that is durable is applied, then calls `fn`; calls `fail` instead for a
@@ -70,10 +71,6 @@ class IngressService final : public v1::Ingress::CallbackService {
   CompletionWaiters& waiters_;
   const IngressOptions options_;
 };
-
-// Stable 64-bit hash of a virtual object's or workflow's key, deciding its
-// partition. Fixed forever: changing it would move keys between partitions.
-uint64_t KeyPartitionHash(const std::string& service, const std::string& key);
 
 // The id of the invocation that requests with `idempotency_key` for
 // `target` name: a hash of both, on the key's partition for keyed targets.

@@ -164,6 +164,41 @@ Invoker::Attempt* Invoker::RunningAttempt(const WorkerConnection& connection,
   return &it->second;
 }
 
+void Invoker::ResolveCallTarget(v1::JournalEntry& entry) const {
+  if (!entry.has_call() && !entry.has_send()) return;
+  const bool call = entry.has_call();
+  const v1::Target& target =
+      call ? entry.call().target() : entry.send().target();
+  // What the runtime fills in is never taken from the worker.
+  absl::StatusOr<storage::ResolvedTarget> resolved = registry_.Resolve(target);
+  v1::Failure failure;
+  if (!resolved.ok()) {
+    failure.set_code(static_cast<uint32_t>(resolved.status().code()));
+    failure.set_message(std::string(resolved.status().message()));
+  }
+  if (call) {
+    v1::CallEntry& c = *entry.mutable_call();
+    c.clear_invocation_id();
+    c.clear_result();
+    if (resolved.ok()) {
+      c.set_service_type(resolved->service_type);
+      c.set_handler_type(resolved->handler_type);
+    } else {
+      *c.mutable_result()->mutable_failure() = std::move(failure);
+    }
+  } else {
+    v1::SendEntry& s = *entry.mutable_send();
+    s.clear_invocation_id();
+    s.clear_failure();
+    if (resolved.ok()) {
+      s.set_service_type(resolved->service_type);
+      s.set_handler_type(resolved->handler_type);
+    } else {
+      *s.mutable_failure() = std::move(failure);
+    }
+  }
+}
+
 void Invoker::OnWorkerMessage(const WorkerConnection& connection,
                               const v1::WorkerMessage& message) {
   if (message.has_propose()) {
@@ -185,6 +220,7 @@ void Invoker::OnWorkerMessage(const WorkerConnection& connection,
     entry->set_attempt(propose.attempt());
     entry->set_index(propose.index());
     *entry->mutable_entries() = propose.entries();
+    for (auto& e : *entry->mutable_entries()) ResolveCallTarget(e);
     // Outside the lock: one stream's messages arrive one at a time, so its
     // commands still reach the log in order.
     log_.Append(partition, command.SerializeAsString(),

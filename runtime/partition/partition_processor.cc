@@ -114,6 +114,19 @@ absl::Status PartitionProcessor::ResumeLiveInvocations() {
         id, status.target(), status.attempt(), std::move(journal),
         status.pinned_version(), status.next_retry_at_ms()});
   }
+  size_t sent = 0;
+  REPRISE_RETURN_IF_ERROR(reader_->ForEachOutbox(
+      [&](uint64_t seq, const v1::OutboxMessage& message) {
+        ++sent;
+        const v1::Command& command = message.command();
+        const std::string& destination =
+            command.has_invoke() ? command.invoke().invocation_id()
+                                 : command.complete_call().invocation_id();
+        auto id = InvocationId::FromBytes(destination);
+        if (id.ok()) {
+          Execute(state_machine::OutboxAction{seq, *id, command});
+        }
+      }));
   size_t timers = 0;
   REPRISE_RETURN_IF_ERROR(reader_->ForEachTimer([&](const storage::Timer& t) {
     ++timers;
@@ -121,10 +134,11 @@ absl::Status PartitionProcessor::ResumeLiveInvocations() {
         partition_, state_machine::RegisterTimerAction{t.invocation_id, t.index,
                                                        t.wake_up_at_ms});
   }));
-  if (!live.empty() || timers > 0) {
+  if (!live.empty() || timers > 0 || sent > 0) {
     Log(LogLevel::kInfo,
-        "partition %d: resumed %d live invocations and %d timers",
-        partition_.value(), live.size(), timers);
+        "partition %d: resumed %d live invocations and %d timers, sent %d "
+        "outbox messages again",
+        partition_.value(), live.size(), timers, sent);
   }
   return absl::OkStatus();
 }

@@ -13,6 +13,7 @@
 #include "runtime/invoker/invoker.h"
 #include "runtime/invoker/worker_service.h"
 #include "runtime/log/embedded_log.h"
+#include "runtime/partition/outbox_sender.h"
 #include "runtime/server/data_dir.h"
 #include "runtime/storage/partition_store.h"
 #include "runtime/storage/service_registry.h"
@@ -84,6 +85,7 @@ absl::Status Server::Init() {
   invoker_ = std::make_unique<invoker::Invoker>(*log_, *registry_,
                                                 invoker::InvokerOptions());
   timers_ = std::make_unique<timers::TimerService>(*log_);
+  outbox_ = std::make_unique<partition::OutboxSender>(*log_);
   std::vector<partition::PartitionProcessor*> processors;
   for (uint32_t p = 0; p < options_.partitions; ++p) {
     processors_.push_back(std::make_unique<partition::PartitionProcessor>(
@@ -139,7 +141,11 @@ Server::~Server() {
   for (auto& processor : processors_) processor->Stop();
   invoker_.reset();
   timers_.reset();
+  // The log's destructor runs the callbacks of pending appends, some the
+  // outbox sender's: it stops appending first and is destroyed last.
+  if (outbox_ != nullptr) outbox_->Stop();
   log_.reset();
+  outbox_.reset();
 }
 
 void Server::Execute(PartitionId partition, state_machine::Action action) {
@@ -158,6 +164,8 @@ void Server::Execute(PartitionId partition, state_machine::Action action) {
   } else if (auto* done = std::get_if<InvocationCompletedAction>(&action)) {
     invoker_->OnFinished(done->invocation_id);
     waiters_->Complete(done->invocation_id, done->result);
+  } else if (auto* out = std::get_if<OutboxAction>(&action)) {
+    outbox_->Send(partition, out->seq, out->destination, out->command);
   }
 }
 

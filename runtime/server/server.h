@@ -35,6 +35,9 @@ namespace storage {
 class ServiceRegistry;
 class Store;
 }  // namespace storage
+namespace partition {
+class OutboxSender;
+}
 namespace timers {
 class TimerService;
 }
@@ -74,6 +77,7 @@ class Server final : public partition::LeaderActions {
   std::unique_ptr<ingress::CompletionWaiters> waiters_;
   std::unique_ptr<invoker::Invoker> invoker_;
   std::unique_ptr<timers::TimerService> timers_;
+  std::unique_ptr<partition::OutboxSender> outbox_;
   std::vector<std::unique_ptr<partition::PartitionProcessor>> processors_;
   std::unique_ptr<invoker::WorkerServiceImpl> worker_service_;
   std::unique_ptr<ingress::IngressService> ingress_service_;

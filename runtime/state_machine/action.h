@@ -9,6 +9,7 @@
 
 #include "reprise/v1/common.pb.h"
 #include "reprise/v1/journal.pb.h"
+#include "reprise/v1/log.pb.h"
 #include "runtime/common/ids.h"
 
 namespace reprise::state_machine {
@@ -63,8 +64,17 @@ struct InvocationCompletedAction {
   v1::Result result;
 };
 
-using Action = std::variant<StartAttemptAction, EntryAckAction,
-                            EntryCompletedAction, RegisterTimerAction,
-                            InvocationParkedAction, InvocationCompletedAction>;
+// Append `command` to the log of the partition of the invocation it names,
+// then tell this partition that outbox message `seq` was delivered.
+struct OutboxAction {
+  uint64_t seq = 0;
+  InvocationId destination;
+  v1::Command command;
+};
+
+using Action =
+    std::variant<StartAttemptAction, EntryAckAction, EntryCompletedAction,
+                 RegisterTimerAction, InvocationParkedAction,
+                 InvocationCompletedAction, OutboxAction>;
 
 }  // namespace reprise::state_machine

@@ -34,6 +34,14 @@ absl::Status StateMachine::Apply(const v1::Command& command, Lsn lsn,
       REPRISE_RETURN_IF_ERROR(
           ApplyFireTimer(command.fire_timer(), now, txn, actions));
       break;
+    case v1::Command::kCompleteCall:
+      REPRISE_RETURN_IF_ERROR(
+          ApplyCompleteCall(command.complete_call(), now, txn, actions));
+      break;
+    case v1::Command::kTruncateOutbox:
+      REPRISE_RETURN_IF_ERROR(
+          ApplyTruncateOutbox(command.truncate_outbox(), txn));
+      break;
     case v1::Command::KIND_NOT_SET:
       // A command kind from a newer version would be a compatibility bug;
       // this version has nothing to apply.

@@ -481,6 +481,16 @@ v1::JournalEntry OutputEntry(std::string value) {
 }
 
 template <typename T>
+size_t CountOf(const std::vector<Action>& actions) {
+  size_t n = 0;
+  for (const auto& action : actions) n += std::holds_alternative<T>(action);
+  return n;
+}
+
+// Points into `actions`, which must outlive the result.
+template <typename T>
+std::vector<const T*> ActionsOf(std::vector<Action>&&) = delete;
+template <typename T>
 std::vector<const T*> ActionsOf(const std::vector<Action>& actions) {
   std::vector<const T*> out;
   for (const auto& action : actions) {
@@ -491,17 +501,13 @@ std::vector<const T*> ActionsOf(const std::vector<Action>& actions) {
 
 TEST_F(StateMachineTest, ExclusiveInvocationsOfOneKeyRunInOrderOfArrival) {
   const InvocationId a{1, 1}, b{1, 2}, c{1, 3}, other{1, 4};
-  EXPECT_EQ(ActionsOf<StartAttemptAction>(Apply(ObjectInvoke(a, "k"))).size(),
-            1u);
+  EXPECT_EQ(CountOf<StartAttemptAction>(Apply(ObjectInvoke(a, "k"))), 1u);
   EXPECT_TRUE(Apply(ObjectInvoke(b, "k")).empty());
   EXPECT_TRUE(Apply(ObjectInvoke(c, "k")).empty());
   // Another key and a shared handler of the same key do not wait.
-  EXPECT_EQ(
-      ActionsOf<StartAttemptAction>(Apply(ObjectInvoke(other, "k2"))).size(),
-      1u);
-  EXPECT_EQ(ActionsOf<StartAttemptAction>(
-                Apply(ObjectInvoke({1, 5}, "k", v1::HANDLER_TYPE_SHARED)))
-                .size(),
+  EXPECT_EQ(CountOf<StartAttemptAction>(Apply(ObjectInvoke(other, "k2"))), 1u);
+  EXPECT_EQ(CountOf<StartAttemptAction>(
+                Apply(ObjectInvoke({1, 5}, "k", v1::HANDLER_TYPE_SHARED))),
             1u);
   EXPECT_EQ(Status(b)->state(), v1::INVOCATION_STATE_QUEUED);
   EXPECT_EQ(Status(c)->state(), v1::INVOCATION_STATE_QUEUED);
@@ -514,17 +520,14 @@ TEST_F(StateMachineTest, ExclusiveInvocationsOfOneKeyRunInOrderOfArrival) {
   EXPECT_EQ(Status(b)->state(), v1::INVOCATION_STATE_INVOKED);
   EXPECT_EQ(Status(c)->state(), v1::INVOCATION_STATE_QUEUED);
 
-  starts =
-      ActionsOf<StartAttemptAction>(Apply(Propose(b, 1, 1, OutputEntry("2"))));
+  actions = Apply(Propose(b, 1, 1, OutputEntry("2")));
+  starts = ActionsOf<StartAttemptAction>(actions);
   ASSERT_EQ(starts.size(), 1u);
   EXPECT_EQ(starts[0]->invocation_id, c);
-  EXPECT_TRUE(
-      ActionsOf<StartAttemptAction>(Apply(Propose(c, 1, 1, OutputEntry("3"))))
-          .empty());
+  EXPECT_TRUE(CountOf<StartAttemptAction>(
+                  Apply(Propose(c, 1, 1, OutputEntry("3")))) == 0);
   // The key is free again: the next invocation runs at once.
-  EXPECT_EQ(
-      ActionsOf<StartAttemptAction>(Apply(ObjectInvoke({1, 6}, "k"))).size(),
-      1u);
+  EXPECT_EQ(CountOf<StartAttemptAction>(Apply(ObjectInvoke({1, 6}, "k"))), 1u);
 }
 
 TEST_F(StateMachineTest, PausedInvocationKeepsItsKey) {
@@ -634,6 +637,95 @@ TEST_F(StateMachineTest, RepeatedInvokeOfCompletedInvocationAnswersAgain) {
   Apply(Fire(id_, retention.index, 62'000, retention.wake_up_at_ms));
   EXPECT_FALSE(Status(id_).has_value());
   EXPECT_TRUE(Journal(id_).empty());
+  EXPECT_TRUE(Timers().empty());
+}
+
+// Durable calls: the outbox carries the callee's invoke and the result back.
+
+v1::JournalEntry CallEntry(std::string service, std::string key = "") {
+  v1::JournalEntry entry;
+  entry.set_name(service + "/run");
+  auto* call = entry.mutable_call();
+  call->mutable_target()->set_service(std::move(service));
+  call->mutable_target()->set_handler("run");
+  call->mutable_target()->set_key(std::move(key));
+  call->set_parameter("p");
+  call->set_service_type(v1::SERVICE_TYPE_SERVICE);
+  return entry;
+}
+
+TEST_F(StateMachineTest, CallSendsInvokeAndResultComesBack) {
+  Apply(Invoke(id_));
+  auto actions = Apply(Propose(id_, 1, 1, CallEntry("B")));
+  auto out = ActionsOf<OutboxAction>(actions);
+  ASSERT_EQ(out.size(), 1u);
+  const OutboxAction invoke = *out[0];
+  ASSERT_TRUE(invoke.command.has_invoke());
+  EXPECT_EQ(invoke.command.invoke().caller().invocation_id(), id_.ToBytes());
+  EXPECT_EQ(invoke.command.invoke().caller().index(), 1u);
+  EXPECT_EQ(invoke.command.invoke().input(), "p");
+  EXPECT_EQ(invoke.destination.ToBytes(),
+            invoke.command.invoke().invocation_id());
+  EXPECT_EQ(Journal(id_)[1].call().invocation_id(),
+            invoke.destination.ToBytes());
+
+  // The callee runs (here on the same partition) and completes.
+  Apply(invoke.command);
+  actions = Apply(Propose(invoke.destination, 1, 1, OutputEntry("r")));
+  out = ActionsOf<OutboxAction>(actions);
+  ASSERT_EQ(out.size(), 1u);
+  const OutboxAction result = *out[0];
+  ASSERT_TRUE(result.command.has_complete_call());
+  EXPECT_EQ(result.destination, id_);
+
+  // The caller suspended meanwhile: the result resumes it.
+  Apply(Suspend(id_, 1, {1}));
+  EXPECT_EQ(Status(id_)->state(), v1::INVOCATION_STATE_SUSPENDED);
+  auto resumed = Apply(result.command);
+  auto starts = ActionsOf<StartAttemptAction>(resumed);
+  ASSERT_EQ(starts.size(), 1u);
+  EXPECT_EQ(starts[0]->journal[1].call().result().value(), "r");
+  // A repeated delivery changes nothing.
+  EXPECT_TRUE(Apply(result.command).empty());
+  EXPECT_TRUE(CountOf<OutboxAction>(Apply(invoke.command)) == 0);
+
+  // Truncating the outbox removes the delivered messages.
+  v1::Command truncate;
+  truncate.mutable_truncate_outbox()->set_seq(result.seq);
+  Apply(truncate);
+  int left = 0;
+  EXPECT_TRUE(
+      store_->Reader(kPartition)
+          ->ForEachOutbox([&](uint64_t, const v1::OutboxMessage&) { ++left; })
+          .ok());
+  EXPECT_EQ(left, 0);
+}
+
+TEST_F(StateMachineTest, CallToUnknownTargetCompletesWithItsFailure) {
+  Apply(Invoke(id_));
+  v1::JournalEntry call = CallEntry("Nope");
+  call.mutable_call()->mutable_result()->mutable_failure()->set_code(5);
+  auto actions = Apply(Propose(id_, 1, 1, call));
+  EXPECT_TRUE(ActionsOf<OutboxAction>(actions).empty());
+  auto completed = ActionsOf<EntryCompletedAction>(actions);
+  ASSERT_EQ(completed.size(), 1u);
+  EXPECT_EQ(completed[0]->entry.call().result().failure().code(), 5u);
+}
+
+TEST_F(StateMachineTest, DelayedInvocationWaitsForItsTimer) {
+  v1::Command invoke = Invoke(id_, 1000);
+  invoke.mutable_invoke()->set_invoke_at_ms(4000);
+  auto actions = Apply(invoke);
+  EXPECT_TRUE(ActionsOf<StartAttemptAction>(actions).empty());
+  auto timers = ActionsOf<RegisterTimerAction>(actions);
+  ASSERT_EQ(timers.size(), 1u);
+  const RegisterTimerAction start = *timers[0];
+  EXPECT_EQ(start.wake_up_at_ms, 4000);
+  EXPECT_EQ(Status(id_)->state(), v1::INVOCATION_STATE_SCHEDULED);
+  EXPECT_EQ(CountOf<StartAttemptAction>(
+                Apply(Fire(id_, start.index, 4001, start.wake_up_at_ms))),
+            1u);
+  EXPECT_EQ(Status(id_)->state(), v1::INVOCATION_STATE_INVOKED);
   EXPECT_TRUE(Timers().empty());
 }
 

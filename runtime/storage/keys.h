@@ -10,7 +10,8 @@
 // empty value), "st" K/V state (key: object key | state key), "lk" key
 // locks (key: object key), "ib" inbox (key: object key | sequence u64 BE).
 // An object key is u32 BE length | service | u32 BE length | key, so no
-// (service, key) pair is a prefix of another. Retired table ids stay
+// (service, key) pair is a prefix of another. "ob" outbox (key: sequence
+// u64 BE; cursor in "fs" row "outbox"). Retired table ids stay
 // reserved.
 #pragma once
 
@@ -29,6 +30,7 @@ inline constexpr std::string_view kTimerTable = "tm";
 inline constexpr std::string_view kStateTable = "st";
 inline constexpr std::string_view kKeyLockTable = "lk";
 inline constexpr std::string_view kInboxTable = "ib";
+inline constexpr std::string_view kOutboxTable = "ob";
 
 inline std::string TablePrefix(PartitionId partition, std::string_view table) {
   std::string key(1, 'p');
@@ -39,6 +41,16 @@ inline std::string TablePrefix(PartitionId partition, std::string_view table) {
 
 inline std::string AppliedLsnKey(PartitionId partition) {
   return TablePrefix(partition, kFsmTable) + "applied_lsn";
+}
+
+inline std::string OutboxCursorKey(PartitionId partition) {
+  return TablePrefix(partition, kFsmTable) + "outbox";
+}
+
+inline std::string OutboxKey(PartitionId partition, uint64_t seq) {
+  std::string key = TablePrefix(partition, kOutboxTable);
+  AppendBigEndian64(key, seq);
+  return key;
 }
 
 inline std::string InvocationStatusKey(PartitionId partition,

@@ -168,6 +168,27 @@ absl::StatusOr<std::optional<v1::KeyLock>> PartitionReader::GetKeyLock(
   return ParseValue<v1::KeyLock>(*value, "key lock");
 }
 
+absl::StatusOr<v1::OutboxCursor> PartitionReader::GetOutboxCursor() {
+  REPRISE_ASSIGN_OR_RETURN(auto value, Get(OutboxCursorKey(partition_)));
+  if (!value.has_value()) return v1::OutboxCursor();
+  return ParseValue<v1::OutboxCursor>(*value, "outbox cursor");
+}
+
+absl::Status PartitionReader::ForEachOutbox(
+    const std::function<void(uint64_t, const v1::OutboxMessage&)>& fn) {
+  REPRISE_ASSIGN_OR_RETURN(v1::OutboxCursor cursor, GetOutboxCursor());
+  for (uint64_t seq = cursor.head(); seq < cursor.next(); ++seq) {
+    REPRISE_ASSIGN_OR_RETURN(auto value, Get(OutboxKey(partition_, seq)));
+    if (!value.has_value()) {
+      return absl::DataLossError("the outbox misses a message");
+    }
+    REPRISE_ASSIGN_OR_RETURN(
+        auto message, ParseValue<v1::OutboxMessage>(*value, "outbox message"));
+    fn(seq, message);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::optional<InvocationId>> PartitionReader::GetQueued(
     const v1::Target& object, uint64_t seq) {
   std::string key =
@@ -277,6 +298,20 @@ void Transaction::DeleteQueued(const v1::Target& object, uint64_t seq) {
       InboxPrefix(partition(), ObjectKey(object.service(), object.key()));
   AppendBigEndian64(key, seq);
   batch_->Delete(key).PermitUncheckedError();
+}
+
+void Transaction::PutOutboxCursor(const v1::OutboxCursor& cursor) {
+  batch_->Put(OutboxCursorKey(partition()), cursor.SerializeAsString())
+      .PermitUncheckedError();
+}
+
+void Transaction::PutOutbox(uint64_t seq, const v1::OutboxMessage& message) {
+  batch_->Put(OutboxKey(partition(), seq), message.SerializeAsString())
+      .PermitUncheckedError();
+}
+
+void Transaction::DeleteOutbox(uint64_t seq) {
+  batch_->Delete(OutboxKey(partition(), seq)).PermitUncheckedError();
 }
 
 absl::Status Transaction::DeleteInvocation(const InvocationId& id) {

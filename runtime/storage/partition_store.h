@@ -75,6 +75,11 @@ class PartitionReader {
   // The exclusive invocation holding `object`'s key, if any.
   absl::StatusOr<std::optional<v1::KeyLock>> GetKeyLock(
       const v1::Target& object);
+  // The outbox's cursor (zeros while it has never held a message).
+  absl::StatusOr<v1::OutboxCursor> GetOutboxCursor();
+  // Calls `fn` for each outbox message not known to be delivered, in order.
+  absl::Status ForEachOutbox(
+      const std::function<void(uint64_t seq, const v1::OutboxMessage&)>& fn);
   // The invocation queued at `seq` in `object`'s inbox, if any.
   absl::StatusOr<std::optional<InvocationId>> GetQueued(
       const v1::Target& object, uint64_t seq);
@@ -123,6 +128,9 @@ class Transaction final : public PartitionReader {
   void PutQueued(const v1::Target& object, uint64_t seq,
                  const InvocationId& id);
   void DeleteQueued(const v1::Target& object, uint64_t seq);
+  void PutOutboxCursor(const v1::OutboxCursor& cursor);
+  void PutOutbox(uint64_t seq, const v1::OutboxMessage& message);
+  void DeleteOutbox(uint64_t seq);
   // Removes the invocation's status, journal and pending timers.
   absl::Status DeleteInvocation(const InvocationId& id);
 

@@ -5,6 +5,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "runtime/common/status_macros.h"
 
 namespace reprise::storage {
@@ -208,6 +209,48 @@ std::optional<v1::RegisteredService> ServiceRegistry::Find(
   auto it = services_.find(service);
   if (it == services_.end()) return std::nullopt;
   return it->second;
+}
+
+absl::StatusOr<ResolvedTarget> ServiceRegistry::Resolve(
+    const v1::Target& target) const {
+  if (target.service().empty()) {
+    return absl::InvalidArgumentError("target.service is required");
+  }
+  if (target.handler().empty()) {
+    return absl::InvalidArgumentError("target.handler is required");
+  }
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = services_.find(target.service());
+  if (it == services_.end()) {
+    return absl::NotFoundError(absl::StrFormat(
+        "service %s is not registered: start a worker that serves it",
+        target.service()));
+  }
+  const v1::ServiceDefinition& definition = it->second.definition();
+  const v1::HandlerDefinition* found = nullptr;
+  std::vector<std::string> handlers;
+  for (const auto& handler : definition.handlers()) {
+    handlers.push_back(handler.name());
+    if (handler.name() == target.handler()) found = &handler;
+  }
+  if (found == nullptr) {
+    return absl::NotFoundError(absl::StrFormat(
+        "service %s has no handler %s (it has: %s)", target.service(),
+        target.handler(), absl::StrJoin(handlers, ", ")));
+  }
+  const bool keyed = definition.type() != v1::SERVICE_TYPE_SERVICE;
+  if (keyed && target.key().empty()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "target.key is required: %s is a %s", target.service(),
+        definition.type() == v1::SERVICE_TYPE_WORKFLOW ? "workflow"
+                                                       : "virtual object"));
+  }
+  if (!keyed && !target.key().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("target.key must be empty: %s is a stateless service",
+                        target.service()));
+  }
+  return ResolvedTarget{definition.type(), found->type()};
 }
 
 std::vector<v1::RegisteredService> ServiceRegistry::List() const {

@@ -20,6 +20,12 @@
 
 namespace reprise::storage {
 
+// What an invocation target resolves to.
+struct ResolvedTarget {
+  v1::ServiceType service_type = v1::SERVICE_TYPE_UNSPECIFIED;
+  v1::HandlerType handler_type = v1::HANDLER_TYPE_UNSPECIFIED;
+};
+
 class ServiceRegistry {
  public:
   static absl::StatusOr<std::unique_ptr<ServiceRegistry>> Load(Store& store);
@@ -31,6 +37,11 @@ class ServiceRegistry {
                         const std::string& version, int64_t now_ms);
 
   std::optional<v1::RegisteredService> Find(const std::string& service) const;
+  // Checks `target` as the target of a new invocation: NotFound names an
+  // unknown service or handler (and the handlers there are);
+  // InvalidArgument a missing key (virtual objects, workflows) or one given
+  // to a stateless service.
+  absl::StatusOr<ResolvedTarget> Resolve(const v1::Target& target) const;
   std::vector<v1::RegisteredService> List() const;
 
  private:

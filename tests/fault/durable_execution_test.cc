@@ -3,13 +3,16 @@
 // sleeping invocations live through a runtime restart. The worker records
 // every side effect (tests/fault/steps_worker.cc), so the test can check the
 // central promise: a step acknowledged as durable never runs again.
+#include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "reprise/v1/admin.grpc.pb.h"
@@ -178,6 +181,47 @@ class DurableExecutionTest : public ::testing::Test {
   std::unique_ptr<ChildProcess> worker_;
   int worker_starts_ = 0;
 };
+
+// A call chain a -> b -> c across partitions while the runtime is killed:
+// every caller gets the right result, and b and c ran as one invocation
+// per chain (a redelivered call is recognized, not run again).
+TEST_F(DurableExecutionTest, CallChainsSurviveRuntimeKills) {
+  constexpr int kChains = 100;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kChains; ++i) {
+    ids.push_back(Send("Chain", "a", std::to_string(i)));
+    ASSERT_FALSE(ids.back().empty());
+  }
+  for (int k = 0; k < 2; ++k) {
+    absl::SleepFor(absl::Milliseconds(150));
+    RestartRuntime();
+  }
+  auto results = AttachAll(ids);
+  for (int i = 0; i < kChains; ++i) {
+    EXPECT_EQ(results[ids[i]].value(), "a(b(c(" + std::to_string(i) + ")))")
+        << results[ids[i]].failure().message();
+  }
+  // input -> invocation ids that recorded it, per hop.
+  absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> hops;
+  for (const auto& f : EffectLines()) {
+    ASSERT_EQ(f.size(), 3u);
+    hops[f[0] + " " + f[2]].insert(f[1]);
+  }
+  for (int i = 0; i < kChains; ++i) {
+    for (const char* hop : {"B", "C"}) {
+      EXPECT_EQ(hops[absl::StrCat(hop, " ", i)].size(), 1u)
+          << hop << " of chain " << i;
+    }
+  }
+}
+
+TEST_F(DurableExecutionTest, CallToAMissingServiceFailsTheCall) {
+  auto results = AttachAll({Send("Chain", "lost", "")});
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_THAT(
+      results.begin()->second.value(),
+      ::testing::HasSubstr("NOT_FOUND: service Nope is not registered"));
+}
 
 TEST_F(DurableExecutionTest, WorkflowsSurviveWorkerKills) {
   RunWorkflowsUnder([&] {

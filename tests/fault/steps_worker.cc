@@ -16,6 +16,10 @@
 //                  one after its previous, counting "violations" if not.
 //                  Output: the new count.
 //   Tally/get      shared: "<count> <violations>".
+//   Chain/a        calls Chain/b with its input, which calls Chain/c; b and
+//                  c record "B|C <id> <input>" in a `run` step. Output:
+//                  "a(b(c(<input>)))".
+//   Chain/lost     calls Nope/x, which does not exist; returns the error.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -144,5 +148,29 @@ int main(int argc, char** argv) {
                                        number(ctx, "violations"));
               },
               reprise::sdk::HandlerType::kShared));
+  auto hop = [](const std::string& name, const std::string& next) {
+    return [name, next](Context& ctx, const std::string& input) -> Result {
+      if (name != "a") {
+        Result recorded = ctx.Run("record", [&]() -> Result {
+          Record(absl::StrFormat("%s %s %s", name == "b" ? "B" : "C",
+                                 ctx.invocation_id(), input));
+          return std::string();
+        });
+        if (!recorded.ok()) return recorded;
+      }
+      if (next.empty()) return name + "(" + input + ")";
+      Result inner = ctx.Call("Chain", next, input);
+      if (!inner.ok()) return inner;
+      return name + "(" + *inner + ")";
+    };
+  };
+  worker.Add(reprise::sdk::ServiceDefinition::Service("Chain")
+                 .Handler("a", hop("a", "b"))
+                 .Handler("b", hop("b", "c"))
+                 .Handler("c", hop("c", ""))
+                 .Handler("lost", [](Context& ctx, const std::string&) {
+                   Result r = ctx.Call("Nope", "x", "");
+                   return Result(r.status().ToString());
+                 }));
   return worker.Run().ok() ? 0 : 1;
 }

@@ -1,4 +1,6 @@
 // Helpers shared by the commands that start, end or complete attempts.
+#include <algorithm>
+
 #include "runtime/common/status_macros.h"
 #include "runtime/state_machine/commands/commands.h"
 
@@ -70,6 +72,19 @@ absl::Status CompleteInvocation(const InvocationId& id,
   *status.mutable_result() = std::move(result);
   txn.PutInvocationStatus(id, status);
   actions.push_back(InvocationCompletedAction{id, status.result()});
+  if (status.has_caller()) {
+    auto caller = InvocationId::FromBytes(status.caller().invocation_id());
+    if (caller.ok()) {
+      v1::Command command;
+      command.set_timestamp_ms(now_ms);
+      auto* complete = command.mutable_complete_call();
+      complete->set_invocation_id(status.caller().invocation_id());
+      complete->set_index(status.caller().index());
+      *complete->mutable_result() = status.result();
+      REPRISE_RETURN_IF_ERROR(
+          SendCommand(*caller, std::move(command), txn, actions));
+    }
+  }
   if (!status.idempotency_key().empty()) {
     const int64_t expires_at_ms =
         now_ms + static_cast<int64_t>(status.idempotency_retention_ms());
@@ -79,6 +94,79 @@ absl::Status CompleteInvocation(const InvocationId& id,
   }
   if (!IsExclusive(status)) return absl::OkStatus();
   return ReleaseKey(id, status, now_ms, txn, actions);
+}
+
+absl::Status StartInvocation(const InvocationId& id,
+                             v1::InvocationStatus& status,
+                             std::vector<v1::JournalEntry> journal,
+                             int64_t now_ms, storage::Transaction& txn,
+                             std::vector<Action>& actions) {
+  status.set_modified_at_ms(now_ms);
+  status.set_next_retry_at_ms(0);
+  if (IsExclusive(status)) {
+    REPRISE_ASSIGN_OR_RETURN(auto lock, txn.GetKeyLock(status.target()));
+    if (lock.has_value()) {
+      txn.PutQueued(status.target(), lock->next_inbox_seq(), id);
+      lock->set_next_inbox_seq(lock->next_inbox_seq() + 1);
+      txn.PutKeyLock(status.target(), *lock);
+      status.set_state(v1::INVOCATION_STATE_QUEUED);
+      txn.PutInvocationStatus(id, status);
+      return absl::OkStatus();
+    }
+    v1::KeyLock held;
+    held.set_holder(id.ToBytes());
+    txn.PutKeyLock(status.target(), held);
+  }
+  status.set_state(v1::INVOCATION_STATE_INVOKED);
+  status.set_attempt(1);
+  txn.PutInvocationStatus(id, status);
+  actions.push_back(
+      StartAttemptAction{id, status.target(), 1, std::move(journal)});
+  return absl::OkStatus();
+}
+
+bool CompletesLater(const v1::JournalEntry& entry) {
+  return entry.has_sleep() || entry.has_call();
+}
+
+absl::Status CompleteEntry(const InvocationId& id, v1::InvocationStatus& status,
+                           uint32_t index, v1::JournalEntry entry,
+                           int64_t now_ms, storage::Transaction& txn,
+                           std::vector<Action>& actions) {
+  entry.set_completed_at_ms(now_ms);
+  txn.PutJournalEntry(id, index, entry);
+  status.set_modified_at_ms(now_ms);
+  switch (status.state()) {
+    case v1::INVOCATION_STATE_INVOKED:
+      txn.PutInvocationStatus(id, status);
+      actions.push_back(
+          EntryCompletedAction{id, std::move(entry), status.attempt(), index});
+      return absl::OkStatus();
+    case v1::INVOCATION_STATE_SUSPENDED:
+      if (std::find(status.waiting_on().begin(), status.waiting_on().end(),
+                    index) != status.waiting_on().end()) {
+        return StartNextAttempt(id, status, now_ms, 0, txn, actions);
+      }
+      break;
+    default:  // paused: the completion waits in the journal for a resume
+      break;
+  }
+  txn.PutInvocationStatus(id, status);
+  return absl::OkStatus();
+}
+
+absl::Status SendCommand(const InvocationId& destination, v1::Command command,
+                         storage::Transaction& txn,
+                         std::vector<Action>& actions) {
+  REPRISE_ASSIGN_OR_RETURN(v1::OutboxCursor cursor, txn.GetOutboxCursor());
+  const uint64_t seq = cursor.next();
+  cursor.set_next(seq + 1);
+  txn.PutOutboxCursor(cursor);
+  v1::OutboxMessage message;
+  *message.mutable_command() = command;
+  txn.PutOutbox(seq, message);
+  actions.push_back(OutboxAction{seq, destination, std::move(command)});
+  return absl::OkStatus();
 }
 
 absl::Status StartNextAttempt(const InvocationId& id,

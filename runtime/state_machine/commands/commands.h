@@ -34,6 +34,13 @@ absl::Status ApplyFireTimer(const v1::FireTimerCommand& command, int64_t now_ms,
                             storage::Transaction& txn,
                             std::vector<Action>& actions);
 
+absl::Status ApplyCompleteCall(const v1::CompleteCallCommand& command,
+                               int64_t now_ms, storage::Transaction& txn,
+                               std::vector<Action>& actions);
+
+absl::Status ApplyTruncateOutbox(const v1::TruncateOutboxCommand& command,
+                                 storage::Transaction& txn);
+
 // Helpers (attempts.cc).
 
 // The invocation and its status when `attempt` is its current, running
@@ -63,8 +70,36 @@ absl::Status CompleteInvocation(const InvocationId& id,
                                 int64_t now_ms, storage::Transaction& txn,
                                 std::vector<Action>& actions);
 
-// The timer index that removes a completed idempotent invocation.
+// Timer indexes that name no journal entry: the removal of a completed
+// idempotent invocation, and the start of a delayed one.
 inline constexpr uint32_t kRetentionTimerIndex = 0xffffffff;
+inline constexpr uint32_t kStartTimerIndex = 0xfffffffe;
+
+// Runs a new (or scheduled) invocation: takes its key if it is exclusive,
+// or queues it behind the key's holder; otherwise starts attempt 1 with
+// `journal`, its input.
+absl::Status StartInvocation(const InvocationId& id,
+                             v1::InvocationStatus& status,
+                             std::vector<v1::JournalEntry> journal,
+                             int64_t now_ms, storage::Transaction& txn,
+                             std::vector<Action>& actions);
+
+// Entry kinds that complete after they are journaled, and which an
+// attempt can wait for.
+bool CompletesLater(const v1::JournalEntry& entry);
+
+// Journals `entry`, now complete, at `index`: a running attempt is told, a
+// suspended invocation waiting for it resumes, a paused one only records
+// it. REQUIRES: the invocation is not completed.
+absl::Status CompleteEntry(const InvocationId& id, v1::InvocationStatus& status,
+                           uint32_t index, v1::JournalEntry entry,
+                           int64_t now_ms, storage::Transaction& txn,
+                           std::vector<Action>& actions);
+
+// Adds `command` to the outbox, for the partition of `destination`.
+absl::Status SendCommand(const InvocationId& destination, v1::Command command,
+                         storage::Transaction& txn,
+                         std::vector<Action>& actions);
 
 // Makes the invocation run a new attempt (number status.attempt + 1) no
 // earlier than `not_before_ms`, replaying its journal; writes `status`.

@@ -1,10 +1,9 @@
-// FireTimerCommand: completes the sleep entry the timer belongs to, or, for
-// the retention timer of a completed idempotent invocation, removes it. A
+// FireTimerCommand: completes the sleep entry the timer belongs to; or
+// removes a completed idempotent invocation whose retention ended; or
+// starts a delayed invocation. A
 // running attempt is told; a suspended invocation waiting on the entry resumes
 // with a new attempt; a paused one only records the completion. Firing twice,
 // or for a completed invocation, changes nothing but removing the timer.
-#include <algorithm>
-
 #include "runtime/common/status_macros.h"
 #include "runtime/state_machine/commands/commands.h"
 
@@ -25,6 +24,14 @@ absl::Status ApplyFireTimer(const v1::FireTimerCommand& command, int64_t now_ms,
     }
     return txn.DeleteInvocation(*id);
   }
+  if (command.index() == kStartTimerIndex) {
+    if (status->state() != v1::INVOCATION_STATE_SCHEDULED) {
+      return absl::OkStatus();
+    }
+    REPRISE_ASSIGN_OR_RETURN(auto journal, txn.GetJournal(*id));
+    return StartInvocation(*id, *status, std::move(journal), now_ms, txn,
+                           actions);
+  }
   REPRISE_ASSIGN_OR_RETURN(auto found,
                            txn.GetJournalEntry(*id, command.index()));
   if (!found.has_value() || !found->has_sleep() ||
@@ -32,32 +39,11 @@ absl::Status ApplyFireTimer(const v1::FireTimerCommand& command, int64_t now_ms,
       found->sleep().wake_up_at_ms() != command.wake_up_at_ms()) {
     return absl::OkStatus();
   }
-  v1::JournalEntry& entry = *found;
   if (status->state() == v1::INVOCATION_STATE_COMPLETED) {
     return absl::OkStatus();
   }
-  entry.set_completed_at_ms(now_ms);
-  txn.PutJournalEntry(*id, command.index(), entry);
-  status->set_modified_at_ms(now_ms);
-
-  switch (status->state()) {
-    case v1::INVOCATION_STATE_INVOKED:
-      txn.PutInvocationStatus(*id, *status);
-      actions.push_back(
-          EntryCompletedAction{*id, entry, status->attempt(), command.index()});
-      break;
-    case v1::INVOCATION_STATE_SUSPENDED:
-      if (std::find(status->waiting_on().begin(), status->waiting_on().end(),
-                    command.index()) != status->waiting_on().end()) {
-        return StartNextAttempt(*id, *status, now_ms, 0, txn, actions);
-      }
-      txn.PutInvocationStatus(*id, *status);
-      break;
-    default:  // paused: the completion waits in the journal for a resume
-      txn.PutInvocationStatus(*id, *status);
-      break;
-  }
-  return absl::OkStatus();
+  return CompleteEntry(*id, *status, command.index(), *std::move(found), now_ms,
+                       txn, actions);
 }
 
 }  // namespace reprise::state_machine

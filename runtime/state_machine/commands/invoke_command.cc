@@ -1,6 +1,7 @@
 // InvokeCommand: creates the invocation with its input as journal entry 0.
 // It runs at once, unless it is exclusive and another invocation holds its
-// key: then it waits in the key's inbox, in order of arrival. A repeated
+// key: then it waits in the key's inbox, in order of arrival; a delayed one
+// is scheduled on a timer first. A repeated
 // command for an existing invocation (an idempotent request, a redelivery)
 // creates nothing; if that invocation completed, its callers get the
 // result again.
@@ -33,29 +34,21 @@ absl::Status ApplyInvoke(const v1::InvokeCommand& command, int64_t now_ms,
   status.set_handler_type(command.handler_type());
   status.set_idempotency_key(command.idempotency_key());
   status.set_idempotency_retention_ms(command.idempotency_retention_ms());
+  if (command.has_caller()) *status.mutable_caller() = command.caller();
   status.set_created_at_ms(now_ms);
   status.set_modified_at_ms(now_ms);
   status.set_journal_length(1);
 
-  if (IsExclusive(status)) {
-    REPRISE_ASSIGN_OR_RETURN(auto lock, txn.GetKeyLock(command.target()));
-    if (lock.has_value()) {
-      txn.PutQueued(command.target(), lock->next_inbox_seq(), *id);
-      lock->set_next_inbox_seq(lock->next_inbox_seq() + 1);
-      txn.PutKeyLock(command.target(), *lock);
-      status.set_state(v1::INVOCATION_STATE_QUEUED);
-      txn.PutInvocationStatus(*id, status);
-      return absl::OkStatus();
-    }
-    v1::KeyLock held;
-    held.set_holder(id->ToBytes());
-    txn.PutKeyLock(command.target(), held);
+  if (command.invoke_at_ms() > now_ms) {
+    status.set_state(v1::INVOCATION_STATE_SCHEDULED);
+    status.set_next_retry_at_ms(command.invoke_at_ms());
+    txn.PutInvocationStatus(*id, status);
+    txn.PutTimer({command.invoke_at_ms(), *id, kStartTimerIndex});
+    actions.push_back(
+        RegisterTimerAction{*id, kStartTimerIndex, command.invoke_at_ms()});
+    return absl::OkStatus();
   }
-  status.set_state(v1::INVOCATION_STATE_INVOKED);
-  status.set_attempt(1);
-  txn.PutInvocationStatus(*id, status);
-  actions.push_back(StartAttemptAction{*id, command.target(), 1, {input}});
-  return absl::OkStatus();
+  return StartInvocation(*id, status, {std::move(input)}, now_ms, txn, actions);
 }
 
 }  // namespace reprise::state_machine

@@ -24,6 +24,8 @@ bool Proposable(const v1::JournalEntry& entry,
     case v1::JournalEntry::kRun:
     case v1::JournalEntry::kSleep:
     case v1::JournalEntry::kNow:
+    case v1::JournalEntry::kCall:
+    case v1::JournalEntry::kSend:
       return true;
     case v1::JournalEntry::kGetState:
     case v1::JournalEntry::kGetStateKeys:
@@ -82,6 +84,51 @@ absl::StatusOr<bool> ApplyState(const v1::Target& object,
   }
 }
 
+// Sends the invocation a call or send entry asks for; a call whose target
+// the runtime could not resolve completes at once with that failure.
+// Returns true when it completed the entry.
+absl::StatusOr<bool> ApplyCallOrSend(const InvocationId& id, uint32_t index,
+                                     v1::JournalEntry& entry, int64_t now_ms,
+                                     storage::Transaction& txn,
+                                     std::vector<Action>& actions) {
+  const bool call = entry.has_call();
+  if (!call && !entry.has_send()) return false;
+  if (call ? entry.call().has_result() : entry.send().has_failure()) {
+    return call;  // nothing to send
+  }
+  const v1::Target& target =
+      call ? entry.call().target() : entry.send().target();
+  // Derived from the caller and the entry, so that a repeated delivery
+  // names the same invocation and is dropped.
+  const InvocationId callee =
+      DerivedInvocationId(LengthPrefixed({id.ToBytes(), std::to_string(index)}),
+                          target.service(), target.key());
+  v1::Command command;
+  command.set_timestamp_ms(now_ms);
+  auto* invoke = command.mutable_invoke();
+  invoke->set_invocation_id(callee.ToBytes());
+  *invoke->mutable_target() = target;
+  if (call) {
+    const v1::CallEntry& c = entry.call();
+    invoke->set_input(c.parameter());
+    invoke->set_service_type(c.service_type());
+    invoke->set_handler_type(c.handler_type());
+    invoke->mutable_caller()->set_invocation_id(id.ToBytes());
+    invoke->mutable_caller()->set_index(index);
+    entry.mutable_call()->set_invocation_id(callee.ToBytes());
+  } else {
+    const v1::SendEntry& s = entry.send();
+    invoke->set_input(s.parameter());
+    invoke->set_service_type(s.service_type());
+    invoke->set_handler_type(s.handler_type());
+    invoke->set_invoke_at_ms(s.invoke_at_ms());
+    entry.mutable_send()->set_invocation_id(callee.ToBytes());
+  }
+  REPRISE_RETURN_IF_ERROR(
+      SendCommand(callee, std::move(command), txn, actions));
+  return false;
+}
+
 }  // namespace
 
 absl::Status ApplyProposeEntry(const v1::ProposeEntryCommand& command,
@@ -117,6 +164,10 @@ absl::Status ApplyProposeEntry(const v1::ProposeEntryCommand& command,
     }
     REPRISE_ASSIGN_OR_RETURN(bool resolved,
                              ApplyState(status.target(), entry, txn));
+    REPRISE_ASSIGN_OR_RETURN(
+        bool failed_call,
+        ApplyCallOrSend(id, index, entry, now_ms, txn, actions));
+    resolved = resolved || failed_call;
     if (resolved) entry.set_completed_at_ms(now_ms);
     txn.PutJournalEntry(id, index, entry);
     if (entry.has_sleep()) {

@@ -1,7 +1,8 @@
 // SuspendCommand: the current attempt gave up its worker slot to wait for
 // entries that are not complete. If one completed meanwhile (its completion
 // was applied before this command), the next attempt starts at once;
-// otherwise the invocation is suspended until one does (fire_timer_command).
+// otherwise the invocation is suspended until one does (fire_timer_command,
+// complete_call_command).
 #include <algorithm>
 
 #include "runtime/common/status_macros.h"
@@ -23,7 +24,7 @@ absl::Status ApplySuspend(const v1::SuspendCommand& command, int64_t now_ms,
   bool any_complete = false;
   for (uint32_t index : command.waiting_on()) {
     REPRISE_ASSIGN_OR_RETURN(auto entry, txn.GetJournalEntry(id, index));
-    if (!entry.has_value() || !entry->has_sleep()) continue;
+    if (!entry.has_value() || !CompletesLater(*entry)) continue;
     if (entry->completed_at_ms() != 0) {
       any_complete = true;
     } else {

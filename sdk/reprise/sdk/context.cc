@@ -36,6 +36,44 @@ void Context::Await(const DurableFuture& future) {
   attempt_.AwaitEntry(future.journal_index());
 }
 
+namespace {
+
+v1::Target MakeTarget(std::string_view service, std::string_view handler,
+                      std::string_view key) {
+  v1::Target target;
+  target.set_service(std::string(service));
+  target.set_handler(std::string(handler));
+  target.set_key(std::string(key));
+  return target;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> Context::Call(std::string_view service,
+                                          std::string_view handler,
+                                          std::string parameter,
+                                          std::string_view key) {
+  return Await(CallAsync(service, handler, std::move(parameter), key));
+}
+
+CallFuture Context::CallAsync(std::string_view service,
+                              std::string_view handler, std::string parameter,
+                              std::string_view key) {
+  return CallFuture(attempt_.CallStep(MakeTarget(service, handler, key),
+                                      std::move(parameter)));
+}
+
+absl::StatusOr<std::string> Context::Await(const CallFuture& call) {
+  return attempt_.AwaitCall(call.journal_index());
+}
+
+void Context::Send(std::string_view service, std::string_view handler,
+                   std::string parameter, std::string_view key,
+                   absl::Duration delay) {
+  attempt_.SendStep(MakeTarget(service, handler, key), std::move(parameter),
+                    delay);
+}
+
 std::optional<std::string> Context::Get(std::string_view key) {
   return attempt_.GetStateStep(key);
 }

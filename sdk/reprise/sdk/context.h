@@ -100,6 +100,18 @@ class DurableFuture {
   uint32_t index_;
 };
 
+// A call to another handler, to await later (e.g. to make several calls
+// at once). Await it with Context::Await.
+class CallFuture {
+ public:
+  uint32_t journal_index() const { return index_; }
+
+ private:
+  friend class Context;
+  explicit CallFuture(uint32_t index) : index_(index) {}
+  uint32_t index_;
+};
+
 class Context {
  public:
   // A function whose result Run records. An error status is a terminal
@@ -134,6 +146,27 @@ class Context {
   DurableFuture Timer(absl::Duration duration, std::string_view name = "timer");
   // Waits until `future` completes (suspending if that takes long).
   void Await(const DurableFuture& future);
+
+  // Durable RPC: invokes `service`/`handler` (with `key` for a virtual
+  // object or workflow) with `parameter`, exactly once even across crashes
+  // of either side, and returns its result. A callee that fails terminally
+  // returns its failure as an error status, which the caller may handle
+  // (e.g. compensate); so does a target that does not exist (NOT_FOUND,
+  // INVALID_ARGUMENT for a bad key). A long wait suspends the caller.
+  absl::StatusOr<std::string> Call(std::string_view service,
+                                   std::string_view handler,
+                                   std::string parameter,
+                                   std::string_view key = "");
+  CallFuture CallAsync(std::string_view service, std::string_view handler,
+                       std::string parameter, std::string_view key = "");
+  absl::StatusOr<std::string> Await(const CallFuture& call);
+  // One-way: invokes the handler exactly once, `delay` from now, without
+  // waiting for it. The send is journaled with the handler's next step the
+  // runtime must see (at the latest, its result). A target that does not
+  // exist is recorded in the journal as a failed send.
+  void Send(std::string_view service, std::string_view handler,
+            std::string parameter, std::string_view key = "",
+            absl::Duration delay = absl::ZeroDuration());
 
   // Virtual objects and workflows: the K/V state of the invocation's key.
   // Every read and write is a journaled step, so a replay sees the values

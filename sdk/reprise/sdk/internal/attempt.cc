@@ -45,6 +45,10 @@ std::string_view KindName(v1::JournalEntry::KindCase kind) {
       return "clear-all-state";
     case v1::JournalEntry::kGetStateKeys:
       return "get-state-keys";
+    case v1::JournalEntry::kCall:
+      return "call";
+    case v1::JournalEntry::kSend:
+      return "send";
     case v1::JournalEntry::KIND_NOT_SET:
       break;
   }
@@ -349,6 +353,51 @@ absl::Time Attempt::NowStep() {
   entry.mutable_now()->set_unix_ms(absl::ToUnixMillis(now));
   Defer(std::move(entry));
   return now;
+}
+
+uint32_t Attempt::CallStep(v1::Target target, std::string parameter) {
+  const std::string name = target.service() + "/" + target.handler();
+  v1::WorkerMessage proposal;
+  uint32_t index;
+  {
+    absl::MutexLock lock(&mu_);
+    index = NextStep(v1::JournalEntry::kCall, name);
+    if (index < journal_.size()) return index;
+    v1::JournalEntry entry;
+    entry.set_name(name);
+    *entry.mutable_call()->mutable_target() = std::move(target);
+    entry.mutable_call()->set_parameter(std::move(parameter));
+    proposal = Propose(std::move(entry));  // the callee starts at once
+  }
+  send_(std::move(proposal));
+  return index;
+}
+
+absl::StatusOr<std::string> Attempt::AwaitCall(uint32_t index) {
+  AwaitEntry(index);
+  absl::MutexLock lock(&mu_);
+  if (!journal_[index].has_call()) {
+    throw std::logic_error("Await of a call future that is not a call");
+  }
+  return FromResult(journal_[index].call().result());
+}
+
+void Attempt::SendStep(v1::Target target, std::string parameter,
+                       absl::Duration delay) {
+  const std::string name = target.service() + "/" + target.handler();
+  absl::MutexLock lock(&mu_);
+  const uint32_t index = NextStep(v1::JournalEntry::kSend, name);
+  if (index < journal_.size()) return;
+  v1::JournalEntry entry;
+  entry.set_name(name);
+  auto* send = entry.mutable_send();
+  *send->mutable_target() = std::move(target);
+  send->set_parameter(std::move(parameter));
+  if (delay > absl::ZeroDuration()) {
+    send->set_invoke_at_ms(absl::ToUnixMillis(absl::Now() + delay));
+  }
+  // One-way: it travels with the handler's next step that must be sent.
+  Defer(std::move(entry));
 }
 
 void Attempt::CheckStateAccess(bool write) const {

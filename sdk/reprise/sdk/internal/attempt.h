@@ -70,6 +70,10 @@ class Attempt {
   uint32_t TimerStep(std::string_view name, absl::Duration duration);
   void AwaitEntry(uint32_t index);
   absl::Time NowStep();
+  // Returns the call's journal index.
+  uint32_t CallStep(v1::Target target, std::string parameter);
+  absl::StatusOr<std::string> AwaitCall(uint32_t index);
+  void SendStep(v1::Target target, std::string parameter, absl::Duration delay);
   std::optional<std::string> GetStateStep(std::string_view key);
   void SetStateStep(std::string_view key, std::string value);
   void ClearStateStep(std::string_view key);
