@@ -236,6 +236,11 @@ absl::Status AdminService::DoDescribe(
         view->set_invocation_id(InvocationIdText(entry.call().invocation_id()));
         *view->mutable_result() = entry.call().result();
         break;
+      case v1::JournalEntry::kAwakeable:
+        view->set_kind("awakeable");
+        view->set_invocation_id(AwakeableRef{id, i}.ToString());
+        *view->mutable_result() = entry.awakeable().result();
+        break;
       case v1::JournalEntry::kSend:
         view->set_kind("send");
         view->set_invocation_id(InvocationIdText(entry.send().invocation_id()));
@@ -278,7 +283,11 @@ std::string AdminService::StatusReason(
     case v1::INVOCATION_STATE_SUSPENDED: {
       std::vector<std::string> waits;
       for (uint32_t index : status.waiting_on()) {
-        if (index < journal.size() && journal[index].has_call()) {
+        if (index < journal.size() && journal[index].has_awakeable()) {
+          waits.push_back(absl::StrFormat("awakeable %s (entry %d)",
+                                          AwakeableRef{id, index}.ToString(),
+                                          index));
+        } else if (index < journal.size() && journal[index].has_call()) {
           waits.push_back(absl::StrFormat(
               "call '%s' (entry %d) to %s", journal[index].name(), index,
               InvocationIdText(journal[index].call().invocation_id())));

@@ -277,6 +277,7 @@ int DescribeInvocation(const Globals& g, const std::string& id) {
       json entry = {{"index", e.index()},
                     {"kind", e.kind()},
                     {"name", e.name()},
+                    {"invocation_id", e.invocation_id()},
                     {"appended_at_ms", e.appended_at_ms()},
                     {"completed_at_ms", e.completed_at_ms()},
                     {"time_ms", e.time_ms()},
@@ -340,6 +341,9 @@ int DescribeInvocation(const Globals& g, const std::string& id) {
                                     : std::string("pending"));
     } else if (e.kind() == "now") {
       content = FormatTime(e.time_ms());
+    } else if (!e.invocation_id().empty() && e.completed_at_ms() == 0 &&
+               !e.result().has_failure()) {
+      content = e.invocation_id() + " (pending)";  // call, send, awakeable
     } else if (e.result().has_failure()) {
       content = "failure: " + e.result().failure().message();
     } else {
@@ -349,6 +353,45 @@ int DescribeInvocation(const Globals& g, const std::string& id) {
                 e.kind().c_str(), e.name().c_str(),
                 FormatTime(e.appended_at_ms()).c_str(), e.size_bytes(),
                 content.c_str());
+  }
+  return kOk;
+}
+
+// awakeables --------------------------------------------------------------
+
+struct AwakeableArgs {
+  std::string id;
+  std::string data;
+  std::string reason;
+};
+
+int CompleteAwakeable(const Globals& g, const AwakeableArgs& args,
+                      bool resolve) {
+  auto stub = reprise::v1::Ingress::NewStub(grpc::CreateChannel(
+      g.ingress_address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  SetDeadline(context, g);
+  reprise::v1::ResolveAwakeableResponse response;
+  grpc::Status status;
+  if (resolve) {
+    reprise::v1::ResolveAwakeableRequest request;
+    request.set_awakeable_id(args.id);
+    request.set_payload(args.data);
+    status = stub->ResolveAwakeable(&context, request, &response);
+  } else {
+    reprise::v1::RejectAwakeableRequest request;
+    request.set_awakeable_id(args.id);
+    request.set_reason(args.reason);
+    status = stub->RejectAwakeable(&context, request, &response);
+  }
+  if (!status.ok()) return ReportRpcError(status, g.ingress_address);
+  if (g.json_output) {
+    std::cout << json{{"awakeable_id", args.id},
+                      {resolve ? "resolved" : "rejected", true}}
+                     .dump()
+              << "\n";
+  } else {
+    std::cout << (resolve ? "resolved " : "rejected ") << args.id << "\n";
   }
   return kOk;
 }
@@ -452,6 +495,26 @@ int main(int argc, char** argv) {
   services->require_subcommand(1);
   services->add_subcommand("list", "List services and their handlers")
       ->callback([&] { result = ListServices(g); });
+
+  AwakeableArgs awakeable_args;
+  auto* awakeables = app.add_subcommand(
+      "awakeables", "Complete awakeables that invocations wait for");
+  awakeables->require_subcommand(1);
+  auto* resolve =
+      awakeables->add_subcommand("resolve", "Resolve an awakeable with data");
+  resolve->add_option("id", awakeable_args.id, "awk_... id")->required();
+  resolve->add_option("--data", awakeable_args.data,
+                      "Payload, e.g. '\"approve\"' for a JSON string");
+  resolve->callback(
+      [&] { result = CompleteAwakeable(g, awakeable_args, /*resolve=*/true); });
+  auto* reject = awakeables->add_subcommand(
+      "reject", "Reject an awakeable: its await fails with ABORTED");
+  reject->add_option("id", awakeable_args.id, "awk_... id")->required();
+  reject->add_option("--reason", awakeable_args.reason,
+                     "Why, shown to the handler");
+  reject->callback([&] {
+    result = CompleteAwakeable(g, awakeable_args, /*resolve=*/false);
+  });
 
   try {
     app.parse(argc, argv);

@@ -47,6 +47,38 @@ std::string InvocationId::ToString() const {
   return absl::StrCat("inv_", absl::BytesToHexString(ToBytes()));
 }
 
+absl::StatusOr<AwakeableRef> AwakeableRef::Parse(std::string_view text) {
+  constexpr std::string_view kPrefix = "awk_";
+  constexpr size_t kBytes = InvocationId::kBytes + 4;
+  auto invalid = [&] {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "invalid awakeable id '%s': expected awk_ followed by 40 hex digits",
+        text));
+  };
+  if (text.size() != kPrefix.size() + 2 * kBytes ||
+      text.substr(0, kPrefix.size()) != kPrefix) {
+    return invalid();
+  }
+  std::string_view hex = text.substr(kPrefix.size());
+  for (char c : hex) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return invalid();
+  }
+  const std::string bytes =
+      absl::HexStringToBytes(absl::string_view(hex.data(), hex.size()));
+  AwakeableRef ref;
+  ref.invocation_id = *InvocationId::FromBytes(
+      std::string_view(bytes.data(), InvocationId::kBytes));
+  ref.index = DecodeBigEndian32(bytes.data() + InvocationId::kBytes);
+  return ref;
+}
+
+std::string AwakeableRef::ToString() const {
+  std::string bytes = invocation_id.ToBytes();
+  bytes.resize(InvocationId::kBytes + 4);
+  EncodeBigEndian32(index, bytes.data() + InvocationId::kBytes);
+  return absl::StrCat("awk_", absl::BytesToHexString(bytes));
+}
+
 uint64_t StableHash64(uint64_t basis, std::string_view bytes) {
   uint64_t h = basis;
   for (unsigned char c : bytes) {

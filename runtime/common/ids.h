@@ -79,6 +79,16 @@ inline PartitionId PartitionForKey(uint64_t partition_key,
       static_cast<uint32_t>(((partition_key >> 32) * partitions) >> 32));
 }
 
+// An awakeable: journal entry `index` of `invocation_id`. Text form
+// "awk_" + 40 lowercase hex digits (the 16 id bytes, the index u32 BE).
+struct AwakeableRef {
+  InvocationId invocation_id;
+  uint32_t index = 0;
+
+  static absl::StatusOr<AwakeableRef> Parse(std::string_view text);
+  std::string ToString() const;
+};
+
 // Stable hashes behind partition keys and derived invocation ids. Fixed
 // forever: changing them would move keys between partitions and break the
 // deduplication of repeated requests.

@@ -28,5 +28,28 @@ TEST(PartitionForKeyTest, CoversAllPartitionsInRangeOrder) {
   EXPECT_EQ(PartitionForKey(12345, 1).value(), 0u);
 }
 
+// These values are on disk and in clients' retries: they must never change.
+TEST(StableHashTest, DerivedIdsAreFixedForever) {
+  EXPECT_EQ(KeyPartitionHash("Counter", "k"), 0x9152b906843e03f7ULL);
+  EXPECT_EQ(DerivedInvocationId("seed", "Counter", "k").ToString(),
+            "inv_9152b906843e03f7b50ed2d631fe160a");
+  // A keyed id lives on its key's partition.
+  EXPECT_EQ(DerivedInvocationId("other", "Counter", "k").partition_key(),
+            KeyPartitionHash("Counter", "k"));
+  EXPECT_NE(LengthPrefixed({"ab", "c"}), LengthPrefixed({"a", "bc"}));
+}
+
+TEST(AwakeableRefTest, RoundTripsAndRejectsMalformedText) {
+  AwakeableRef ref{InvocationId(0x0102, 0x0304), 7};
+  auto parsed = AwakeableRef::Parse(ref.ToString());
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->invocation_id, ref.invocation_id);
+  EXPECT_EQ(parsed->index, 7u);
+  EXPECT_EQ(ref.ToString(), "awk_0000000000000102000000000000030400000007");
+  EXPECT_FALSE(AwakeableRef::Parse("awk_12").ok());
+  EXPECT_FALSE(
+      AwakeableRef::Parse("inv_0000000000000102000000000000030400000007").ok());
+}
+
 }  // namespace
 }  // namespace reprise

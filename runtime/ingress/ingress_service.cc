@@ -298,3 +298,96 @@ grpc::ServerUnaryReactor* IngressService::GetOutput(
 }
 
 }  // namespace reprise::ingress
+
+namespace reprise::ingress {
+
+grpc::ServerUnaryReactor* IngressService::ResolveAwakeable(
+    grpc::CallbackServerContext* context,
+    const v1::ResolveAwakeableRequest* request,
+    v1::ResolveAwakeableResponse* /*response*/) {
+  if (request->payload().size() > options_.max_payload_bytes) {
+    auto* reactor = context->DefaultReactor();
+    FinishWithStatus(
+        reactor, absl::ResourceExhaustedError(absl::StrFormat(
+                     "payload is %d bytes, over the limit of %d",
+                     request->payload().size(), options_.max_payload_bytes)));
+    return reactor;
+  }
+  v1::Result result;
+  result.set_value(request->payload());
+  return CompleteAwakeable(context, request->awakeable_id(), std::move(result));
+}
+
+grpc::ServerUnaryReactor* IngressService::RejectAwakeable(
+    grpc::CallbackServerContext* context,
+    const v1::RejectAwakeableRequest* request,
+    v1::ResolveAwakeableResponse* /*response*/) {
+  v1::Result result;
+  auto* failure = result.mutable_failure();
+  failure->set_code(static_cast<uint32_t>(absl::StatusCode::kAborted));
+  failure->set_message(request->reason().empty() ? "rejected"
+                                                 : request->reason());
+  return CompleteAwakeable(context, request->awakeable_id(), std::move(result));
+}
+
+grpc::ServerUnaryReactor* IngressService::CompleteAwakeable(
+    grpc::CallbackServerContext* context, const std::string& awakeable_id,
+    v1::Result result) {
+  auto* reactor = context->DefaultReactor();
+  auto ref = AwakeableRef::Parse(awakeable_id);
+  if (!ref.ok()) {
+    FinishWithStatus(reactor, ref.status());
+    return reactor;
+  }
+  const PartitionId partition = PartitionOf(ref->invocation_id);
+  processors_[partition.value()]->RunAfterApplied(
+      [this, reactor, partition, ref = *ref, awakeable_id,
+       result = std::move(result)](storage::PartitionReader& reader) mutable {
+        auto check = [&]() -> absl::Status {
+          REPRISE_ASSIGN_OR_RETURN(
+              auto status, reader.GetInvocationStatus(ref.invocation_id));
+          REPRISE_ASSIGN_OR_RETURN(
+              auto entry, reader.GetJournalEntry(ref.invocation_id, ref.index));
+          if (!status.has_value() || !entry.has_value() ||
+              !entry->has_awakeable()) {
+            return absl::NotFoundError(
+                absl::StrFormat("no awakeable %s", awakeable_id));
+          }
+          if (entry->completed_at_ms() != 0) {
+            return absl::FailedPreconditionError(absl::StrFormat(
+                "awakeable %s was already %s", awakeable_id,
+                entry->awakeable().result().has_failure() ? "rejected"
+                                                          : "resolved"));
+          }
+          if (status->state() == v1::INVOCATION_STATE_COMPLETED) {
+            return absl::FailedPreconditionError(absl::StrFormat(
+                "the invocation of awakeable %s has completed", awakeable_id));
+          }
+          return absl::OkStatus();
+        };
+        if (absl::Status checked = check(); !checked.ok()) {
+          FinishWithStatus(reactor, checked);
+          return;
+        }
+        v1::Command command;
+        command.set_timestamp_ms(NowMillis());
+        auto* complete = command.mutable_complete_awakeable();
+        complete->set_invocation_id(ref.invocation_id.ToBytes());
+        complete->set_index(ref.index);
+        *complete->mutable_result() = std::move(result);
+        log_.Append(partition, command.SerializeAsString(),
+                    [reactor](absl::StatusOr<Lsn> lsn) {
+                      if (lsn.ok()) {
+                        reactor->Finish(grpc::Status::OK);
+                      } else {
+                        FinishWithStatus(reactor,
+                                         absl::UnavailableError(
+                                             "the completion was not stored: " +
+                                             lsn.status().ToString()));
+                      }
+                    });
+      });
+  return reactor;
+}
+
+}  // namespace reprise::ingress

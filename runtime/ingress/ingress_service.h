@@ -3,6 +3,11 @@
 // is durable in the log; results are delivered by the partition processor's
 // completion actions through CompletionWaiters.
 //
+// Awakeables: an unknown one -> NOT_FOUND; one already resolved or
+// rejected, or whose invocation completed -> FAILED_PRECONDITION. Two
+// completions racing past that check both succeed, but only the first to
+// reach the log counts.
+//
 // Bad input: unknown service or handler -> NOT_FOUND; a missing or
 // malformed field -> INVALID_ARGUMENT naming it; a payload over the limit ->
 // RESOURCE_EXHAUSTED. A known service with no worker connected is accepted;
@@ -50,6 +55,14 @@ class IngressService final : public v1::Ingress::CallbackService {
   grpc::ServerUnaryReactor* GetOutput(grpc::CallbackServerContext* context,
                                       const v1::AttachRequest* request,
                                       v1::GetOutputResponse* response) override;
+  grpc::ServerUnaryReactor* ResolveAwakeable(
+      grpc::CallbackServerContext* context,
+      const v1::ResolveAwakeableRequest* request,
+      v1::ResolveAwakeableResponse* response) override;
+  grpc::ServerUnaryReactor* RejectAwakeable(
+      grpc::CallbackServerContext* context,
+      const v1::RejectAwakeableRequest* request,
+      v1::ResolveAwakeableResponse* response) override;
 
  private:
   // Validates `request` (of Send when `send`) and builds the command for a
@@ -57,6 +70,12 @@ class IngressService final : public v1::Ingress::CallbackService {
   absl::StatusOr<std::pair<InvocationId, v1::Command>> NewInvocation(
       const v1::InvokeRequest& request, bool send);
   PartitionId PartitionOf(const InvocationId& id) const;
+  // Completes awakeable `awakeable_id` with `result`, after checking on its
+  // partition that it exists and is not completed yet (NOT_FOUND,
+  // FAILED_PRECONDITION otherwise). Answers once the completion is durable.
+  grpc::ServerUnaryReactor* CompleteAwakeable(
+      grpc::CallbackServerContext* context, const std::string& awakeable_id,
+      v1::Result result);
   // Reads the status of `invocation_id` on its partition thread after all
   // that is durable is applied, then calls `fn`; calls `fail` instead for a
   // malformed id (INVALID_ARGUMENT) or an unknown one (NOT_FOUND).

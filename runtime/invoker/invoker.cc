@@ -165,6 +165,10 @@ Invoker::Attempt* Invoker::RunningAttempt(const WorkerConnection& connection,
 }
 
 void Invoker::ResolveCallTarget(v1::JournalEntry& entry) const {
+  if (entry.has_awakeable()) {
+    entry.mutable_awakeable()->clear_result();  // only the ingress sets it
+    return;
+  }
   if (!entry.has_call() && !entry.has_send()) return;
   const bool call = entry.has_call();
   const v1::Target& target =

@@ -175,8 +175,9 @@ class Invoker {
   // Frees the attempt's slot; the state machine decides what comes next.
   void EndAttempt(Attempt& attempt) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReleaseSlot(Attempt& attempt) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Fills in what the runtime knows about a call or send entry's target
-  // (its types, or why it cannot be invoked).
+  // Fills in what the runtime owns in a proposed entry: a call or send
+  // entry's target types (or why it cannot be invoked); an awakeable's
+  // result is cleared, only the ingress completes it.
   void ResolveCallTarget(v1::JournalEntry& entry) const;
   void CheckInactivity();
   void Propose(Proposals& proposals);

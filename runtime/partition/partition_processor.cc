@@ -118,13 +118,9 @@ absl::Status PartitionProcessor::ResumeLiveInvocations() {
   REPRISE_RETURN_IF_ERROR(reader_->ForEachOutbox(
       [&](uint64_t seq, const v1::OutboxMessage& message) {
         ++sent;
-        const v1::Command& command = message.command();
-        const std::string& destination =
-            command.has_invoke() ? command.invoke().invocation_id()
-                                 : command.complete_call().invocation_id();
-        auto id = InvocationId::FromBytes(destination);
+        auto id = InvocationId::FromBytes(message.destination());
         if (id.ok()) {
-          Execute(state_machine::OutboxAction{seq, *id, command});
+          Execute(state_machine::OutboxAction{seq, *id, message.command()});
         }
       }));
   size_t timers = 0;

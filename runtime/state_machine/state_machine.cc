@@ -42,6 +42,10 @@ absl::Status StateMachine::Apply(const v1::Command& command, Lsn lsn,
       REPRISE_RETURN_IF_ERROR(
           ApplyTruncateOutbox(command.truncate_outbox(), txn));
       break;
+    case v1::Command::kCompleteAwakeable:
+      REPRISE_RETURN_IF_ERROR(ApplyCompleteAwakeable(
+          command.complete_awakeable(), now, txn, actions));
+      break;
     case v1::Command::KIND_NOT_SET:
       // A command kind from a newer version would be a compatibility bug;
       // this version has nothing to apply.

@@ -729,5 +729,41 @@ TEST_F(StateMachineTest, DelayedInvocationWaitsForItsTimer) {
   EXPECT_TRUE(Timers().empty());
 }
 
+TEST_F(StateMachineTest, StaleCallResultDoesNotCompleteAnotherCall) {
+  Apply(Invoke(id_));
+  auto actions = Apply(Propose(id_, 1, 1, CallEntry("B")));
+  auto out = ActionsOf<OutboxAction>(actions);
+  ASSERT_EQ(out.size(), 1u);
+  v1::Command stale;
+  auto* complete = stale.mutable_complete_call();
+  complete->set_invocation_id(id_.ToBytes());
+  complete->set_index(1);
+  complete->set_callee_invocation_id(InvocationId(3, 3).ToBytes());
+  complete->mutable_result()->set_value("old");
+  EXPECT_TRUE(Apply(stale).empty());
+  EXPECT_EQ(Journal(id_)[1].completed_at_ms(), 0);
+  complete->set_callee_invocation_id(out[0]->destination.ToBytes());
+  EXPECT_EQ(CountOf<EntryCompletedAction>(Apply(stale)), 1u);
+}
+
+TEST_F(StateMachineTest, AwakeableCompletesOnce) {
+  Apply(Invoke(id_));
+  v1::JournalEntry awakeable;
+  awakeable.mutable_awakeable();
+  Apply(Propose(id_, 1, 1, awakeable));
+  Apply(Suspend(id_, 1, {1}));
+  v1::Command resolve;
+  resolve.set_timestamp_ms(7000);
+  auto* complete = resolve.mutable_complete_awakeable();
+  complete->set_invocation_id(id_.ToBytes());
+  complete->set_index(1);
+  complete->mutable_result()->set_value("yes");
+  EXPECT_EQ(CountOf<StartAttemptAction>(Apply(resolve)), 1u);
+  EXPECT_EQ(Journal(id_)[1].awakeable().result().value(), "yes");
+  complete->mutable_result()->set_value("again");
+  EXPECT_TRUE(Apply(resolve).empty());
+  EXPECT_EQ(Journal(id_)[1].awakeable().result().value(), "yes");
+}
+
 }  // namespace
 }  // namespace reprise::state_machine

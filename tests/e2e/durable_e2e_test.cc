@@ -131,6 +131,55 @@ TEST_F(DurableE2eTest, OnboardingSuspendsDuringItsTrialAndFinishes) {
   EXPECT_GE(d["attempts"].get<int>(), 2);  // resumed after suspending
 }
 
+// An awakeable waits across a runtime restart for an outside system (the
+// CLI here); completing it twice, or an unknown one, is a clear error.
+TEST_F(DurableE2eTest, AwakeableWaitsAcrossRestartForItsResolution) {
+  auto worker = StartWorker(
+      {BuildPath("tests/fault/steps_worker"), "--address",
+       runtime_->worker_address(), "--effects-file", dir_.path() + "/effects"},
+      "steps");
+  const std::string approve = Send("Approval", "ask", "");
+  const std::string reject = Send("Approval", "ask", "");
+  json d = WaitForStatus(approve, "suspended");
+  ASSERT_EQ(d["status"], "suspended") << d.dump();
+  EXPECT_THAT(d["status_reason"].get<std::string>(), HasSubstr("awakeable"));
+  const std::string approve_id = d["journal"][1]["invocation_id"];
+  ASSERT_THAT(approve_id, ::testing::StartsWith("awk_"));
+  const std::string reject_id =
+      WaitForStatus(reject, "suspended")["journal"][1]["invocation_id"];
+
+  runtime_->Crash();
+  ASSERT_TRUE(runtime_->Start()) << testing::ReadFile(runtime_->log_path());
+  stub_ =
+      v1::Ingress::NewStub(testing::NewChannel(runtime_->ingress_address()));
+  auto cli = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {BuildPath("runtime/cli/reprise"),
+                                     "--ingress-address",
+                                     runtime_->ingress_address(), "awakeables"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return testing::RunCommand(argv);
+  };
+  testing::CommandResult r =
+      cli({"resolve", approve_id, "--data", "\"approve\""});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = cli({"reject", reject_id, "--reason", "too risky"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(Attach(approve).value(), "approved:\"approve\"");
+  EXPECT_EQ(Attach(reject).value(), "rejected:ABORTED: too risky");
+
+  r = cli({"resolve", approve_id, "--data", "again"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("already resolved"));
+  std::string unknown = approve_id;
+  unknown.back() = unknown.back() == '0' ? '1' : '0';
+  r = cli({"resolve", unknown});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("no awakeable"));
+  r = cli({"resolve", "awk_nope"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("invalid awakeable id"));
+}
+
 TEST_F(DurableE2eTest, FailingAttemptsAreRetriedThenPaused) {
   auto worker = StartWorker(
       {BuildPath("tests/fault/steps_worker"), "--address",

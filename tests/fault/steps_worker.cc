@@ -20,6 +20,8 @@
 //                  c record "B|C <id> <input>" in a `run` step. Output:
 //                  "a(b(c(<input>)))".
 //   Chain/lost     calls Nope/x, which does not exist; returns the error.
+//   Approval/ask   waits on an awakeable; returns "approved:<payload>" or
+//                  "rejected:<status>".
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -171,6 +173,14 @@ int main(int argc, char** argv) {
                  .Handler("lost", [](Context& ctx, const std::string&) {
                    Result r = ctx.Call("Nope", "x", "");
                    return Result(r.status().ToString());
+                 }));
+  worker.Add(reprise::sdk::ServiceDefinition::Service("Approval")
+                 .Handler("ask", [](Context& ctx, const std::string&) {
+                   Context::Awakeable approval = ctx.MakeAwakeable("approval");
+                   Result answer = ctx.Await(approval.future);
+                   return Result(answer.ok() ? "approved:" + *answer
+                                             : "rejected:" +
+                                                   answer.status().ToString());
                  }));
   return worker.Run().ok() ? 0 : 1;
 }

@@ -80,6 +80,7 @@ absl::Status CompleteInvocation(const InvocationId& id,
       auto* complete = command.mutable_complete_call();
       complete->set_invocation_id(status.caller().invocation_id());
       complete->set_index(status.caller().index());
+      complete->set_callee_invocation_id(id.ToBytes());
       *complete->mutable_result() = status.result();
       REPRISE_RETURN_IF_ERROR(
           SendCommand(*caller, std::move(command), txn, actions));
@@ -126,7 +127,7 @@ absl::Status StartInvocation(const InvocationId& id,
 }
 
 bool CompletesLater(const v1::JournalEntry& entry) {
-  return entry.has_sleep() || entry.has_call();
+  return entry.has_sleep() || entry.has_call() || entry.has_awakeable();
 }
 
 absl::Status CompleteEntry(const InvocationId& id, v1::InvocationStatus& status,
@@ -164,6 +165,7 @@ absl::Status SendCommand(const InvocationId& destination, v1::Command command,
   txn.PutOutboxCursor(cursor);
   v1::OutboxMessage message;
   *message.mutable_command() = command;
+  message.set_destination(destination.ToBytes());
   txn.PutOutbox(seq, message);
   actions.push_back(OutboxAction{seq, destination, std::move(command)});
   return absl::OkStatus();

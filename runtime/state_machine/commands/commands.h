@@ -38,6 +38,10 @@ absl::Status ApplyCompleteCall(const v1::CompleteCallCommand& command,
                                int64_t now_ms, storage::Transaction& txn,
                                std::vector<Action>& actions);
 
+absl::Status ApplyCompleteAwakeable(const v1::CompleteAwakeableCommand& command,
+                                    int64_t now_ms, storage::Transaction& txn,
+                                    std::vector<Action>& actions);
+
 absl::Status ApplyTruncateOutbox(const v1::TruncateOutboxCommand& command,
                                  storage::Transaction& txn);
 

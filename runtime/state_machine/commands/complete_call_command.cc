@@ -19,7 +19,8 @@ absl::Status ApplyCompleteCall(const v1::CompleteCallCommand& command,
   REPRISE_ASSIGN_OR_RETURN(auto entry,
                            txn.GetJournalEntry(*id, command.index()));
   if (!entry.has_value() || !entry->has_call() ||
-      entry->completed_at_ms() != 0) {
+      entry->completed_at_ms() != 0 ||
+      entry->call().invocation_id() != command.callee_invocation_id()) {
     return absl::OkStatus();
   }
   *entry->mutable_call()->mutable_result() = command.result();

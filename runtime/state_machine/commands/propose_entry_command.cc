@@ -27,6 +27,8 @@ bool Proposable(const v1::JournalEntry& entry,
     case v1::JournalEntry::kCall:
     case v1::JournalEntry::kSend:
       return true;
+    case v1::JournalEntry::kAwakeable:
+      return !entry.awakeable().has_result();
     case v1::JournalEntry::kGetState:
     case v1::JournalEntry::kGetStateKeys:
       return keyed;
@@ -87,7 +89,8 @@ absl::StatusOr<bool> ApplyState(const v1::Target& object,
 // Sends the invocation a call or send entry asks for; a call whose target
 // the runtime could not resolve completes at once with that failure.
 // Returns true when it completed the entry.
-absl::StatusOr<bool> ApplyCallOrSend(const InvocationId& id, uint32_t index,
+absl::StatusOr<bool> ApplyCallOrSend(const InvocationId& id,
+                                     int64_t created_at_ms, uint32_t index,
                                      v1::JournalEntry& entry, int64_t now_ms,
                                      storage::Transaction& txn,
                                      std::vector<Action>& actions) {
@@ -98,11 +101,13 @@ absl::StatusOr<bool> ApplyCallOrSend(const InvocationId& id, uint32_t index,
   }
   const v1::Target& target =
       call ? entry.call().target() : entry.send().target();
-  // Derived from the caller and the entry, so that a repeated delivery
-  // names the same invocation and is dropped.
-  const InvocationId callee =
-      DerivedInvocationId(LengthPrefixed({id.ToBytes(), std::to_string(index)}),
-                          target.service(), target.key());
+  // Derived from the caller (its creation time tells apart a caller
+  // re-created with the same id after its retention) and the entry, so a
+  // repeated delivery names the same invocation and is dropped.
+  const InvocationId callee = DerivedInvocationId(
+      LengthPrefixed(
+          {id.ToBytes(), std::to_string(created_at_ms), std::to_string(index)}),
+      target.service(), target.key());
   v1::Command command;
   command.set_timestamp_ms(now_ms);
   auto* invoke = command.mutable_invoke();
@@ -164,9 +169,9 @@ absl::Status ApplyProposeEntry(const v1::ProposeEntryCommand& command,
     }
     REPRISE_ASSIGN_OR_RETURN(bool resolved,
                              ApplyState(status.target(), entry, txn));
-    REPRISE_ASSIGN_OR_RETURN(
-        bool failed_call,
-        ApplyCallOrSend(id, index, entry, now_ms, txn, actions));
+    REPRISE_ASSIGN_OR_RETURN(bool failed_call,
+                             ApplyCallOrSend(id, status.created_at_ms(), index,
+                                             entry, now_ms, txn, actions));
     resolved = resolved || failed_call;
     if (resolved) entry.set_completed_at_ms(now_ms);
     txn.PutJournalEntry(id, index, entry);

@@ -56,15 +56,20 @@ absl::StatusOr<std::string> Context::Call(std::string_view service,
   return Await(CallAsync(service, handler, std::move(parameter), key));
 }
 
-CallFuture Context::CallAsync(std::string_view service,
-                              std::string_view handler, std::string parameter,
-                              std::string_view key) {
-  return CallFuture(attempt_.CallStep(MakeTarget(service, handler, key),
-                                      std::move(parameter)));
+ResultFuture Context::CallAsync(std::string_view service,
+                                std::string_view handler, std::string parameter,
+                                std::string_view key) {
+  return ResultFuture(attempt_.CallStep(MakeTarget(service, handler, key),
+                                        std::move(parameter)));
 }
 
-absl::StatusOr<std::string> Context::Await(const CallFuture& call) {
-  return attempt_.AwaitCall(call.journal_index());
+absl::StatusOr<std::string> Context::Await(const ResultFuture& future) {
+  return attempt_.AwaitResult(future.journal_index());
+}
+
+Context::Awakeable Context::MakeAwakeable(std::string_view name) {
+  const uint32_t index = attempt_.AwakeableStep(name);
+  return Awakeable{attempt_.AwakeableId(index), ResultFuture(index)};
 }
 
 void Context::Send(std::string_view service, std::string_view handler,

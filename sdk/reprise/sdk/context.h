@@ -100,15 +100,15 @@ class DurableFuture {
   uint32_t index_;
 };
 
-// A call to another handler, to await later (e.g. to make several calls
-// at once). Await it with Context::Await.
-class CallFuture {
+// A step that completes later with a result: a call to another handler (to
+// make several at once) or an awakeable. Await it with Context::Await.
+class ResultFuture {
  public:
   uint32_t journal_index() const { return index_; }
 
  private:
   friend class Context;
-  explicit CallFuture(uint32_t index) : index_(index) {}
+  explicit ResultFuture(uint32_t index) : index_(index) {}
   uint32_t index_;
 };
 
@@ -157,9 +157,10 @@ class Context {
                                    std::string_view handler,
                                    std::string parameter,
                                    std::string_view key = "");
-  CallFuture CallAsync(std::string_view service, std::string_view handler,
-                       std::string parameter, std::string_view key = "");
-  absl::StatusOr<std::string> Await(const CallFuture& call);
+  ResultFuture CallAsync(std::string_view service, std::string_view handler,
+                         std::string parameter, std::string_view key = "");
+  // The result of a call or awakeable (waiting, or suspending, until then).
+  absl::StatusOr<std::string> Await(const ResultFuture& future);
   // One-way: invokes the handler exactly once, `delay` from now, without
   // waiting for it. The send is journaled with the handler's next step the
   // runtime must see (at the latest, its result). A target that does not
@@ -167,6 +168,18 @@ class Context {
   void Send(std::string_view service, std::string_view handler,
             std::string parameter, std::string_view key = "",
             absl::Duration delay = absl::ZeroDuration());
+
+  // An awakeable: an id to hand to an outside system (a human's approval,
+  // a webhook), which completes it through the ingress
+  // (ResolveAwakeable / RejectAwakeable, `reprise awakeables resolve`).
+  // Await `future` for its payload, or for the rejection as an ABORTED
+  // status. Returns once the awakeable is durable, so it may be completed
+  // at once; it may wait for days: the invocation suspends meanwhile.
+  struct Awakeable {
+    std::string id;  // "awk_..."
+    ResultFuture future;
+  };
+  Awakeable MakeAwakeable(std::string_view name = "awakeable");
 
   // Virtual objects and workflows: the K/V state of the invocation's key.
   // Every read and write is a journaled step, so a replay sees the values

@@ -49,6 +49,8 @@ std::string_view KindName(v1::JournalEntry::KindCase kind) {
       return "call";
     case v1::JournalEntry::kSend:
       return "send";
+    case v1::JournalEntry::kAwakeable:
+      return "awakeable";
     case v1::JournalEntry::KIND_NOT_SET:
       break;
   }
@@ -373,13 +375,42 @@ uint32_t Attempt::CallStep(v1::Target target, std::string parameter) {
   return index;
 }
 
-absl::StatusOr<std::string> Attempt::AwaitCall(uint32_t index) {
+absl::StatusOr<std::string> Attempt::AwaitResult(uint32_t index) {
   AwaitEntry(index);
   absl::MutexLock lock(&mu_);
-  if (!journal_[index].has_call()) {
-    throw std::logic_error("Await of a call future that is not a call");
+  const v1::JournalEntry& entry = journal_[index];
+  if (entry.has_call()) return FromResult(entry.call().result());
+  if (entry.has_awakeable()) return FromResult(entry.awakeable().result());
+  throw std::logic_error("Await of a future that is no call or awakeable");
+}
+
+uint32_t Attempt::AwakeableStep(std::string_view name) {
+  v1::WorkerMessage proposal;
+  uint32_t index;
+  {
+    absl::MutexLock lock(&mu_);
+    index = NextStep(v1::JournalEntry::kAwakeable, name);
+    if (index < journal_.size()) return index;
+    v1::JournalEntry entry;
+    entry.set_name(std::string(name));
+    entry.mutable_awakeable();
+    proposal = Propose(std::move(entry));
   }
-  return FromResult(journal_[index].call().result());
+  send_(std::move(proposal));
+  // Only a durable awakeable can be completed: wait before handing out
+  // its id.
+  absl::MutexLock lock(&mu_);
+  while (!ended_ && durable_ <= index) changed_.Wait(&mu_);
+  ThrowIfEnded();
+  return index;
+}
+
+std::string Attempt::AwakeableId(uint32_t index) const {
+  std::string bytes = start_.invocation_id();
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    bytes.push_back(static_cast<char>((index >> shift) & 0xff));
+  }
+  return absl::StrCat("awk_", absl::BytesToHexString(bytes));
 }
 
 void Attempt::SendStep(v1::Target target, std::string parameter,

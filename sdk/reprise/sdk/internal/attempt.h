@@ -72,7 +72,11 @@ class Attempt {
   absl::Time NowStep();
   // Returns the call's journal index.
   uint32_t CallStep(v1::Target target, std::string parameter);
-  absl::StatusOr<std::string> AwaitCall(uint32_t index);
+  // The result of the call or awakeable at `index`.
+  absl::StatusOr<std::string> AwaitResult(uint32_t index);
+  // Returns the awakeable's journal index once it is durable.
+  uint32_t AwakeableStep(std::string_view name);
+  std::string AwakeableId(uint32_t index) const;
   void SendStep(v1::Target target, std::string parameter, absl::Duration delay);
   std::optional<std::string> GetStateStep(std::string_view key);
   void SetStateStep(std::string_view key, std::string value);

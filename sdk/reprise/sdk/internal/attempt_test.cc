@@ -594,5 +594,33 @@ TEST(AttemptTest, ClearAllMakesEveryKeyKnownUnset) {
             2);
 }
 
+TEST(AttemptTest, CallsReplayTheirResultAndSendsTravelWithTheNextStep) {
+  v1::JournalEntry done_call;
+  done_call.set_name("B/run");
+  done_call.mutable_call()->mutable_target()->set_service("B");
+  done_call.mutable_call()->mutable_target()->set_handler("run");
+  done_call.mutable_call()->mutable_result()->set_value("from-b");
+  done_call.set_completed_at_ms(1);
+  std::vector<v1::WorkerMessage> raw;
+  Attempt attempt(
+      Start({Input(""), done_call}),
+      [&](v1::WorkerMessage m) { raw.push_back(std::move(m)); },
+      AttemptOptions{});
+  attempt.Run(
+      [](Context& ctx, const std::string&) -> absl::StatusOr<std::string> {
+        absl::StatusOr<std::string> b = ctx.Call("B", "run", "x");  // replayed
+        ctx.Send("C", "run", "y", "", absl::Seconds(5));
+        return b;
+      });
+  // One message: the send and the output, together.
+  ASSERT_EQ(raw.size(), 1u);
+  const auto& propose = raw[0].propose();
+  EXPECT_EQ(propose.index(), 2u);
+  ASSERT_EQ(propose.entries_size(), 2);
+  EXPECT_EQ(propose.entries(0).send().target().service(), "C");
+  EXPECT_GT(propose.entries(0).send().invoke_at_ms(), 0);
+  EXPECT_EQ(propose.entries(1).output().result().value(), "from-b");
+}
+
 }  // namespace
 }  // namespace reprise::sdk::internal
