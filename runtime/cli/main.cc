@@ -56,6 +56,9 @@ int ReportRpcError(const grpc::Status& status, const std::string& address) {
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
       code = "too large";
       break;
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      code = "failed precondition";
+      break;
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       code = "timed out";
       break;
@@ -445,7 +448,8 @@ int main(int argc, char** argv) {
                  "Admin API address (env REPRISE_ADDRESS)")
       ->capture_default_str();
   app.add_option("--ingress-address", g.ingress_address,
-                 "Ingress address, for invoke (env REPRISE_INGRESS_ADDRESS)")
+                 "Ingress address, for invoke and awakeables (env "
+                 "REPRISE_INGRESS_ADDRESS)")
       ->capture_default_str();
   app.add_flag("--json", g.json_output, "Print JSON instead of tables");
   app.add_option("--timeout", g.timeout_seconds,

@@ -322,6 +322,14 @@ grpc::ServerUnaryReactor* IngressService::RejectAwakeable(
     grpc::CallbackServerContext* context,
     const v1::RejectAwakeableRequest* request,
     v1::ResolveAwakeableResponse* /*response*/) {
+  if (request->reason().size() > options_.max_payload_bytes) {
+    auto* reactor = context->DefaultReactor();
+    FinishWithStatus(
+        reactor, absl::ResourceExhaustedError(absl::StrFormat(
+                     "reason is %d bytes, over the limit of %d",
+                     request->reason().size(), options_.max_payload_bytes)));
+    return reactor;
+  }
   v1::Result result;
   auto* failure = result.mutable_failure();
   failure->set_code(static_cast<uint32_t>(absl::StatusCode::kAborted));

@@ -2,7 +2,7 @@
 // entries that are not complete. If one completed meanwhile (its completion
 // was applied before this command), the next attempt starts at once;
 // otherwise the invocation is suspended until one does (fire_timer_command,
-// complete_call_command).
+// complete_call_command, complete_awakeable_command).
 #include <algorithm>
 
 #include "runtime/common/status_macros.h"
