@@ -241,6 +241,21 @@ absl::Status AdminService::DoDescribe(
         view->set_invocation_id(AwakeableRef{id, i}.ToString());
         *view->mutable_result() = entry.awakeable().result();
         break;
+      case v1::JournalEntry::kGetPromise:
+        view->set_kind("get-promise");
+        *view->mutable_result() = entry.get_promise().result();
+        break;
+      case v1::JournalEntry::kPeekPromise:
+        view->set_kind("peek-promise");
+        *view->mutable_result() = entry.peek_promise().completion();
+        break;
+      case v1::JournalEntry::kCompletePromise:
+        view->set_kind("complete-promise");
+        *view->mutable_result() =
+            entry.complete_promise().result().has_failure()
+                ? entry.complete_promise().result()
+                : entry.complete_promise().completion();
+        break;
       case v1::JournalEntry::kSend:
         view->set_kind("send");
         view->set_invocation_id(InvocationIdText(entry.send().invocation_id()));
@@ -283,7 +298,10 @@ std::string AdminService::StatusReason(
     case v1::INVOCATION_STATE_SUSPENDED: {
       std::vector<std::string> waits;
       for (uint32_t index : status.waiting_on()) {
-        if (index < journal.size() && journal[index].has_awakeable()) {
+        if (index < journal.size() && journal[index].has_get_promise()) {
+          waits.push_back(absl::StrFormat("promise '%s' (entry %d)",
+                                          journal[index].name(), index));
+        } else if (index < journal.size() && journal[index].has_awakeable()) {
           waits.push_back(absl::StrFormat("awakeable %s (entry %d)",
                                           AwakeableRef{id, index}.ToString(),
                                           index));

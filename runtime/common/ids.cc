@@ -5,8 +5,34 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "runtime/common/big_endian.h"
+#include "runtime/common/status_macros.h"
 
 namespace reprise {
+namespace {
+
+// The `bytes` bytes that `text`, "<prefix><2 * bytes hex digits>", encodes.
+absl::StatusOr<std::string> ParsePrefixedHex(std::string_view text,
+                                             std::string_view prefix,
+                                             size_t bytes,
+                                             std::string_view what) {
+  auto invalid = [&] {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("invalid %s id '%s': expected %s followed by %d hex "
+                        "digits",
+                        what, text, prefix, 2 * bytes));
+  };
+  if (text.size() != prefix.size() + 2 * bytes ||
+      text.substr(0, prefix.size()) != prefix) {
+    return invalid();
+  }
+  std::string_view hex = text.substr(prefix.size());
+  for (char c : hex) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return invalid();
+  }
+  return absl::HexStringToBytes(absl::string_view(hex.data(), hex.size()));
+}
+
+}  // namespace
 
 absl::StatusOr<InvocationId> InvocationId::FromBytes(std::string_view bytes) {
   if (bytes.size() != kBytes) {
@@ -18,22 +44,9 @@ absl::StatusOr<InvocationId> InvocationId::FromBytes(std::string_view bytes) {
 }
 
 absl::StatusOr<InvocationId> InvocationId::Parse(std::string_view text) {
-  constexpr std::string_view kPrefix = "inv_";
-  auto invalid = [&] {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "invalid invocation id '%s': expected inv_ followed by 32 hex digits",
-        text));
-  };
-  if (text.size() != kPrefix.size() + 2 * kBytes ||
-      text.substr(0, kPrefix.size()) != kPrefix) {
-    return invalid();
-  }
-  std::string_view hex = text.substr(kPrefix.size());
-  for (char c : hex) {
-    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return invalid();
-  }
-  return FromBytes(
-      absl::HexStringToBytes(absl::string_view(hex.data(), hex.size())));
+  REPRISE_ASSIGN_OR_RETURN(
+      std::string bytes, ParsePrefixedHex(text, "inv_", kBytes, "invocation"));
+  return FromBytes(bytes);
 }
 
 std::string InvocationId::ToBytes() const {
@@ -48,23 +61,9 @@ std::string InvocationId::ToString() const {
 }
 
 absl::StatusOr<AwakeableRef> AwakeableRef::Parse(std::string_view text) {
-  constexpr std::string_view kPrefix = "awk_";
-  constexpr size_t kBytes = InvocationId::kBytes + 4;
-  auto invalid = [&] {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "invalid awakeable id '%s': expected awk_ followed by 40 hex digits",
-        text));
-  };
-  if (text.size() != kPrefix.size() + 2 * kBytes ||
-      text.substr(0, kPrefix.size()) != kPrefix) {
-    return invalid();
-  }
-  std::string_view hex = text.substr(kPrefix.size());
-  for (char c : hex) {
-    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return invalid();
-  }
-  const std::string bytes =
-      absl::HexStringToBytes(absl::string_view(hex.data(), hex.size()));
+  REPRISE_ASSIGN_OR_RETURN(
+      std::string bytes,
+      ParsePrefixedHex(text, "awk_", InvocationId::kBytes + 4, "awakeable"));
   AwakeableRef ref;
   ref.invocation_id = *InvocationId::FromBytes(
       std::string_view(bytes.data(), InvocationId::kBytes));
@@ -116,6 +115,11 @@ InvocationId DerivedInvocationId(std::string_view seed,
   const uint64_t partition_key = key.empty() ? StableHash64(kHashBasisA, seed)
                                              : KeyPartitionHash(service, key);
   return InvocationId(partition_key, StableHash64(kHashBasisB, seed));
+}
+
+InvocationId WorkflowRunId(std::string_view service, std::string_view key) {
+  return DerivedInvocationId(LengthPrefixed({"workflow-run", service, key}),
+                             service, key);
 }
 
 }  // namespace reprise

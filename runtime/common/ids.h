@@ -110,4 +110,8 @@ InvocationId DerivedInvocationId(std::string_view seed,
                                  std::string_view service,
                                  std::string_view key);
 
+// The one invocation of workflow `service`'s run handler for `key`: every
+// submission of that workflow names it, so it runs once per workflow id.
+InvocationId WorkflowRunId(std::string_view service, std::string_view key);
+
 }  // namespace reprise

@@ -37,6 +37,8 @@ TEST(StableHashTest, DerivedIdsAreFixedForever) {
   EXPECT_EQ(DerivedInvocationId("other", "Counter", "k").partition_key(),
             KeyPartitionHash("Counter", "k"));
   EXPECT_NE(LengthPrefixed({"ab", "c"}), LengthPrefixed({"a", "bc"}));
+  EXPECT_EQ(WorkflowRunId("Signup", "ada").ToString(),
+            "inv_f9f131e4e078746c75442565430a9aff");
 }
 
 TEST(AwakeableRefTest, RoundTripsAndRejectsMalformedText) {

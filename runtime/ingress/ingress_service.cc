@@ -127,6 +127,15 @@ IngressService::IngressService(
       waiters_(waiters),
       options_(options) {}
 
+absl::Status IngressService::CheckSize(const std::string& bytes,
+                                       std::string_view what) const {
+  if (bytes.size() <= options_.max_payload_bytes) return absl::OkStatus();
+  return absl::ResourceExhaustedError(
+      absl::StrFormat("%s is %d bytes, over the limit of %d bytes "
+                      "(server option --max-payload-bytes)",
+                      what, bytes.size(), options_.max_payload_bytes));
+}
+
 PartitionId IngressService::PartitionOf(const InvocationId& id) const {
   return PartitionForKey(id.partition_key(),
                          static_cast<uint32_t>(processors_.size()));
@@ -144,12 +153,7 @@ IngressService::NewInvocation(const v1::InvokeRequest& request, bool send) {
         absl::StrFormat("delay_ms is %d; at most %d (a year) is allowed",
                         request.delay_ms(), kMaxDelayMs));
   }
-  if (request.payload().size() > options_.max_payload_bytes) {
-    return absl::ResourceExhaustedError(
-        absl::StrFormat("payload is %d bytes, over the limit of %d bytes "
-                        "(server option --max-payload-bytes)",
-                        request.payload().size(), options_.max_payload_bytes));
-  }
+  REPRISE_RETURN_IF_ERROR(CheckSize(request.payload(), "payload"));
   REPRISE_ASSIGN_OR_RETURN(storage::ResolvedTarget resolved,
                            registry_.Resolve(target));
   const bool keyed = !target.key().empty();
@@ -163,13 +167,17 @@ IngressService::NewInvocation(const v1::InvokeRequest& request, bool send) {
         "idempotency_retention_ms is %d; at most %d (a year) is allowed",
         request.idempotency_retention_ms(), kMaxIdempotencyRetentionMs));
   }
-  const bool idempotent = !request.idempotency_key().empty();
+  // A workflow's run handler is idempotent by its key already.
+  const bool workflow_run = resolved.handler_type == v1::HANDLER_TYPE_WORKFLOW;
+  const bool idempotent = !request.idempotency_key().empty() && !workflow_run;
   InvocationId id =
-      idempotent ? IdempotentInvocationId(target, request.idempotency_key())
-                 : InvocationId(
-                       keyed ? KeyPartitionHash(target.service(), target.key())
+      workflow_run ? WorkflowRunId(target.service(), target.key())
+      : idempotent
+          ? IdempotentInvocationId(target, request.idempotency_key())
+          : InvocationId(keyed
+                             ? KeyPartitionHash(target.service(), target.key())
                              : RandomUint64(),
-                       RandomUint64());
+                         RandomUint64());
   v1::Command command;
   command.set_timestamp_ms(NowMillis());
   auto* invoke = command.mutable_invoke();
@@ -235,13 +243,38 @@ grpc::ServerUnaryReactor* IngressService::Send(
   return reactor;
 }
 
-void IngressService::WithStatus(const std::string& invocation_id, FailFn fail,
+absl::StatusOr<InvocationId> IngressService::AttachedId(
+    const v1::AttachRequest& request) const {
+  if (!request.invocation_id().empty()) {
+    return InvocationId::Parse(request.invocation_id());
+  }
+  if (request.target().service().empty() ||
+      request.target().handler().empty()) {
+    return absl::InvalidArgumentError(
+        "set invocation_id, or target and idempotency_key (the key alone "
+        "for a workflow's run handler)");
+  }
+  absl::StatusOr<storage::ResolvedTarget> resolved =
+      registry_.Resolve(request.target());
+  if (resolved.ok() && resolved->handler_type == v1::HANDLER_TYPE_WORKFLOW) {
+    return WorkflowRunId(request.target().service(), request.target().key());
+  }
+  if (request.idempotency_key().empty()) {
+    return absl::InvalidArgumentError(
+        "idempotency_key is required to attach by target");
+  }
+  return IdempotentInvocationId(request.target(), request.idempotency_key());
+}
+
+void IngressService::WithStatus(const v1::AttachRequest& request,
+                                std::string* id_text, FailFn fail,
                                 StatusFn fn) {
-  auto id = InvocationId::Parse(invocation_id);
+  auto id = AttachedId(request);
   if (!id.ok()) {
     fail(id.status());
     return;
   }
+  *id_text = id->ToString();
   processors_[PartitionOf(*id).value()]->RunAfterApplied(
       [id = *id, fail = std::move(fail),
        fn = std::move(fn)](storage::PartitionReader& reader) mutable {
@@ -262,11 +295,10 @@ grpc::ServerUnaryReactor* IngressService::Attach(
     v1::InvokeResponse* response) {
   auto* call = new WaitingCall(response, waiters_);
   std::shared_ptr<WaitingCall::Shared> shared = call->shared();
-  response->set_invocation_id(request->invocation_id());
   // Runs on the processor thread, which also runs completion actions: the
   // waiter is either added before the completion or sees it in the store.
   WithStatus(
-      request->invocation_id(),
+      *request, response->mutable_invocation_id(),
       [shared](absl::Status error) { shared->Answer(std::move(error)); },
       [shared](const InvocationId& id, const v1::InvocationStatus& status) {
         if (status.state() == v1::INVOCATION_STATE_COMPLETED) {
@@ -282,9 +314,8 @@ grpc::ServerUnaryReactor* IngressService::GetOutput(
     grpc::CallbackServerContext* context, const v1::AttachRequest* request,
     v1::GetOutputResponse* response) {
   auto* reactor = context->DefaultReactor();
-  response->set_invocation_id(request->invocation_id());
   WithStatus(
-      request->invocation_id(),
+      *request, response->mutable_invocation_id(),
       [reactor](absl::Status error) { FinishWithStatus(reactor, error); },
       [reactor, response](const InvocationId&,
                           const v1::InvocationStatus& status) {
@@ -297,20 +328,14 @@ grpc::ServerUnaryReactor* IngressService::GetOutput(
   return reactor;
 }
 
-}  // namespace reprise::ingress
-
-namespace reprise::ingress {
-
 grpc::ServerUnaryReactor* IngressService::ResolveAwakeable(
     grpc::CallbackServerContext* context,
     const v1::ResolveAwakeableRequest* request,
     v1::ResolveAwakeableResponse* /*response*/) {
-  if (request->payload().size() > options_.max_payload_bytes) {
+  if (absl::Status size = CheckSize(request->payload(), "payload");
+      !size.ok()) {
     auto* reactor = context->DefaultReactor();
-    FinishWithStatus(
-        reactor, absl::ResourceExhaustedError(absl::StrFormat(
-                     "payload is %d bytes, over the limit of %d",
-                     request->payload().size(), options_.max_payload_bytes)));
+    FinishWithStatus(reactor, size);
     return reactor;
   }
   v1::Result result;
@@ -322,12 +347,9 @@ grpc::ServerUnaryReactor* IngressService::RejectAwakeable(
     grpc::CallbackServerContext* context,
     const v1::RejectAwakeableRequest* request,
     v1::ResolveAwakeableResponse* /*response*/) {
-  if (request->reason().size() > options_.max_payload_bytes) {
+  if (absl::Status size = CheckSize(request->reason(), "reason"); !size.ok()) {
     auto* reactor = context->DefaultReactor();
-    FinishWithStatus(
-        reactor, absl::ResourceExhaustedError(absl::StrFormat(
-                     "reason is %d bytes, over the limit of %d",
-                     request->reason().size(), options_.max_payload_bytes)));
+    FinishWithStatus(reactor, size);
     return reactor;
   }
   v1::Result result;
@@ -392,6 +414,84 @@ grpc::ServerUnaryReactor* IngressService::CompleteAwakeable(
                                          absl::UnavailableError(
                                              "the completion was not stored: " +
                                              lsn.status().ToString()));
+                      }
+                    });
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* IngressService::ResolvePromise(
+    grpc::CallbackServerContext* context,
+    const v1::ResolvePromiseRequest* request,
+    v1::ResolvePromiseResponse* /*response*/) {
+  auto* reactor = context->DefaultReactor();
+  auto service = registry_.Find(request->service());
+  absl::Status invalid;
+  if (!service.has_value()) {
+    invalid = absl::NotFoundError(absl::StrFormat(
+        "service %s is not registered: start a worker that serves it",
+        request->service()));
+  } else if (service->definition().type() != v1::SERVICE_TYPE_WORKFLOW) {
+    invalid = absl::InvalidArgumentError(
+        absl::StrFormat("%s is not a workflow: only workflows have promises",
+                        request->service()));
+  } else if (request->key().empty() || request->name().empty()) {
+    invalid = absl::InvalidArgumentError(
+        "key (the workflow id) and name (the promise) are required");
+  } else if (request->completion_case() ==
+             v1::ResolvePromiseRequest::COMPLETION_NOT_SET) {
+    invalid = absl::InvalidArgumentError(
+        "set payload to resolve the promise, or reject_reason to reject it");
+  } else {
+    invalid = CheckSize(request->payload(), "payload");
+    if (invalid.ok()) invalid = CheckSize(request->reject_reason(), "reason");
+  }
+  if (!invalid.ok()) {
+    FinishWithStatus(reactor, invalid);
+    return reactor;
+  }
+  v1::Command command;
+  auto* complete = command.mutable_complete_promise();
+  complete->mutable_workflow()->set_service(request->service());
+  complete->mutable_workflow()->set_key(request->key());
+  complete->set_name(request->name());
+  if (request->has_payload()) {
+    complete->mutable_completion()->set_value(request->payload());
+  } else {
+    auto* failure = complete->mutable_completion()->mutable_failure();
+    failure->set_code(static_cast<uint32_t>(absl::StatusCode::kAborted));
+    failure->set_message(request->reject_reason().empty()
+                             ? "rejected"
+                             : request->reject_reason());
+  }
+  const PartitionId partition =
+      PartitionForKey(KeyPartitionHash(request->service(), request->key()),
+                      static_cast<uint32_t>(processors_.size()));
+  processors_[partition.value()]->RunAfterApplied(
+      [this, reactor, partition,
+       command = std::move(command)](storage::PartitionReader& reader) mutable {
+        const auto& c = command.complete_promise();
+        auto existing = reader.GetPromise(c.workflow(), c.name());
+        if (!existing.ok()) {
+          FinishWithStatus(reactor, existing.status());
+          return;
+        }
+        if (existing->has_value()) {
+          FinishWithStatus(
+              reactor,
+              absl::FailedPreconditionError(absl::StrFormat(
+                  "promise '%s' of workflow %s/%s was completed "
+                  "already",
+                  c.name(), c.workflow().service(), c.workflow().key())));
+          return;
+        }
+        command.set_timestamp_ms(NowMillis());
+        log_.Append(partition, command.SerializeAsString(),
+                    [reactor](absl::StatusOr<Lsn> lsn) {
+                      if (lsn.ok()) {
+                        reactor->Finish(grpc::Status::OK);
+                      } else {
+                        FinishWithStatus(reactor, NotStored(lsn.status()));
                       }
                     });
       });

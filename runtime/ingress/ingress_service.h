@@ -8,6 +8,10 @@
 // completions racing past that check both succeed, but only the first to
 // reach the log counts.
 //
+// Promises: a service that is not a workflow -> NOT_FOUND or
+// INVALID_ARGUMENT; a promise completed already -> FAILED_PRECONDITION
+// (with the same race as awakeables).
+//
 // Bad input: unknown service or handler -> NOT_FOUND; a missing or
 // malformed field -> INVALID_ARGUMENT naming it; a payload over the limit ->
 // RESOURCE_EXHAUSTED. A known service with no worker connected is accepted;
@@ -63,6 +67,10 @@ class IngressService final : public v1::Ingress::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::RejectAwakeableRequest* request,
       v1::ResolveAwakeableResponse* response) override;
+  grpc::ServerUnaryReactor* ResolvePromise(
+      grpc::CallbackServerContext* context,
+      const v1::ResolvePromiseRequest* request,
+      v1::ResolvePromiseResponse* response) override;
 
  private:
   // Validates `request` (of Send when `send`) and builds the command for a
@@ -70,19 +78,28 @@ class IngressService final : public v1::Ingress::CallbackService {
   absl::StatusOr<std::pair<InvocationId, v1::Command>> NewInvocation(
       const v1::InvokeRequest& request, bool send);
   PartitionId PartitionOf(const InvocationId& id) const;
+  // RESOURCE_EXHAUSTED naming `what` if `bytes` is over the payload limit.
+  absl::Status CheckSize(const std::string& bytes, std::string_view what) const;
   // Completes awakeable `awakeable_id` with `result`, after checking on its
   // partition that it exists and is not completed yet (NOT_FOUND,
   // FAILED_PRECONDITION otherwise). Answers once the completion is durable.
   grpc::ServerUnaryReactor* CompleteAwakeable(
       grpc::CallbackServerContext* context, const std::string& awakeable_id,
       v1::Result result);
-  // Reads the status of `invocation_id` on its partition thread after all
+  // Reads the status of the invocation on its partition thread after all
   // that is durable is applied, then calls `fn`; calls `fail` instead for a
   // malformed id (INVALID_ARGUMENT) or an unknown one (NOT_FOUND).
   using FailFn = absl::AnyInvocable<void(absl::Status)>;
   using StatusFn = absl::AnyInvocable<void(const InvocationId&,
                                            const v1::InvocationStatus&)>;
-  void WithStatus(const std::string& invocation_id, FailFn fail, StatusFn fn);
+  // `request` names the invocation; its id text goes to `*id_text` (set
+  // before `fn` or `fail` can run).
+  void WithStatus(const v1::AttachRequest& request, std::string* id_text,
+                  FailFn fail, StatusFn fn);
+  // The invocation an attach request names (id, idempotency key, or the
+  // workflow id of a run handler).
+  absl::StatusOr<InvocationId> AttachedId(
+      const v1::AttachRequest& request) const;
 
   log::Log& log_;
   storage::ServiceRegistry& registry_;

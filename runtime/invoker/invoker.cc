@@ -165,8 +165,21 @@ Invoker::Attempt* Invoker::RunningAttempt(const WorkerConnection& connection,
 }
 
 void Invoker::ResolveCallTarget(v1::JournalEntry& entry) const {
+  // Completions come from the runtime, never from the worker.
   if (entry.has_awakeable()) {
-    entry.mutable_awakeable()->clear_result();  // only the ingress sets it
+    entry.mutable_awakeable()->clear_result();
+    return;
+  }
+  if (entry.has_get_promise()) {
+    entry.mutable_get_promise()->clear_result();
+    return;
+  }
+  if (entry.has_peek_promise()) {
+    entry.mutable_peek_promise()->clear_result();
+    return;
+  }
+  if (entry.has_complete_promise()) {
+    entry.mutable_complete_promise()->clear_result();
     return;
   }
   if (!entry.has_call() && !entry.has_send()) return;

@@ -176,8 +176,8 @@ class Invoker {
   void EndAttempt(Attempt& attempt) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReleaseSlot(Attempt& attempt) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Fills in what the runtime owns in a proposed entry: a call or send
-  // entry's target types (or why it cannot be invoked); an awakeable's
-  // result is cleared, only the ingress completes it.
+  // entry's target types (or why it cannot be invoked); the completion of
+  // an awakeable or promise entry is cleared, only the runtime sets it.
   void ResolveCallTarget(v1::JournalEntry& entry) const;
   void CheckInactivity();
   void Propose(Proposals& proposals);

@@ -31,6 +31,10 @@ int main(int argc, char** argv) {
   app.add_option("--max-payload-bytes", options.max_payload_bytes,
                  "Largest accepted invocation payload")
       ->capture_default_str();
+  app.add_option("--eager-state-limit-bytes", options.eager_state_limit_bytes,
+                 "A virtual object's or workflow's state up to this size is "
+                 "sent with each attempt; larger state is read key by key")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "debug, info, warning or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"debug", "info", "warning", "error"}));

@@ -89,7 +89,9 @@ absl::Status Server::Init() {
   std::vector<partition::PartitionProcessor*> processors;
   for (uint32_t p = 0; p < options_.partitions; ++p) {
     processors_.push_back(std::make_unique<partition::PartitionProcessor>(
-        PartitionId(p), *log_, *store_, *this));
+        PartitionId(p), *log_, *store_, *this,
+        partition::PartitionProcessorOptions{
+            options_.eager_state_limit_bytes}));
     processors.push_back(processors_.back().get());
   }
   log_->SetTailListener([this](PartitionId p, Lsn tail) {

@@ -52,6 +52,7 @@ struct ServerOptions {
   std::string admin_address = "127.0.0.1:9070";
   uint32_t partitions = 4;
   size_t max_payload_bytes = 4 << 20;
+  size_t eager_state_limit_bytes = 64 << 10;
 };
 
 class Server final : public partition::LeaderActions {

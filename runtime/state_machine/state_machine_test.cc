@@ -765,5 +765,111 @@ TEST_F(StateMachineTest, AwakeableCompletesOnce) {
   EXPECT_EQ(Journal(id_)[1].awakeable().result().value(), "yes");
 }
 
+// Workflows: promises complete once; a run invoked again attaches callers.
+
+v1::Command WorkflowInvoke(const InvocationId& id, std::string handler,
+                           v1::HandlerType type) {
+  v1::Command command;
+  command.set_timestamp_ms(1000);
+  auto* invoke = command.mutable_invoke();
+  invoke->set_invocation_id(id.ToBytes());
+  invoke->mutable_target()->set_service("Signup");
+  invoke->mutable_target()->set_handler(std::move(handler));
+  invoke->mutable_target()->set_key("ada");
+  invoke->set_service_type(v1::SERVICE_TYPE_WORKFLOW);
+  invoke->set_handler_type(type);
+  return command;
+}
+
+v1::JournalEntry PromiseEntry(bool complete, std::string value = "") {
+  v1::JournalEntry entry;
+  entry.set_name("confirmed");
+  if (complete) {
+    entry.mutable_complete_promise()->mutable_completion()->set_value(
+        std::move(value));
+  } else {
+    entry.mutable_get_promise();
+  }
+  return entry;
+}
+
+TEST_F(StateMachineTest, PromiseWaitersCompleteWhenItIsResolvedOnce) {
+  const InvocationId run{1, 1}, signal{1, 2};
+  Apply(WorkflowInvoke(run, "run", v1::HANDLER_TYPE_WORKFLOW));
+  Apply(Propose(run, 1, 1, PromiseEntry(false)));
+  EXPECT_EQ(Journal(run)[1].completed_at_ms(), 0);
+  Apply(Suspend(run, 1, {1}));
+  EXPECT_EQ(Status(run)->state(), v1::INVOCATION_STATE_SUSPENDED);
+
+  Apply(WorkflowInvoke(signal, "confirm", v1::HANDLER_TYPE_SHARED));
+  auto actions = Apply(Propose(signal, 1, 1, PromiseEntry(true, "yes")));
+  // The signal learns it completed the promise; the run resumes with it.
+  auto completed = ActionsOf<EntryCompletedAction>(actions);
+  ASSERT_EQ(completed.size(), 1u);
+  EXPECT_FALSE(completed[0]->entry.complete_promise().result().has_failure());
+  auto starts = ActionsOf<StartAttemptAction>(actions);
+  ASSERT_EQ(starts.size(), 1u);
+  EXPECT_EQ(starts[0]->journal[1].get_promise().result().value(), "yes");
+
+  // A second completion is refused and changes nothing.
+  actions = Apply(Propose(signal, 1, 2, PromiseEntry(true, "no")));
+  completed = ActionsOf<EntryCompletedAction>(actions);
+  ASSERT_EQ(completed.size(), 1u);
+  EXPECT_EQ(completed[0]->entry.complete_promise().result().failure().code(),
+            static_cast<uint32_t>(absl::StatusCode::kFailedPrecondition));
+  v1::Target workflow;
+  workflow.set_service("Signup");
+  workflow.set_key("ada");
+  EXPECT_EQ(store_->Reader(kPartition)
+                ->GetPromise(workflow, "confirmed")
+                .value()
+                ->value(),
+            "yes");
+}
+
+TEST_F(StateMachineTest, PromiseCompletedBeforeItIsAwaitedIsKept) {
+  v1::Command early;
+  early.set_timestamp_ms(500);
+  auto* complete = early.mutable_complete_promise();
+  complete->mutable_workflow()->set_service("Signup");
+  complete->mutable_workflow()->set_key("ada");
+  complete->set_name("confirmed");
+  complete->mutable_completion()->set_value("early");
+  Apply(early);
+  const InvocationId run{1, 1};
+  Apply(WorkflowInvoke(run, "run", v1::HANDLER_TYPE_WORKFLOW));
+  auto actions = Apply(Propose(run, 1, 1, PromiseEntry(false)));
+  auto completed = ActionsOf<EntryCompletedAction>(actions);
+  ASSERT_EQ(completed.size(), 1u);
+  EXPECT_EQ(completed[0]->entry.get_promise().result().value(), "early");
+}
+
+TEST_F(StateMachineTest, RunningInvocationCalledAgainAnswersEveryCaller) {
+  const InvocationId run{1, 1};
+  v1::Command first = WorkflowInvoke(run, "run", v1::HANDLER_TYPE_WORKFLOW);
+  first.mutable_invoke()->mutable_caller()->set_invocation_id(
+      InvocationId(2, 2).ToBytes());
+  first.mutable_invoke()->mutable_caller()->set_index(3);
+  Apply(first);
+  v1::Command second = first;
+  second.mutable_invoke()->mutable_caller()->set_invocation_id(
+      InvocationId(3, 3).ToBytes());
+  Apply(second);
+  Apply(second);  // a redelivery adds nobody
+  auto actions = Apply(Propose(run, 1, 1, OutputEntry("done")));
+  auto out = ActionsOf<OutboxAction>(actions);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0]->destination, InvocationId(2, 2));
+  EXPECT_EQ(out[1]->destination, InvocationId(3, 3));
+  // A caller arriving after completion gets the result at once.
+  v1::Command late = first;
+  late.mutable_invoke()->mutable_caller()->set_invocation_id(
+      InvocationId(4, 4).ToBytes());
+  actions = Apply(late);
+  out = ActionsOf<OutboxAction>(actions);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0]->command.complete_call().result().value(), "done");
+}
+
 }  // namespace
 }  // namespace reprise::state_machine

@@ -11,8 +11,10 @@
 // locks (key: object key), "ib" inbox (key: object key | sequence u64 BE).
 // An object key is u32 BE length | service | u32 BE length | key, so no
 // (service, key) pair is a prefix of another. "ob" outbox (key: sequence
-// u64 BE; cursor in "fs" row "outbox"). Retired table ids stay
-// reserved.
+// u64 BE; cursor in "fs" row "outbox"), "pr" workflow promises (key:
+// object key | u32 BE length | name; value: Result), "pw" their waiters
+// (key: the promise's key | invocation id | index u32 BE; empty value). Retired
+// table ids stay reserved.
 #pragma once
 
 #include <string>
@@ -31,6 +33,8 @@ inline constexpr std::string_view kStateTable = "st";
 inline constexpr std::string_view kKeyLockTable = "lk";
 inline constexpr std::string_view kInboxTable = "ib";
 inline constexpr std::string_view kOutboxTable = "ob";
+inline constexpr std::string_view kPromiseTable = "pr";
+inline constexpr std::string_view kPromiseWaiterTable = "pw";
 
 inline std::string TablePrefix(PartitionId partition, std::string_view table) {
   std::string key(1, 'p');
@@ -102,6 +106,15 @@ inline std::string KeyLockKey(PartitionId partition,
 inline std::string InboxPrefix(PartitionId partition,
                                std::string_view object_key) {
   return TablePrefix(partition, kInboxTable).append(object_key);
+}
+
+inline std::string PromiseKey(PartitionId partition, std::string_view table,
+                              std::string_view object_key,
+                              std::string_view name) {
+  std::string key = TablePrefix(partition, table).append(object_key);
+  AppendBigEndian32(key, static_cast<uint32_t>(name.size()));
+  key.append(name);
+  return key;
 }
 
 inline std::string MetadataKey(std::string_view name) {

@@ -168,6 +168,38 @@ absl::StatusOr<std::optional<v1::KeyLock>> PartitionReader::GetKeyLock(
   return ParseValue<v1::KeyLock>(*value, "key lock");
 }
 
+absl::StatusOr<std::optional<v1::Result>> PartitionReader::GetPromise(
+    const v1::Target& object, std::string_view name) {
+  REPRISE_ASSIGN_OR_RETURN(
+      auto value,
+      Get(PromiseKey(partition_, kPromiseTable,
+                     ObjectKey(object.service(), object.key()), name)));
+  if (!value.has_value()) return std::nullopt;
+  return ParseValue<v1::Result>(*value, "promise");
+}
+
+absl::StatusOr<std::vector<std::pair<InvocationId, uint32_t>>>
+PartitionReader::GetPromiseWaiters(const v1::Target& object,
+                                   std::string_view name) {
+  const std::string prefix =
+      PromiseKey(partition_, kPromiseWaiterTable,
+                 ObjectKey(object.service(), object.key()), name);
+  std::vector<std::pair<InvocationId, uint32_t>> waiters;
+  auto it = NewIterator();
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    if (it->key().size() != prefix.size() + InvocationId::kBytes + 4) {
+      return absl::DataLossError("corrupt promise waiter key");
+    }
+    const char* rest = it->key().data() + prefix.size();
+    REPRISE_ASSIGN_OR_RETURN(
+        InvocationId id, InvocationId::FromBytes({rest, InvocationId::kBytes}));
+    waiters.emplace_back(id, DecodeBigEndian32(rest + InvocationId::kBytes));
+  }
+  REPRISE_RETURN_IF_ERROR(FromRocksStatus(it->status(), "promise scan"));
+  return waiters;
+}
+
 absl::StatusOr<v1::OutboxCursor> PartitionReader::GetOutboxCursor() {
   REPRISE_ASSIGN_OR_RETURN(auto value, Get(OutboxCursorKey(partition_)));
   if (!value.has_value()) return v1::OutboxCursor();
@@ -298,6 +330,41 @@ void Transaction::DeleteQueued(const v1::Target& object, uint64_t seq) {
       InboxPrefix(partition(), ObjectKey(object.service(), object.key()));
   AppendBigEndian64(key, seq);
   batch_->Delete(key).PermitUncheckedError();
+}
+
+void Transaction::PutPromise(const v1::Target& object, std::string_view name,
+                             const v1::Result& completion) {
+  batch_
+      ->Put(PromiseKey(partition(), kPromiseTable,
+                       ObjectKey(object.service(), object.key()), name),
+            completion.SerializeAsString())
+      .PermitUncheckedError();
+}
+
+namespace {
+std::string PromiseWaiterKey(PartitionId partition, const v1::Target& object,
+                             std::string_view name, const InvocationId& id,
+                             uint32_t index) {
+  std::string key = PromiseKey(partition, kPromiseWaiterTable,
+                               ObjectKey(object.service(), object.key()), name);
+  key.append(id.ToBytes());
+  AppendBigEndian32(key, index);
+  return key;
+}
+}  // namespace
+
+void Transaction::PutPromiseWaiter(const v1::Target& object,
+                                   std::string_view name,
+                                   const InvocationId& id, uint32_t index) {
+  batch_->Put(PromiseWaiterKey(partition(), object, name, id, index), "")
+      .PermitUncheckedError();
+}
+
+void Transaction::DeletePromiseWaiter(const v1::Target& object,
+                                      std::string_view name,
+                                      const InvocationId& id, uint32_t index) {
+  batch_->Delete(PromiseWaiterKey(partition(), object, name, id, index))
+      .PermitUncheckedError();
 }
 
 void Transaction::PutOutboxCursor(const v1::OutboxCursor& cursor) {

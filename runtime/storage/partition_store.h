@@ -75,6 +75,12 @@ class PartitionReader {
   // The exclusive invocation holding `object`'s key, if any.
   absl::StatusOr<std::optional<v1::KeyLock>> GetKeyLock(
       const v1::Target& object);
+  // Workflow `object`'s promise `name`: its completion, if it has one.
+  absl::StatusOr<std::optional<v1::Result>> GetPromise(const v1::Target& object,
+                                                       std::string_view name);
+  // The journal entries (invocation, index) waiting for that promise.
+  absl::StatusOr<std::vector<std::pair<InvocationId, uint32_t>>>
+  GetPromiseWaiters(const v1::Target& object, std::string_view name);
   // The outbox's cursor (zeros while it has never held a message).
   absl::StatusOr<v1::OutboxCursor> GetOutboxCursor();
   // Calls `fn` for each outbox message not known to be delivered, in order.
@@ -128,6 +134,12 @@ class Transaction final : public PartitionReader {
   void PutQueued(const v1::Target& object, uint64_t seq,
                  const InvocationId& id);
   void DeleteQueued(const v1::Target& object, uint64_t seq);
+  void PutPromise(const v1::Target& object, std::string_view name,
+                  const v1::Result& completion);
+  void PutPromiseWaiter(const v1::Target& object, std::string_view name,
+                        const InvocationId& id, uint32_t index);
+  void DeletePromiseWaiter(const v1::Target& object, std::string_view name,
+                           const InvocationId& id, uint32_t index);
   void PutOutboxCursor(const v1::OutboxCursor& cursor);
   void PutOutbox(uint64_t seq, const v1::OutboxMessage& message);
   void DeleteOutbox(uint64_t seq);

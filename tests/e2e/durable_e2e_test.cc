@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "reprise/v1/ingress.grpc.pb.h"
 #include "tests/testing/runtime_process.h"
@@ -178,6 +179,96 @@ TEST_F(DurableE2eTest, AwakeableWaitsAcrossRestartForItsResolution) {
   r = cli({"resolve", "awk_nope"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.output, HasSubstr("invalid awakeable id"));
+}
+
+// A workflow runs once per id however often it is submitted, and a
+// promise completed before the workflow reaches it is not lost; a second
+// completion is refused.
+TEST_F(DurableE2eTest, WorkflowRunsOncePerIdAndKeepsEarlyPromises) {
+  auto worker = StartWorker(
+      {BuildPath("tests/fault/steps_worker"), "--address",
+       runtime_->worker_address(), "--effects-file", dir_.path() + "/effects"},
+      "steps");
+  auto request = [](const std::string& handler, const std::string& key,
+                    const std::string& payload) {
+    v1::InvokeRequest r;
+    r.mutable_target()->set_service("Signup");
+    r.mutable_target()->set_handler(handler);
+    r.mutable_target()->set_key(key);
+    r.set_payload(payload);
+    return r;
+  };
+  // Confirmed through the ingress before the workflow even starts.
+  v1::ResolvePromiseRequest early;
+  early.set_service("Signup");
+  early.set_key("ada");
+  early.set_name("confirmed");
+  early.set_payload("yes");
+  v1::ResolvePromiseResponse resolved;
+  grpc::Status status =
+      stub_->ResolvePromise(testing::Deadline(10).get(), early, &resolved);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  status = stub_->ResolvePromise(testing::Deadline(10).get(), early, &resolved);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("completed already"));
+
+  v1::SendResponse first, second;
+  ASSERT_TRUE(
+      stub_
+          ->Send(testing::Deadline(10).get(), request("run", "ada", ""), &first)
+          .ok());
+  ASSERT_TRUE(stub_
+                  ->Send(testing::Deadline(10).get(), request("run", "ada", ""),
+                         &second)
+                  .ok());
+  EXPECT_EQ(first.invocation_id(), second.invocation_id());
+  EXPECT_EQ(Attach(first.invocation_id()).value(), "confirmed:yes");
+  v1::InvokeResponse again;
+  ASSERT_TRUE(stub_
+                  ->Invoke(testing::Deadline(10).get(),
+                           request("run", "ada", ""), &again)
+                  .ok());
+  EXPECT_EQ(again.invocation_id(), first.invocation_id());
+  EXPECT_EQ(again.result().value(), "confirmed:yes");
+  // Attach by the workflow id alone.
+  v1::AttachRequest by_key;
+  *by_key.mutable_target() = request("run", "ada", "").target();
+  v1::InvokeResponse attached;
+  ASSERT_TRUE(
+      stub_->Attach(testing::Deadline(10).get(), by_key, &attached).ok());
+  EXPECT_EQ(attached.invocation_id(), first.invocation_id());
+  EXPECT_EQ(attached.result().value(), "confirmed:yes");
+
+  // Another id waits for a signal from a shared handler.
+  v1::SendResponse bob;
+  ASSERT_TRUE(
+      stub_->Send(testing::Deadline(10).get(), request("run", "bob", ""), &bob)
+          .ok());
+  WaitForStatus(bob.invocation_id(), "suspended");
+  v1::InvokeResponse peek, confirm, confirm_again;
+  ASSERT_TRUE(stub_
+                  ->Invoke(testing::Deadline(10).get(),
+                           request("peek", "bob", ""), &peek)
+                  .ok());
+  EXPECT_EQ(peek.result().value(), "none");
+  ASSERT_TRUE(stub_
+                  ->Invoke(testing::Deadline(10).get(),
+                           request("confirm", "bob", "ok"), &confirm)
+                  .ok());
+  EXPECT_EQ(confirm.result().value(), "OK");
+  ASSERT_TRUE(stub_
+                  ->Invoke(testing::Deadline(10).get(),
+                           request("confirm", "bob", "twice"), &confirm_again)
+                  .ok());
+  EXPECT_THAT(confirm_again.result().value(), HasSubstr("FAILED_PRECONDITION"));
+  EXPECT_EQ(Attach(bob.invocation_id()).value(), "confirmed:ok");
+
+  int runs = 0;
+  for (absl::string_view line :
+       absl::StrSplit(testing::ReadFile(dir_.path() + "/effects"), '\n')) {
+    runs += line == "RUN ada";
+  }
+  EXPECT_EQ(runs, 1);
 }
 
 TEST_F(DurableE2eTest, FailingAttemptsAreRetriedThenPaused) {

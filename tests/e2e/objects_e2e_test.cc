@@ -124,6 +124,16 @@ TEST_F(ObjectsE2eTest, RepeatedIdempotentRequestsMakeOneInvocation) {
   EXPECT_EQ(ids.size(), 1u);
   EXPECT_EQ(results, absl::flat_hash_set<std::string>{"5"});
   EXPECT_EQ(Call("get", "idem"), "5");  // added once
+  // Attach by target and idempotency key instead of the id.
+  v1::AttachRequest attach;
+  attach.mutable_target()->set_service("Counter");
+  attach.mutable_target()->set_handler("add");
+  attach.mutable_target()->set_key("idem");
+  attach.set_idempotency_key("order-1");
+  v1::InvokeResponse attached;
+  ASSERT_TRUE(stub_->Attach(Deadline(10).get(), attach, &attached).ok());
+  EXPECT_EQ(attached.invocation_id(), *ids.begin());
+  EXPECT_EQ(attached.result().value(), "5");
 
   // The CLI passes the key too; after completion the first result returns.
   testing::CommandResult r =

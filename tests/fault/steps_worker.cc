@@ -20,6 +20,11 @@
 //                  c record "B|C <id> <input>" in a `run` step. Output:
 //                  "a(b(c(<input>)))".
 //   Chain/lost     calls Nope/x, which does not exist; returns the error.
+//   Signup/run     a workflow: records "RUN <key>" once per run step, then
+//                  waits for its promise "confirmed"; returns
+//                  "confirmed:<value>". Signup/confirm (shared) resolves
+//                  the promise with its input, returning the status;
+//                  Signup/peek (shared) returns it or "none".
 //   Approval/ask   waits on an awakeable; returns "approved:<payload>" or
 //                  "rejected:<status>".
 #include <fcntl.h>
@@ -174,6 +179,35 @@ int main(int argc, char** argv) {
                    Result r = ctx.Call("Nope", "x", "");
                    return Result(r.status().ToString());
                  }));
+  worker.Add(
+      reprise::sdk::ServiceDefinition::Workflow("Signup")
+          .Handler(
+              "run",
+              [](Context& ctx, const std::string&) -> Result {
+                Result ran = ctx.Run("record", [&]() -> Result {
+                  Record("RUN " + ctx.key());
+                  return std::string();
+                });
+                if (!ran.ok()) return ran;
+                Result value = ctx.Promise("confirmed").Get();
+                if (!value.ok()) return value;
+                return "confirmed:" + *value;
+              },
+              reprise::sdk::HandlerType::kWorkflow)
+          .Handler(
+              "confirm",
+              [](Context& ctx, const std::string& input) -> Result {
+                return ctx.Promise("confirmed").Resolve(input).ToString();
+              },
+              reprise::sdk::HandlerType::kShared)
+          .Handler(
+              "peek",
+              [](Context& ctx, const std::string&) -> Result {
+                auto peeked = ctx.Promise("confirmed").Peek();
+                if (!peeked.has_value()) return std::string("none");
+                return *peeked;
+              },
+              reprise::sdk::HandlerType::kShared));
   worker.Add(reprise::sdk::ServiceDefinition::Service("Approval")
                  .Handler("ask", [](Context& ctx, const std::string&) {
                    Context::Awakeable approval = ctx.MakeAwakeable("approval");

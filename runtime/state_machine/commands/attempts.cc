@@ -52,6 +52,24 @@ absl::StatusOr<std::optional<RunningInvocation>> FindRunningAttempt(
   return RunningInvocation{*id, *std::move(status)};
 }
 
+absl::StatusOr<std::optional<PendingEntry>> FindPendingEntry(
+    storage::Transaction& txn, const std::string& invocation_id, uint32_t index,
+    v1::JournalEntry::KindCase kind) {
+  auto id = InvocationId::FromBytes(invocation_id);
+  if (!id.ok()) return std::nullopt;
+  REPRISE_ASSIGN_OR_RETURN(auto status, txn.GetInvocationStatus(*id));
+  if (!status.has_value() ||
+      status->state() == v1::INVOCATION_STATE_COMPLETED) {
+    return std::nullopt;
+  }
+  REPRISE_ASSIGN_OR_RETURN(auto entry, txn.GetJournalEntry(*id, index));
+  if (!entry.has_value() || entry->kind_case() != kind ||
+      entry->completed_at_ms() != 0) {
+    return std::nullopt;
+  }
+  return PendingEntry{*id, *std::move(status), *std::move(entry)};
+}
+
 void PinVersion(v1::InvocationStatus& status, const std::string& version) {
   if (status.pinned_version().empty()) status.set_pinned_version(version);
 }
@@ -73,18 +91,12 @@ absl::Status CompleteInvocation(const InvocationId& id,
   txn.PutInvocationStatus(id, status);
   actions.push_back(InvocationCompletedAction{id, status.result()});
   if (status.has_caller()) {
-    auto caller = InvocationId::FromBytes(status.caller().invocation_id());
-    if (caller.ok()) {
-      v1::Command command;
-      command.set_timestamp_ms(now_ms);
-      auto* complete = command.mutable_complete_call();
-      complete->set_invocation_id(status.caller().invocation_id());
-      complete->set_index(status.caller().index());
-      complete->set_callee_invocation_id(id.ToBytes());
-      *complete->mutable_result() = status.result();
-      REPRISE_RETURN_IF_ERROR(
-          SendCommand(*caller, std::move(command), txn, actions));
-    }
+    REPRISE_RETURN_IF_ERROR(SendCallResult(id, status.caller(), status.result(),
+                                           now_ms, txn, actions));
+  }
+  for (const v1::CallerRef& caller : status.attached_callers()) {
+    REPRISE_RETURN_IF_ERROR(
+        SendCallResult(id, caller, status.result(), now_ms, txn, actions));
   }
   if (!status.idempotency_key().empty()) {
     const int64_t expires_at_ms =
@@ -127,7 +139,8 @@ absl::Status StartInvocation(const InvocationId& id,
 }
 
 bool CompletesLater(const v1::JournalEntry& entry) {
-  return entry.has_sleep() || entry.has_call() || entry.has_awakeable();
+  return entry.has_sleep() || entry.has_call() || entry.has_awakeable() ||
+         entry.has_get_promise();
 }
 
 absl::Status CompleteEntry(const InvocationId& id, v1::InvocationStatus& status,
@@ -169,6 +182,23 @@ absl::Status SendCommand(const InvocationId& destination, v1::Command command,
   txn.PutOutbox(seq, message);
   actions.push_back(OutboxAction{seq, destination, std::move(command)});
   return absl::OkStatus();
+}
+
+absl::Status SendCallResult(const InvocationId& callee,
+                            const v1::CallerRef& caller,
+                            const v1::Result& result, int64_t now_ms,
+                            storage::Transaction& txn,
+                            std::vector<Action>& actions) {
+  auto caller_id = InvocationId::FromBytes(caller.invocation_id());
+  if (!caller_id.ok()) return absl::OkStatus();
+  v1::Command command;
+  command.set_timestamp_ms(now_ms);
+  auto* complete = command.mutable_complete_call();
+  complete->set_invocation_id(caller.invocation_id());
+  complete->set_index(caller.index());
+  complete->set_callee_invocation_id(callee.ToBytes());
+  *complete->mutable_result() = result;
+  return SendCommand(*caller_id, std::move(command), txn, actions);
 }
 
 absl::Status StartNextAttempt(const InvocationId& id,

@@ -42,6 +42,18 @@ absl::Status ApplyCompleteAwakeable(const v1::CompleteAwakeableCommand& command,
                                     int64_t now_ms, storage::Transaction& txn,
                                     std::vector<Action>& actions);
 
+absl::Status ApplyCompletePromise(const v1::CompletePromiseCommand& command,
+                                  int64_t now_ms, storage::Transaction& txn,
+                                  std::vector<Action>& actions);
+
+// Completes promise `name` of `workflow` with `completion` and the entries
+// waiting for it; false (and nothing changes) if it was completed before.
+absl::StatusOr<bool> CompletePromise(const v1::Target& workflow,
+                                     const std::string& name,
+                                     const v1::Result& completion,
+                                     int64_t now_ms, storage::Transaction& txn,
+                                     std::vector<Action>& actions);
+
 absl::Status ApplyTruncateOutbox(const v1::TruncateOutboxCommand& command,
                                  storage::Transaction& txn);
 
@@ -57,6 +69,18 @@ struct RunningInvocation {
 absl::StatusOr<std::optional<RunningInvocation>> FindRunningAttempt(
     storage::Transaction& txn, const std::string& invocation_id,
     uint32_t attempt);
+
+// Entry `index` of the invocation, when it is of `kind`, still pending, and
+// the invocation not completed: what a completion from outside may
+// complete. Nullopt otherwise (a repeated or stale completion).
+struct PendingEntry {
+  InvocationId id;
+  v1::InvocationStatus status;
+  v1::JournalEntry entry;
+};
+absl::StatusOr<std::optional<PendingEntry>> FindPendingEntry(
+    storage::Transaction& txn, const std::string& invocation_id, uint32_t index,
+    v1::JournalEntry::KindCase kind);
 
 // Pins the invocation to `worker_version` if it is not pinned yet. Only a
 // journal entry pins: an attempt that wrote nothing may move to any version.
@@ -99,6 +123,13 @@ absl::Status CompleteEntry(const InvocationId& id, v1::InvocationStatus& status,
                            uint32_t index, v1::JournalEntry entry,
                            int64_t now_ms, storage::Transaction& txn,
                            std::vector<Action>& actions);
+
+// Sends `result`, of invocation `callee`, to the call entry `caller`.
+absl::Status SendCallResult(const InvocationId& callee,
+                            const v1::CallerRef& caller,
+                            const v1::Result& result, int64_t now_ms,
+                            storage::Transaction& txn,
+                            std::vector<Action>& actions);
 
 // Adds `command` to the outbox, for the partition of `destination`.
 absl::Status SendCommand(const InvocationId& destination, v1::Command command,

@@ -1,14 +1,36 @@
 // InvokeCommand: creates the invocation with its input as journal entry 0.
 // It runs at once, unless it is exclusive and another invocation holds its
 // key: then it waits in the key's inbox, in order of arrival; a delayed one
-// is scheduled on a timer first. A repeated
-// command for an existing invocation (an idempotent request, a redelivery)
-// creates nothing; if that invocation completed, its callers get the
-// result again.
+// is scheduled on a timer first. A repeated command for an existing
+// invocation (an idempotent request, a workflow submitted again, a
+// redelivery) creates nothing: a new calling invocation is added to those
+// that get the result, and gets it at once if it completed already.
 #include "runtime/common/status_macros.h"
 #include "runtime/state_machine/commands/commands.h"
 
 namespace reprise::state_machine {
+namespace {
+
+// Adds `caller` to those waiting for `status`'s result, unless it is
+// there already (a redelivery). Returns whether it added it.
+bool AttachCaller(v1::InvocationStatus& status, const v1::CallerRef& caller) {
+  auto same = [&](const v1::CallerRef& c) {
+    return c.invocation_id() == caller.invocation_id() &&
+           c.index() == caller.index();
+  };
+  if (status.has_caller() && same(status.caller())) return false;
+  for (const auto& c : status.attached_callers()) {
+    if (same(c)) return false;
+  }
+  if (!status.has_caller()) {
+    *status.mutable_caller() = caller;
+  } else {
+    *status.add_attached_callers() = caller;
+  }
+  return true;
+}
+
+}  // namespace
 
 absl::Status ApplyInvoke(const v1::InvokeCommand& command, int64_t now_ms,
                          storage::Transaction& txn,
@@ -17,8 +39,18 @@ absl::Status ApplyInvoke(const v1::InvokeCommand& command, int64_t now_ms,
   if (!id.ok()) return absl::OkStatus();  // not produced by this runtime
   REPRISE_ASSIGN_OR_RETURN(auto existing, txn.GetInvocationStatus(*id));
   if (existing.has_value()) {
-    if (existing->state() == v1::INVOCATION_STATE_COMPLETED) {
-      actions.push_back(InvocationCompletedAction{*id, existing->result()});
+    if (existing->state() != v1::INVOCATION_STATE_COMPLETED) {
+      if (command.has_caller() && AttachCaller(*existing, command.caller())) {
+        txn.PutInvocationStatus(*id, *existing);
+      }
+      return absl::OkStatus();
+    }
+    actions.push_back(InvocationCompletedAction{*id, existing->result()});
+    // A caller it answered before (a redelivery) is not answered twice.
+    if (command.has_caller() && AttachCaller(*existing, command.caller())) {
+      txn.PutInvocationStatus(*id, *existing);
+      return SendCallResult(*id, command.caller(), existing->result(), now_ms,
+                            txn, actions);
     }
     return absl::OkStatus();
   }

@@ -29,6 +29,10 @@ bool Proposable(const v1::JournalEntry& entry,
       return true;
     case v1::JournalEntry::kAwakeable:
       return !entry.awakeable().has_result();
+    case v1::JournalEntry::kGetPromise:
+    case v1::JournalEntry::kPeekPromise:
+    case v1::JournalEntry::kCompletePromise:
+      return status.service_type() == v1::SERVICE_TYPE_WORKFLOW;
     case v1::JournalEntry::kGetState:
     case v1::JournalEntry::kGetStateKeys:
       return keyed;
@@ -86,6 +90,54 @@ absl::StatusOr<bool> ApplyState(const v1::Target& object,
   }
 }
 
+// Applies a promise entry; returns true when it resolved it (all but a Get
+// of a promise not completed yet, which waits for it).
+absl::StatusOr<bool> ApplyPromise(const InvocationId& id, uint32_t index,
+                                  const v1::Target& workflow,
+                                  v1::JournalEntry& entry, int64_t now_ms,
+                                  storage::Transaction& txn,
+                                  std::vector<Action>& actions) {
+  const std::string& name = entry.name();
+  switch (entry.kind_case()) {
+    case v1::JournalEntry::kGetPromise: {
+      REPRISE_ASSIGN_OR_RETURN(auto completion, txn.GetPromise(workflow, name));
+      if (!completion.has_value()) {
+        txn.PutPromiseWaiter(workflow, name, id, index);
+        return false;
+      }
+      *entry.mutable_get_promise()->mutable_result() = *completion;
+      return true;
+    }
+    case v1::JournalEntry::kPeekPromise: {
+      REPRISE_ASSIGN_OR_RETURN(auto completion, txn.GetPromise(workflow, name));
+      if (completion.has_value()) {
+        *entry.mutable_peek_promise()->mutable_completion() = *completion;
+      } else {
+        entry.mutable_peek_promise()->mutable_empty();
+      }
+      return true;
+    }
+    case v1::JournalEntry::kCompletePromise: {
+      REPRISE_ASSIGN_OR_RETURN(
+          bool completed,
+          CompletePromise(workflow, name, entry.complete_promise().completion(),
+                          now_ms, txn, actions));
+      v1::Result& result = *entry.mutable_complete_promise()->mutable_result();
+      if (completed) {
+        result.set_value("");
+      } else {
+        result.mutable_failure()->set_code(
+            static_cast<uint32_t>(absl::StatusCode::kFailedPrecondition));
+        result.mutable_failure()->set_message("promise '" + name +
+                                              "' was completed already");
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
 // Sends the invocation a call or send entry asks for; a call whose target
 // the runtime could not resolve completes at once with that failure.
 // Returns true when it completed the entry.
@@ -104,10 +156,15 @@ absl::StatusOr<bool> ApplyCallOrSend(const InvocationId& id,
   // Derived from the caller (its creation time tells apart a caller
   // re-created with the same id after its retention) and the entry, so a
   // repeated delivery names the same invocation and is dropped.
-  const InvocationId callee = DerivedInvocationId(
-      LengthPrefixed(
-          {id.ToBytes(), std::to_string(created_at_ms), std::to_string(index)}),
-      target.service(), target.key());
+  const v1::HandlerType handler_type =
+      call ? entry.call().handler_type() : entry.send().handler_type();
+  const InvocationId callee =
+      handler_type == v1::HANDLER_TYPE_WORKFLOW
+          ? WorkflowRunId(target.service(), target.key())
+          : DerivedInvocationId(
+                LengthPrefixed({id.ToBytes(), std::to_string(created_at_ms),
+                                std::to_string(index)}),
+                target.service(), target.key());
   v1::Command command;
   command.set_timestamp_ms(now_ms);
   auto* invoke = command.mutable_invoke();
@@ -172,7 +229,10 @@ absl::Status ApplyProposeEntry(const v1::ProposeEntryCommand& command,
     REPRISE_ASSIGN_OR_RETURN(bool failed_call,
                              ApplyCallOrSend(id, status.created_at_ms(), index,
                                              entry, now_ms, txn, actions));
-    resolved = resolved || failed_call;
+    REPRISE_ASSIGN_OR_RETURN(
+        bool promise,
+        ApplyPromise(id, index, status.target(), entry, now_ms, txn, actions));
+    resolved = resolved || failed_call || promise;
     if (resolved) entry.set_completed_at_ms(now_ms);
     txn.PutJournalEntry(id, index, entry);
     if (entry.has_sleep()) {

@@ -79,6 +79,32 @@ void Context::Send(std::string_view service, std::string_view handler,
                     delay);
 }
 
+DurablePromise Context::Promise(std::string_view name) {
+  return DurablePromise(*this, std::string(name));
+}
+
+absl::StatusOr<std::string> DurablePromise::Get() {
+  return ctx_.attempt_.AwaitResult(ctx_.attempt_.GetPromiseStep(name_));
+}
+
+std::optional<absl::StatusOr<std::string>> DurablePromise::Peek() {
+  return ctx_.attempt_.PeekPromiseStep(name_);
+}
+
+absl::Status DurablePromise::Resolve(std::string value) {
+  v1::Result completion;
+  completion.set_value(std::move(value));
+  return ctx_.attempt_.CompletePromiseStep(name_, std::move(completion));
+}
+
+absl::Status DurablePromise::Reject(std::string reason) {
+  v1::Result completion;
+  completion.mutable_failure()->set_code(
+      static_cast<uint32_t>(absl::StatusCode::kAborted));
+  completion.mutable_failure()->set_message(std::move(reason));
+  return ctx_.attempt_.CompletePromiseStep(name_, std::move(completion));
+}
+
 std::optional<std::string> Context::Get(std::string_view key) {
   return attempt_.GetStateStep(key);
 }

@@ -112,6 +112,30 @@ class ResultFuture {
   uint32_t index_;
 };
 
+class Context;
+
+// A workflow's durable promise, by name: a value that one handler (or the
+// ingress, ResolvePromise) completes once and others wait for. Each method
+// is a journaled step. Valid while its Context is.
+class DurablePromise {
+ public:
+  // Waits for the promise's completion (suspending if long): its value, or
+  // ABORTED with the reason it was rejected for.
+  absl::StatusOr<std::string> Get();
+  // The completion if it has one, without waiting.
+  std::optional<absl::StatusOr<std::string>> Peek();
+  // Completes it, unless it was completed before: then FAILED_PRECONDITION.
+  absl::Status Resolve(std::string value);
+  absl::Status Reject(std::string reason);
+
+ private:
+  friend class Context;
+  DurablePromise(Context& ctx, std::string name)
+      : ctx_(ctx), name_(std::move(name)) {}
+  Context& ctx_;
+  std::string name_;
+};
+
 class Context {
  public:
   // A function whose result Run records. An error status is a terminal
@@ -181,6 +205,11 @@ class Context {
   };
   Awakeable MakeAwakeable(std::string_view name = "awakeable");
 
+  // Workflows only (the run handler and the shared ones): the workflow's
+  // durable promise `name`. Elsewhere its methods throw TerminalError
+  // (FAILED_PRECONDITION).
+  DurablePromise Promise(std::string_view name);
+
   // Virtual objects and workflows: the K/V state of the invocation's key.
   // Every read and write is a journaled step, so a replay sees the values
   // the first run saw, and a write takes effect exactly once. Reads see the
@@ -202,6 +231,7 @@ class Context {
   uint64_t Random();
 
  private:
+  friend class DurablePromise;
   internal::Attempt& attempt_;
   std::optional<std::mt19937_64> random_;
 };

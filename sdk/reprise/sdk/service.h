@@ -68,6 +68,14 @@ class ServiceDefinition {
   static ServiceDefinition VirtualObject(std::string name) {
     return ServiceDefinition(std::move(name), ServiceType::kVirtualObject);
   }
+  // Keyed by workflow id: one handler declared kWorkflow (conventionally
+  // "run") runs at most once per id, however often it is submitted or
+  // called (later submissions attach to the first and get its result);
+  // it owns the id's state. The other handlers are shared: queries and
+  // signals that run at once and read the state.
+  static ServiceDefinition Workflow(std::string name) {
+    return ServiceDefinition(std::move(name), ServiceType::kWorkflow);
+  }
 
   ServiceDefinition& Handler(std::string name, sdk::Handler handler,
                              HandlerType type = HandlerType::kDefault,

@@ -158,8 +158,9 @@ class Worker::Impl {
 
   void Add(ServiceDefinition service) {
     for (const auto& h : service.handlers()) {
-      handlers_[service.name() + "/" + h.name] = {h.handler,
-                                                  AccessOf(service, h)};
+      handlers_[service.name() + "/" + h.name] = {
+          h.handler, AccessOf(service, h),
+          service.type() == ServiceType::kWorkflow};
     }
     services_.push_back(std::move(service));
   }
@@ -321,7 +322,7 @@ class Worker::Impl {
             attempt.target().service() + "/" + attempt.target().handler();
         auto it = handlers_.find(key);
         if (it != handlers_.end()) {
-          attempt.Run(it->second.fn, it->second.access);
+          attempt.Run(it->second.fn, it->second.access, it->second.workflow);
         } else {
           v1::WorkerMessage failed;
           failed.mutable_attempt_failed()->set_invocation_id(
@@ -344,6 +345,7 @@ class Worker::Impl {
   struct HandlerEntry {
     Handler fn;
     internal::StateAccess access;
+    bool workflow;
   };
   static internal::StateAccess AccessOf(
       const ServiceDefinition& service,

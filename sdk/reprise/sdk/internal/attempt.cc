@@ -51,6 +51,12 @@ std::string_view KindName(v1::JournalEntry::KindCase kind) {
       return "send";
     case v1::JournalEntry::kAwakeable:
       return "awakeable";
+    case v1::JournalEntry::kGetPromise:
+      return "get-promise";
+    case v1::JournalEntry::kPeekPromise:
+      return "peek-promise";
+    case v1::JournalEntry::kCompletePromise:
+      return "complete-promise";
     case v1::JournalEntry::KIND_NOT_SET:
       break;
   }
@@ -101,8 +107,9 @@ Attempt::Attempt(v1::StartAttempt start, Send send, AttemptOptions options)
   }
 }
 
-void Attempt::Run(const Handler& handler, StateAccess access) {
+void Attempt::Run(const Handler& handler, StateAccess access, bool workflow) {
   access_ = access;
+  workflow_ = workflow;
   // The journal the runtime sent; immutable, so no lock is needed.
   const auto& sent = start_.journal();
   if (sent.empty() || !sent[0].has_input()) {
@@ -381,6 +388,9 @@ absl::StatusOr<std::string> Attempt::AwaitResult(uint32_t index) {
   const v1::JournalEntry& entry = journal_[index];
   if (entry.has_call()) return FromResult(entry.call().result());
   if (entry.has_awakeable()) return FromResult(entry.awakeable().result());
+  if (entry.has_get_promise()) {
+    return FromResult(entry.get_promise().result());
+  }
   throw std::logic_error("Await of a future that is no call or awakeable");
 }
 
@@ -429,6 +439,65 @@ void Attempt::SendStep(v1::Target target, std::string parameter,
   }
   // One-way: it travels with the handler's next step that must be sent.
   Defer(std::move(entry));
+}
+
+void Attempt::CheckWorkflow() const {
+  if (!workflow_) {
+    throw TerminalError(
+        "durable promises belong to workflows; this handler's service is "
+        "not one",
+        absl::StatusCode::kFailedPrecondition);
+  }
+}
+
+uint32_t Attempt::GetPromiseStep(const std::string& name) {
+  CheckWorkflow();
+  v1::WorkerMessage proposal;
+  uint32_t index;
+  {
+    absl::MutexLock lock(&mu_);
+    index = NextStep(v1::JournalEntry::kGetPromise, name);
+    if (index < journal_.size()) return index;
+    v1::JournalEntry entry;
+    entry.set_name(name);
+    entry.mutable_get_promise();
+    proposal = Propose(std::move(entry));
+  }
+  send_(std::move(proposal));
+  return index;
+}
+
+std::optional<absl::StatusOr<std::string>> Attempt::PeekPromiseStep(
+    const std::string& name) {
+  CheckWorkflow();
+  absl::MutexLock lock(&mu_);
+  const uint32_t index = NextStep(v1::JournalEntry::kPeekPromise, name);
+  auto result = [](const v1::JournalEntry& entry)
+      -> std::optional<absl::StatusOr<std::string>> {
+    if (!entry.peek_promise().has_completion()) return std::nullopt;
+    return FromResult(entry.peek_promise().completion());
+  };
+  if (index < journal_.size()) return result(journal_[index]);
+  v1::JournalEntry entry;
+  entry.set_name(name);
+  entry.mutable_peek_promise();
+  return result(ProposeAndWait(std::move(entry)));
+}
+
+absl::Status Attempt::CompletePromiseStep(const std::string& name,
+                                          v1::Result completion) {
+  CheckWorkflow();
+  absl::MutexLock lock(&mu_);
+  const uint32_t index = NextStep(v1::JournalEntry::kCompletePromise, name);
+  auto result = [](const v1::JournalEntry& entry) {
+    return FromResult(entry.complete_promise().result()).status();
+  };
+  if (index < journal_.size()) return result(journal_[index]);
+  v1::JournalEntry entry;
+  entry.set_name(name);
+  *entry.mutable_complete_promise()->mutable_completion() =
+      std::move(completion);
+  return result(ProposeAndWait(std::move(entry)));
 }
 
 void Attempt::CheckStateAccess(bool write) const {

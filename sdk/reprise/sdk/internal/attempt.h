@@ -54,7 +54,9 @@ class Attempt {
   // Runs `handler` and sends its outcome: the output entry, an
   // AttemptFailed (exception, journal mismatch) or nothing more if the
   // attempt suspended or was aborted meanwhile. Call once.
-  void Run(const Handler& handler, StateAccess access = StateAccess::kNone);
+  // `workflow`: the handler belongs to a workflow, which has promises.
+  void Run(const Handler& handler, StateAccess access = StateAccess::kNone,
+           bool workflow = false);
 
   // From the runtime.
   void OnAck(uint32_t index);
@@ -78,6 +80,12 @@ class Attempt {
   uint32_t AwakeableStep(std::string_view name);
   std::string AwakeableId(uint32_t index) const;
   void SendStep(v1::Target target, std::string parameter, absl::Duration delay);
+  // Promise steps; Get returns the entry's index, to AwaitResult.
+  uint32_t GetPromiseStep(const std::string& name);
+  std::optional<absl::StatusOr<std::string>> PeekPromiseStep(
+      const std::string& name);
+  absl::Status CompletePromiseStep(const std::string& name,
+                                   v1::Result completion);
   std::optional<std::string> GetStateStep(std::string_view key);
   void SetStateStep(std::string_view key, std::string value);
   void ClearStateStep(std::string_view key);
@@ -98,6 +106,8 @@ class Attempt {
   void ThrowIfEnded() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Throws TerminalError unless the handler may read (or write) state.
   void CheckStateAccess(bool write) const;
+  // Throws TerminalError unless the handler belongs to a workflow.
+  void CheckWorkflow() const;
   // Proposes `entry`, a state read the runtime resolves, and waits for it.
   const v1::JournalEntry& ProposeAndWait(v1::JournalEntry entry)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -133,6 +143,7 @@ class Attempt {
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
 
   StateAccess access_ = StateAccess::kNone;  // set by Run
+  bool workflow_ = false;                    // set by Run
   // The key's state as far as known: the values the attempt came with, as
   // changed by the journal's writes; nullopt marks a key known to be unset.
   std::map<std::string, std::optional<std::string>, std::less<>> state_
