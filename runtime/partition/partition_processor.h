@@ -9,8 +9,9 @@
 // the attempt entry by entry.
 //
 // Recovery (Start): re-apply the log tail without executing actions, then,
-// as a new leader would, resume every invocation that has an attempt to run
-// and schedule every durable timer.
+// as a new leader would, resume every invocation that has an attempt to run,
+// schedule every durable timer, and send the outbox's undelivered messages
+// again.
 //
 // Thread-safety: OnTailAdvanced and RunAfterApplied may be called from any
 // thread; Start and Stop from the owner. Ownership: borrows the log, store

@@ -2,8 +2,10 @@
 // batch is taken only at the invocation's next index, which fences out
 // duplicates. A sleep entry registers its durable timer; a state write
 // changes the state table in the same batch, so exactly once; a state read
-// the worker could not answer is answered here; an output entry completes
-// the invocation. The worker gets one ack for the batch.
+// the worker could not answer is answered here; a call or send puts the
+// callee's invoke in the outbox; a promise entry reads or completes the
+// workflow's promise; an output entry completes the invocation. The worker
+// gets one ack for the batch.
 #include <optional>
 
 #include "runtime/common/status_macros.h"
