@@ -209,6 +209,30 @@ uint32_t Attempt::NextStep(v1::JournalEntry::KindCase kind,
   return index;
 }
 
+uint32_t Attempt::ProposeStep(v1::JournalEntry::KindCase kind,
+                              std::string_view name,
+                              absl::FunctionRef<void(v1::JournalEntry&)> fill) {
+  v1::WorkerMessage proposal;
+  uint32_t index;
+  {
+    absl::MutexLock lock(&mu_);
+    index = NextStep(kind, name);
+    if (index < journal_.size()) return index;
+    v1::JournalEntry entry;
+    entry.set_name(std::string(name));
+    fill(entry);
+    proposal = Propose(std::move(entry));
+  }
+  send_(std::move(proposal));
+  return index;
+}
+
+void Attempt::WaitDurable(uint32_t index) {
+  absl::MutexLock lock(&mu_);
+  while (!ended_ && durable_ <= index) changed_.Wait(&mu_);
+  ThrowIfEnded();
+}
+
 void Attempt::Defer(v1::JournalEntry entry) {
   journal_.push_back(std::move(entry));
 }
@@ -254,9 +278,7 @@ absl::StatusOr<std::string> Attempt::RunStep(std::string_view name,
   send_(std::move(proposal));
   // The handler goes on only once the result is durable: a crash after this
   // point replays the result instead of running `fn` again.
-  absl::MutexLock lock(&mu_);
-  while (!ended_ && durable_ <= index) changed_.Wait(&mu_);
-  ThrowIfEnded();
+  WaitDurable(index);
   return FromResult(result);
 }
 
@@ -301,20 +323,11 @@ v1::Result Attempt::Execute(std::string_view name,
 }
 
 uint32_t Attempt::TimerStep(std::string_view name, absl::Duration duration) {
-  v1::WorkerMessage proposal;
-  uint32_t index;
-  {
-    absl::MutexLock lock(&mu_);
-    index = NextStep(v1::JournalEntry::kSleep, name);
-    if (index < journal_.size()) return index;
-    v1::JournalEntry entry;
-    entry.set_name(std::string(name));
-    entry.mutable_sleep()->set_wake_up_at_ms(absl::ToUnixMillis(
-        absl::Now() + std::max(duration, absl::ZeroDuration())));
-    proposal = Propose(std::move(entry));
-  }
-  send_(std::move(proposal));
-  return index;
+  const int64_t wake_up_at_ms = absl::ToUnixMillis(
+      absl::Now() + std::max(duration, absl::ZeroDuration()));
+  return ProposeStep(v1::JournalEntry::kSleep, name, [&](v1::JournalEntry& e) {
+    e.mutable_sleep()->set_wake_up_at_ms(wake_up_at_ms);
+  });
 }
 
 void Attempt::AwaitEntry(uint32_t index) {
@@ -365,21 +378,12 @@ absl::Time Attempt::NowStep() {
 }
 
 uint32_t Attempt::CallStep(v1::Target target, std::string parameter) {
+  // Proposed at once: the callee starts without waiting for the caller.
   const std::string name = target.service() + "/" + target.handler();
-  v1::WorkerMessage proposal;
-  uint32_t index;
-  {
-    absl::MutexLock lock(&mu_);
-    index = NextStep(v1::JournalEntry::kCall, name);
-    if (index < journal_.size()) return index;
-    v1::JournalEntry entry;
-    entry.set_name(name);
-    *entry.mutable_call()->mutable_target() = std::move(target);
-    entry.mutable_call()->set_parameter(std::move(parameter));
-    proposal = Propose(std::move(entry));  // the callee starts at once
-  }
-  send_(std::move(proposal));
-  return index;
+  return ProposeStep(v1::JournalEntry::kCall, name, [&](v1::JournalEntry& e) {
+    *e.mutable_call()->mutable_target() = std::move(target);
+    e.mutable_call()->set_parameter(std::move(parameter));
+  });
 }
 
 absl::StatusOr<std::string> Attempt::AwaitResult(uint32_t index) {
@@ -391,27 +395,17 @@ absl::StatusOr<std::string> Attempt::AwaitResult(uint32_t index) {
   if (entry.has_get_promise()) {
     return FromResult(entry.get_promise().result());
   }
-  throw std::logic_error("Await of a future that is no call or awakeable");
+  throw std::logic_error(
+      "Await of a future that is no call, awakeable or promise");
 }
 
 uint32_t Attempt::AwakeableStep(std::string_view name) {
-  v1::WorkerMessage proposal;
-  uint32_t index;
-  {
-    absl::MutexLock lock(&mu_);
-    index = NextStep(v1::JournalEntry::kAwakeable, name);
-    if (index < journal_.size()) return index;
-    v1::JournalEntry entry;
-    entry.set_name(std::string(name));
-    entry.mutable_awakeable();
-    proposal = Propose(std::move(entry));
-  }
-  send_(std::move(proposal));
-  // Only a durable awakeable can be completed: wait before handing out
-  // its id.
-  absl::MutexLock lock(&mu_);
-  while (!ended_ && durable_ <= index) changed_.Wait(&mu_);
-  ThrowIfEnded();
+  const uint32_t index =
+      ProposeStep(v1::JournalEntry::kAwakeable, name,
+                  [](v1::JournalEntry& e) { e.mutable_awakeable(); });
+  // Only a durable awakeable can be completed: wait before handing out its
+  // id.
+  WaitDurable(index);
   return index;
 }
 
@@ -452,19 +446,8 @@ void Attempt::CheckWorkflow() const {
 
 uint32_t Attempt::GetPromiseStep(const std::string& name) {
   CheckWorkflow();
-  v1::WorkerMessage proposal;
-  uint32_t index;
-  {
-    absl::MutexLock lock(&mu_);
-    index = NextStep(v1::JournalEntry::kGetPromise, name);
-    if (index < journal_.size()) return index;
-    v1::JournalEntry entry;
-    entry.set_name(name);
-    entry.mutable_get_promise();
-    proposal = Propose(std::move(entry));
-  }
-  send_(std::move(proposal));
-  return index;
+  return ProposeStep(v1::JournalEntry::kGetPromise, name,
+                     [](v1::JournalEntry& e) { e.mutable_get_promise(); });
 }
 
 std::optional<absl::StatusOr<std::string>> Attempt::PeekPromiseStep(

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "reprise/sdk/service.h"
@@ -97,6 +98,12 @@ class Attempt {
   // that index against the step the handler takes. Throws on a mismatch.
   uint32_t NextStep(v1::JournalEntry::KindCase kind, std::string_view name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The step of `kind` named `name`: replayed, or built by `fill` and
+  // proposed at once (with what was deferred). Returns its index.
+  uint32_t ProposeStep(v1::JournalEntry::KindCase kind, std::string_view name,
+                       absl::FunctionRef<void(v1::JournalEntry&)> fill);
+  // Returns once entry `index` is durable; throws if the attempt ends.
+  void WaitDurable(uint32_t index);
   // Appends `entry` at the end of the journal, to be proposed with the
   // next Propose: steps the handler does not wait for travel together.
   void Defer(v1::JournalEntry entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
