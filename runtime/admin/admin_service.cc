@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
@@ -255,6 +256,17 @@ absl::Status AdminService::DoDescribe(
             entry.complete_promise().result().has_failure()
                 ? entry.complete_promise().result()
                 : entry.complete_promise().completion();
+        break;
+      case v1::JournalEntry::kSelect:
+        view->set_kind("select");
+        view->mutable_result()->set_value(absl::StrCat(
+            "entry ",
+            entry.select().chosen() <
+                    static_cast<uint32_t>(entry.select().candidates_size())
+                ? entry.select().candidates(
+                      static_cast<int>(entry.select().chosen()))
+                : 0,
+            " first of ", absl::StrJoin(entry.select().candidates(), ", ")));
         break;
       case v1::JournalEntry::kSend:
         view->set_kind("send");

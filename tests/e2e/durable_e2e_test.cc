@@ -271,6 +271,22 @@ TEST_F(DurableE2eTest, WorkflowRunsOncePerIdAndKeepsEarlyPromises) {
   EXPECT_EQ(runs, 1);
 }
 
+// AwaitAny: an awakeable nobody completes loses its race with a timer,
+// also across the suspension in between; the choice is in the journal.
+TEST_F(DurableE2eTest, AwaitAnyRacesAnAwakeableWithATimeout) {
+  auto worker = StartWorker(
+      {BuildPath("tests/fault/steps_worker"), "--address",
+       runtime_->worker_address(), "--effects-file", dir_.path() + "/effects"},
+      "steps");
+  const std::string id = Send("Approval", "race", "1500");
+  EXPECT_EQ(Attach(id).value(), "timed out");
+  std::vector<std::string> kinds;
+  const json d = Describe(id);
+  for (const auto& e : d["journal"]) kinds.push_back(e["kind"]);
+  EXPECT_THAT(kinds, ::testing::ElementsAre("input", "awakeable", "sleep",
+                                            "select", "output"));
+}
+
 TEST_F(DurableE2eTest, FailingAttemptsAreRetriedThenPaused) {
   auto worker = StartWorker(
       {BuildPath("tests/fault/steps_worker"), "--address",

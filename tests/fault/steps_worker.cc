@@ -27,6 +27,8 @@
 //                  Signup/peek (shared) returns it or "none".
 //   Approval/ask   waits on an awakeable; returns "approved:<payload>" or
 //                  "rejected:<status>".
+//   Approval/race  races an awakeable with a timer of <input> ms; returns
+//                  "timed out" or the payload.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -209,12 +211,24 @@ int main(int argc, char** argv) {
               },
               reprise::sdk::HandlerType::kShared));
   worker.Add(reprise::sdk::ServiceDefinition::Service("Approval")
-                 .Handler("ask", [](Context& ctx, const std::string&) {
+                 .Handler("ask",
+                          [](Context& ctx, const std::string&) {
+                            Context::Awakeable approval =
+                                ctx.MakeAwakeable("approval");
+                            Result answer = ctx.Await(approval.future);
+                            return Result(answer.ok()
+                                              ? "approved:" + *answer
+                                              : "rejected:" +
+                                                    answer.status().ToString());
+                          })
+                 .Handler("race", [](Context& ctx, const std::string& input) {
                    Context::Awakeable approval = ctx.MakeAwakeable("approval");
-                   Result answer = ctx.Await(approval.future);
-                   return Result(answer.ok() ? "approved:" + *answer
-                                             : "rejected:" +
-                                                   answer.status().ToString());
+                   reprise::sdk::DurableFuture timeout = ctx.Timer(
+                       absl::Milliseconds(std::stoi(input)), "timeout");
+                   if (ctx.AwaitAny({approval.future, timeout}) == 1) {
+                     return Result("timed out");
+                   }
+                   return ctx.Await(approval.future);
                  }));
   return worker.Run().ok() ? 0 : 1;
 }

@@ -28,6 +28,7 @@ bool Proposable(const v1::JournalEntry& entry,
     case v1::JournalEntry::kNow:
     case v1::JournalEntry::kCall:
     case v1::JournalEntry::kSend:
+    case v1::JournalEntry::kSelect:
       return true;
     case v1::JournalEntry::kAwakeable:
       return !entry.awakeable().has_result();

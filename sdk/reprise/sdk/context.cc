@@ -79,6 +79,17 @@ void Context::Send(std::string_view service, std::string_view handler,
                     delay);
 }
 
+size_t Context::AwaitAny(std::initializer_list<Awaitable> futures) {
+  std::vector<uint32_t> indexes;
+  for (const Awaitable& f : futures) indexes.push_back(f.journal_index());
+  return attempt_.SelectStep(indexes);
+}
+
+void Context::AwaitAll(std::initializer_list<Awaitable> futures) {
+  // Completions only add up: waiting for each in turn is deterministic.
+  for (const Awaitable& f : futures) attempt_.AwaitEntry(f.journal_index());
+}
+
 DurablePromise Context::Promise(std::string_view name) {
   return DurablePromise(*this, std::string(name));
 }

@@ -31,6 +31,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <random>
 #include <string>
@@ -113,6 +114,17 @@ class ResultFuture {
 };
 
 class Context;
+
+// Anything Context::AwaitAny / AwaitAll accept: a timer or a result future.
+class Awaitable {
+ public:
+  Awaitable(const DurableFuture& f) : index_(f.journal_index()) {}  // NOLINT
+  Awaitable(const ResultFuture& f) : index_(f.journal_index()) {}   // NOLINT
+  uint32_t journal_index() const { return index_; }
+
+ private:
+  uint32_t index_;
+};
 
 // A workflow's durable promise, by name: a value that one handler (or the
 // ingress, ResolvePromise) completes once and others wait for. Each method
@@ -204,6 +216,20 @@ class Context {
     ResultFuture future;
   };
   Awakeable MakeAwakeable(std::string_view name = "awakeable");
+
+  // Combinators. AwaitAny waits until the first of `futures` completes
+  // (suspending if that takes long) and returns its position; which one
+  // was first is journaled, so a replay takes the same branch. Read the
+  // winner's result with Await afterwards. A call raced with a timeout:
+  //
+  //   ResultFuture call = ctx.CallAsync("Payments", "charge", order);
+  //   DurableFuture timeout = ctx.Timer(absl::Seconds(30));
+  //   if (ctx.AwaitAny({call, timeout}) == 1) return TimedOut();
+  //   absl::StatusOr<std::string> receipt = ctx.Await(call);
+  //
+  // AwaitAll waits until every one of `futures` has completed.
+  size_t AwaitAny(std::initializer_list<Awaitable> futures);
+  void AwaitAll(std::initializer_list<Awaitable> futures);
 
   // Workflows only (the run handler and the shared ones): the workflow's
   // durable promise `name`. Elsewhere its methods throw TerminalError

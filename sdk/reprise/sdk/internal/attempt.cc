@@ -8,6 +8,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 
 namespace reprise::sdk::internal {
@@ -57,6 +58,8 @@ std::string_view KindName(v1::JournalEntry::KindCase kind) {
       return "peek-promise";
     case v1::JournalEntry::kCompletePromise:
       return "complete-promise";
+    case v1::JournalEntry::kSelect:
+      return "select";
     case v1::JournalEntry::KIND_NOT_SET:
       break;
   }
@@ -330,37 +333,91 @@ uint32_t Attempt::TimerStep(std::string_view name, absl::Duration duration) {
   });
 }
 
-void Attempt::AwaitEntry(uint32_t index) {
+void Attempt::AwaitEntry(uint32_t index) { WaitAnyComplete({index}); }
+
+size_t Attempt::WaitAnyComplete(const std::vector<uint32_t>& indexes) {
   v1::WorkerMessage suspend;
   {
     absl::MutexLock lock(&mu_);
     ThrowIfEnded();
-    if (index >= journal_.size()) {
-      throw std::logic_error("Await of a future from another invocation");
+    for (uint32_t index : indexes) {
+      if (index >= journal_.size()) {
+        throw std::logic_error("Await of a future from another invocation");
+      }
     }
-    auto complete = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return journal_[index].completed_at_ms() != 0;
+    auto first_complete = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      for (size_t i = 0; i < indexes.size(); ++i) {
+        if (journal_[indexes[i]].completed_at_ms() != 0) return i;
+      }
+      return indexes.size();
     };
-    if (complete()) return;
+    if (size_t i = first_complete(); i < indexes.size()) return i;
+    // Wait a little for a completion; but if every wait is a timer due
+    // later than that, suspend at once.
     absl::Time deadline = absl::Now() + options_.suspend_after;
-    if (journal_[index].has_sleep() &&
-        absl::FromUnixMillis(journal_[index].sleep().wake_up_at_ms()) >
-            deadline) {
-      deadline = absl::InfinitePast();  // due later: suspend at once
+    bool all_later = !indexes.empty();
+    for (uint32_t index : indexes) {
+      const v1::JournalEntry& entry = journal_[index];
+      all_later =
+          all_later && entry.has_sleep() &&
+          absl::FromUnixMillis(entry.sleep().wake_up_at_ms()) > deadline;
     }
-    while (!ended_ && !complete() && absl::Now() < deadline) {
+    if (all_later) deadline = absl::InfinitePast();
+    size_t found = indexes.size();
+    while (!ended_ && (found = first_complete()) == indexes.size() &&
+           absl::Now() < deadline) {
       changed_.WaitWithDeadline(&mu_, deadline);
     }
     ThrowIfEnded();
-    if (complete()) return;
+    if (found < indexes.size()) return found;
     ended_ = true;
     auto* out = suspend.mutable_suspend();
     out->set_invocation_id(start_.invocation_id());
     out->set_attempt(start_.attempt());
-    out->add_waiting_on(index);
+    for (uint32_t index : indexes) out->add_waiting_on(index);
   }
   send_(std::move(suspend));
   throw AttemptEnded{};
+}
+
+size_t Attempt::SelectStep(const std::vector<uint32_t>& indexes) {
+  if (indexes.empty()) throw std::logic_error("AwaitAny of no futures");
+  uint32_t index;
+  {
+    absl::MutexLock lock(&mu_);
+    index = NextStep(v1::JournalEntry::kSelect, "");
+    if (index < journal_.size()) {
+      const v1::SelectEntry& recorded = journal_[index].select();
+      if (!std::equal(recorded.candidates().begin(),
+                      recorded.candidates().end(), indexes.begin(),
+                      indexes.end()) ||
+          recorded.chosen() >= indexes.size()) {
+        throw JournalMismatch{
+            index, absl::StrFormat(
+                       "journal mismatch at index %d: the journal holds a "
+                       "select of entries %s, but the handler now awaits %s",
+                       index, absl::StrJoin(recorded.candidates(), ", "),
+                       absl::StrJoin(indexes, ", "))};
+      }
+      return recorded.chosen();
+    }
+  }
+  const size_t chosen = WaitAnyComplete(indexes);
+  v1::WorkerMessage proposal;
+  {
+    absl::MutexLock lock(&mu_);
+    v1::JournalEntry entry;
+    for (uint32_t candidate : indexes) {
+      entry.mutable_select()->add_candidates(candidate);
+    }
+    entry.mutable_select()->set_chosen(static_cast<uint32_t>(chosen));
+    proposal = Propose(std::move(entry));
+  }
+  send_(std::move(proposal));
+  // The handler branches on the choice: it must be durable first, or a
+  // replay could choose another branch after the first had effects.
+  WaitDurable(index);
+  return chosen;
 }
 
 absl::Time Attempt::NowStep() {

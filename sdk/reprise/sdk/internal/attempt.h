@@ -72,6 +72,11 @@ class Attempt {
                                       const RunOptions& options);
   uint32_t TimerStep(std::string_view name, absl::Duration duration);
   void AwaitEntry(uint32_t index);
+  // Waits (or suspends) until one of the entries at `indexes` completes;
+  // returns its position. Not a step: nothing is journaled.
+  size_t WaitAnyComplete(const std::vector<uint32_t>& indexes);
+  // The AwaitAny step: WaitAnyComplete, with the choice journaled.
+  size_t SelectStep(const std::vector<uint32_t>& indexes);
   absl::Time NowStep();
   // Returns the call's journal index.
   uint32_t CallStep(v1::Target target, std::string parameter);

@@ -622,5 +622,49 @@ TEST(AttemptTest, CallsReplayTheirResultAndSendsTravelWithTheNextStep) {
   EXPECT_EQ(propose.entries(1).output().result().value(), "from-b");
 }
 
+v1::JournalEntry Sleep(int64_t wake_up_at_ms, bool fired) {
+  v1::JournalEntry e;
+  e.set_name("t");
+  e.mutable_sleep()->set_wake_up_at_ms(wake_up_at_ms);
+  if (fired) e.set_completed_at_ms(wake_up_at_ms);
+  return e;
+}
+
+// Two timers, the second already fired: AwaitAny picks it and journals it.
+absl::StatusOr<std::string> RaceTimers(Context& ctx, const std::string&) {
+  DurableFuture slow = ctx.Timer(absl::Hours(1), "t");
+  DurableFuture fast = ctx.Timer(absl::Hours(1), "t");
+  return std::to_string(ctx.AwaitAny({slow, fast}));
+}
+
+TEST(AttemptTest, AwaitAnyJournalsTheFirstAndReplaysIt) {
+  const int64_t later = absl::ToUnixMillis(absl::Now() + absl::Hours(1));
+  auto sent = Replay(
+      Start({Input(""), Sleep(later, false), Sleep(later, true)}), RaceTimers);
+  ASSERT_EQ(sent.size(), 2u);
+  const v1::JournalEntry& select = sent[0].propose().entries(0);
+  ASSERT_TRUE(select.has_select());
+  EXPECT_EQ(select.select().chosen(), 1u);
+  EXPECT_EQ(sent[1].propose().entries(0).output().result().value(), "1");
+
+  // On replay the journaled choice stands, though both have fired now.
+  v1::JournalEntry recorded;
+  *recorded.mutable_select() = select.select();
+  sent = Replay(
+      Start({Input(""), Sleep(later, true), Sleep(later, true), recorded}),
+      RaceTimers);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].propose().entries(0).output().result().value(), "1");
+}
+
+TEST(AttemptTest, AwaitAnyOfPendingTimersSuspendsOnAllOfThem) {
+  const int64_t later = absl::ToUnixMillis(absl::Now() + absl::Hours(1));
+  auto sent = Replay(
+      Start({Input(""), Sleep(later, false), Sleep(later, false)}), RaceTimers);
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_TRUE(sent[0].has_suspend());
+  EXPECT_EQ(sent[0].suspend().waiting_on_size(), 2);
+}
+
 }  // namespace
 }  // namespace reprise::sdk::internal
