@@ -399,6 +399,44 @@ int CompleteAwakeable(const Globals& g, const AwakeableArgs& args,
   return kOk;
 }
 
+// promises -----------------------------------------------------------------
+
+struct PromiseArgs {
+  std::string service, key, name, data, reason;
+};
+
+int CompletePromise(const Globals& g, const PromiseArgs& args, bool resolve) {
+  auto stub = reprise::v1::Ingress::NewStub(grpc::CreateChannel(
+      g.ingress_address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  SetDeadline(context, g);
+  reprise::v1::ResolvePromiseRequest request;
+  request.set_service(args.service);
+  request.set_key(args.key);
+  request.set_name(args.name);
+  if (resolve) {
+    request.set_payload(args.data);
+  } else {
+    request.set_reject_reason(args.reason);
+  }
+  reprise::v1::ResolvePromiseResponse response;
+  grpc::Status status = stub->ResolvePromise(&context, request, &response);
+  if (!status.ok()) return ReportRpcError(status, g.ingress_address);
+  const std::string what =
+      args.service + "/" + args.key + " promise " + args.name;
+  if (g.json_output) {
+    std::cout << json{{"service", args.service},
+                      {"key", args.key},
+                      {"name", args.name},
+                      {resolve ? "resolved" : "rejected", true}}
+                     .dump()
+              << "\n";
+  } else {
+    std::cout << (resolve ? "resolved " : "rejected ") << what << "\n";
+  }
+  return kOk;
+}
+
 int ListServices(const Globals& g) {
   reprise::v1::ListServicesResponse response;
   grpc::ClientContext context;
@@ -519,6 +557,31 @@ int main(int argc, char** argv) {
   reject->callback([&] {
     result = CompleteAwakeable(g, awakeable_args, /*resolve=*/false);
   });
+
+  PromiseArgs promise_args;
+  auto* promises =
+      app.add_subcommand("promises", "Complete durable promises of workflows");
+  promises->require_subcommand(1);
+  for (bool resolving : {true, false}) {
+    auto* sub = promises->add_subcommand(
+        resolving ? "resolve" : "reject",
+        resolving ? "Resolve a workflow's promise with data"
+                  : "Reject a workflow's promise: its Get fails with ABORTED");
+    sub->add_option("service", promise_args.service, "The workflow service")
+        ->required();
+    sub->add_option("key", promise_args.key, "The workflow id")->required();
+    sub->add_option("name", promise_args.name, "The promise")->required();
+    if (resolving) {
+      sub->add_option("--data", promise_args.data,
+                      "Payload, e.g. '\"yes\"' for a JSON string");
+    } else {
+      sub->add_option("--reason", promise_args.reason,
+                      "Why, shown to the handler");
+    }
+    sub->callback([&, resolving] {
+      result = CompletePromise(g, promise_args, resolving);
+    });
+  }
 
   try {
     app.parse(argc, argv);

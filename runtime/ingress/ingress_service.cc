@@ -256,6 +256,7 @@ absl::StatusOr<InvocationId> IngressService::AttachedId(
   }
   absl::StatusOr<storage::ResolvedTarget> resolved =
       registry_.Resolve(request.target());
+  if (absl::IsInvalidArgument(resolved.status())) return resolved.status();
   if (resolved.ok() && resolved->handler_type == v1::HANDLER_TYPE_WORKFLOW) {
     return WorkflowRunId(request.target().service(), request.target().key());
   }

@@ -263,6 +263,26 @@ TEST_F(DurableE2eTest, WorkflowRunsOncePerIdAndKeepsEarlyPromises) {
   EXPECT_THAT(confirm_again.result().value(), HasSubstr("FAILED_PRECONDITION"));
   EXPECT_EQ(Attach(bob.invocation_id()).value(), "confirmed:ok");
 
+  // The CLI completes promises too: a rejection reaches Get as ABORTED.
+  auto cli = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {BuildPath("runtime/cli/reprise"),
+                                     "--ingress-address",
+                                     runtime_->ingress_address(), "promises"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return testing::RunCommand(argv);
+  };
+  testing::CommandResult r =
+      cli({"reject", "Signup", "cy", "confirmed", "--reason", "bounced"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = cli({"resolve", "Signup", "cy", "confirmed", "--data", "late"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("completed already"));
+  v1::InvokeResponse cy;
+  ASSERT_TRUE(
+      stub_->Invoke(testing::Deadline(10).get(), request("run", "cy", ""), &cy)
+          .ok());
+  EXPECT_EQ(cy.result().failure().message(), "bounced");
+
   int runs = 0;
   for (absl::string_view line :
        absl::StrSplit(testing::ReadFile(dir_.path() + "/effects"), '\n')) {

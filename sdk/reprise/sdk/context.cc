@@ -95,7 +95,11 @@ DurablePromise Context::Promise(std::string_view name) {
 }
 
 absl::StatusOr<std::string> DurablePromise::Get() {
-  return ctx_.attempt_.AwaitResult(ctx_.attempt_.GetPromiseStep(name_));
+  return ctx_.Await(GetAsync());
+}
+
+ResultFuture DurablePromise::GetAsync() {
+  return ResultFuture(ctx_.attempt_.GetPromiseStep(name_));
 }
 
 std::optional<absl::StatusOr<std::string>> DurablePromise::Peek() {

@@ -102,13 +102,15 @@ class DurableFuture {
 };
 
 // A step that completes later with a result: a call to another handler (to
-// make several at once) or an awakeable. Await it with Context::Await.
+// make several at once), an awakeable, or a promise's GetAsync. Await it
+// with Context::Await.
 class ResultFuture {
  public:
   uint32_t journal_index() const { return index_; }
 
  private:
   friend class Context;
+  friend class DurablePromise;
   explicit ResultFuture(uint32_t index) : index_(index) {}
   uint32_t index_;
 };
@@ -134,6 +136,8 @@ class DurablePromise {
   // Waits for the promise's completion (suspending if long): its value, or
   // ABORTED with the reason it was rejected for.
   absl::StatusOr<std::string> Get();
+  // Get as a future, to Await later or race in AwaitAny.
+  ResultFuture GetAsync();
   // The completion if it has one, without waiting.
   std::optional<absl::StatusOr<std::string>> Peek();
   // Completes it, unless it was completed before: then FAILED_PRECONDITION.

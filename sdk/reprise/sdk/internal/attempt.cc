@@ -390,14 +390,19 @@ size_t Attempt::SelectStep(const std::vector<uint32_t>& indexes) {
       const v1::SelectEntry& recorded = journal_[index].select();
       if (!std::equal(recorded.candidates().begin(),
                       recorded.candidates().end(), indexes.begin(),
-                      indexes.end()) ||
-          recorded.chosen() >= indexes.size()) {
+                      indexes.end())) {
         throw JournalMismatch{
             index, absl::StrFormat(
                        "journal mismatch at index %d: the journal holds a "
                        "select of entries %s, but the handler now awaits %s",
                        index, absl::StrJoin(recorded.candidates(), ", "),
                        absl::StrJoin(indexes, ", "))};
+      }
+      if (recorded.chosen() >= indexes.size()) {
+        throw JournalMismatch{
+            index, absl::StrFormat("journal mismatch at index %d: the select "
+                                   "chose position %d of %d",
+                                   index, recorded.chosen(), indexes.size())};
       }
       return recorded.chosen();
     }

@@ -666,5 +666,37 @@ TEST(AttemptTest, AwaitAnyOfPendingTimersSuspendsOnAllOfThem) {
   EXPECT_EQ(sent[0].suspend().waiting_on_size(), 2);
 }
 
+TEST(AttemptTest, PromiseFutureRacesInAwaitAny) {
+  const int64_t later = absl::ToUnixMillis(absl::Now() + absl::Hours(1));
+  v1::JournalEntry resolved;
+  resolved.set_name("approved");
+  resolved.mutable_get_promise()->mutable_result()->set_value("yes");
+  resolved.set_completed_at_ms(1);
+  v1::StartAttempt start = Start({Input(""), resolved, Sleep(later, false)});
+  std::vector<v1::WorkerMessage> sent;
+  Attempt* self = nullptr;
+  Attempt attempt(
+      start,
+      [&](v1::WorkerMessage m) {
+        if (m.has_propose()) {
+          self->OnAck(m.propose().index() + m.propose().entries_size() - 1);
+        }
+        Record(sent, std::move(m));
+      },
+      AttemptOptions{});
+  self = &attempt;
+  attempt.Run(
+      [](Context& ctx, const std::string&) -> absl::StatusOr<std::string> {
+        ResultFuture approved = ctx.Promise("approved").GetAsync();
+        DurableFuture timeout = ctx.Timer(absl::Hours(1), "t");
+        if (ctx.AwaitAny({approved, timeout}) == 1) return "timed out";
+        return ctx.Await(approved);
+      },
+      StateAccess::kReadWrite, /*workflow=*/true);
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].propose().entries(0).select().chosen(), 0u);
+  EXPECT_EQ(sent[1].propose().entries(0).output().result().value(), "yes");
+}
+
 }  // namespace
 }  // namespace reprise::sdk::internal
