@@ -164,7 +164,22 @@ Invoker::Attempt* Invoker::RunningAttempt(const WorkerConnection& connection,
   return &it->second;
 }
 
-void Invoker::ResolveCallTarget(v1::JournalEntry& entry) const {
+bool Invoker::WaitsForItself(const v1::Target& caller, const v1::Target& callee,
+                             const storage::ResolvedTarget& resolved) const {
+  auto exclusive = [](v1::HandlerType type) {
+    return type == v1::HANDLER_TYPE_EXCLUSIVE ||
+           type == v1::HANDLER_TYPE_WORKFLOW;
+  };
+  if (callee.key().empty() || caller.service() != callee.service() ||
+      caller.key() != callee.key() || !exclusive(resolved.handler_type)) {
+    return false;
+  }
+  absl::StatusOr<storage::ResolvedTarget> own = registry_.Resolve(caller);
+  return own.ok() && exclusive(own->handler_type);
+}
+
+void Invoker::ResolveCallTarget(v1::JournalEntry& entry,
+                                const v1::Target& caller) const {
   // Completions come from the runtime, never from the worker.
   if (entry.has_awakeable()) {
     entry.mutable_awakeable()->clear_result();
@@ -188,6 +203,14 @@ void Invoker::ResolveCallTarget(v1::JournalEntry& entry) const {
       call ? entry.call().target() : entry.send().target();
   // What the runtime fills in is never taken from the worker.
   absl::StatusOr<storage::ResolvedTarget> resolved = registry_.Resolve(target);
+  if (call && resolved.ok() && WaitsForItself(caller, target, *resolved)) {
+    resolved = absl::FailedPreconditionError(absl::StrFormat(
+        "%s/%s/%s calls %s/%s of its own key, which runs only after the "
+        "caller completes: it would wait for itself forever (use Send, or "
+        "make the callee shared)",
+        caller.service(), caller.key(), caller.handler(), target.service(),
+        target.handler()));
+  }
   v1::Failure failure;
   if (!resolved.ok()) {
     failure.set_code(static_cast<uint32_t>(resolved.status().code()));
@@ -222,6 +245,10 @@ void Invoker::OnWorkerMessage(const WorkerConnection& connection,
     // The hot path: only the check runs under the lock, not the copy of
     // the entry's payload.
     const v1::ProposeEntry& propose = message.propose();
+    const bool has_call =
+        std::any_of(propose.entries().begin(), propose.entries().end(),
+                    [](const v1::JournalEntry& e) { return e.has_call(); });
+    v1::Target caller;  // copied only for calls
     PartitionId partition;
     v1::Command command = NewCommand();
     auto* entry = command.mutable_propose_entry();
@@ -232,12 +259,13 @@ void Invoker::OnWorkerMessage(const WorkerConnection& connection,
       if (attempt == nullptr) return;
       partition = attempt->partition;
       entry->set_worker_version(attempt->worker->view.version);
+      if (has_call) caller = attempt->target;
     }
     entry->set_invocation_id(propose.invocation_id());
     entry->set_attempt(propose.attempt());
     entry->set_index(propose.index());
     *entry->mutable_entries() = propose.entries();
-    for (auto& e : *entry->mutable_entries()) ResolveCallTarget(e);
+    for (auto& e : *entry->mutable_entries()) ResolveCallTarget(e, caller);
     // Outside the lock: one stream's messages arrive one at a time, so its
     // commands still reach the log in order.
     log_.Append(partition, command.SerializeAsString(),

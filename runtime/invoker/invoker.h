@@ -176,9 +176,17 @@ class Invoker {
   void EndAttempt(Attempt& attempt) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReleaseSlot(Attempt& attempt) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Fills in what the runtime owns in a proposed entry: a call or send
-  // entry's target types (or why it cannot be invoked); the completion of
+  // entry's target types (or why it cannot be invoked, a call that would
+  // wait for its own caller included); the completion of
   // an awakeable or promise entry is cleared, only the runtime sets it.
-  void ResolveCallTarget(v1::JournalEntry& entry) const;
+  // `caller` is the proposing attempt's target (set when the entries hold
+  // a call).
+  void ResolveCallTarget(v1::JournalEntry& entry,
+                         const v1::Target& caller) const;
+  // Whether a call from `caller` to `callee` could only start after the
+  // caller completes: both exclusive on the same key.
+  bool WaitsForItself(const v1::Target& caller, const v1::Target& callee,
+                      const storage::ResolvedTarget& resolved) const;
   void CheckInactivity();
   void Propose(Proposals& proposals);
 

@@ -307,6 +307,31 @@ TEST_F(DurableE2eTest, AwaitAnyRacesAnAwakeableWithATimeout) {
                                             "select", "output"));
 }
 
+// An exclusive handler calling an exclusive handler of its own key would
+// wait for itself: the call fails at once instead. Shared ones are fine.
+TEST_F(DurableE2eTest, CallToOwnKeyIsRefusedInsteadOfDeadlocking) {
+  auto worker = StartWorker(
+      {BuildPath("tests/fault/steps_worker"), "--address",
+       runtime_->worker_address(), "--effects-file", dir_.path() + "/effects"},
+      "steps");
+  auto self = [&](const std::string& handler) {
+    v1::InvokeRequest request;
+    request.mutable_target()->set_service("Tally");
+    request.mutable_target()->set_handler("self");
+    request.mutable_target()->set_key("k");
+    request.set_payload(handler);
+    v1::InvokeResponse response;
+    grpc::Status status =
+        stub_->Invoke(testing::Deadline(30).get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.result().value();
+  };
+  const std::string refused = self("add");
+  EXPECT_THAT(refused, HasSubstr("FAILED_PRECONDITION"));
+  EXPECT_THAT(refused, HasSubstr("wait for itself"));
+  EXPECT_EQ(self("get"), "0 0");
+}
+
 TEST_F(DurableE2eTest, FailingAttemptsAreRetriedThenPaused) {
   auto worker = StartWorker(
       {BuildPath("tests/fault/steps_worker"), "--address",

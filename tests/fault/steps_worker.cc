@@ -16,6 +16,8 @@
 //                  one after its previous, counting "violations" if not.
 //                  Output: the new count.
 //   Tally/get      shared: "<count> <violations>".
+//   Tally/self     calls Tally/<input> on its own key; returns the result
+//                  or the error.
 //   Chain/a        calls Chain/b with its input, which calls Chain/c; b and
 //                  c record "B|C <id> <input>" in a `run` step. Output:
 //                  "a(b(c(<input>)))".
@@ -156,7 +158,12 @@ int main(int argc, char** argv) {
                 return absl::StrFormat("%d %d", number(ctx, "count"),
                                        number(ctx, "violations"));
               },
-              reprise::sdk::HandlerType::kShared));
+              reprise::sdk::HandlerType::kShared)
+          .Handler("self",
+                   [](Context& ctx, const std::string& handler) -> Result {
+                     Result r = ctx.Call("Tally", handler, "", ctx.key());
+                     return r.ok() ? *r : r.status().ToString();
+                   }));
   auto hop = [](const std::string& name, const std::string& next) {
     return [name, next](Context& ctx, const std::string& input) -> Result {
       if (name != "a") {
