@@ -361,51 +361,17 @@ grpc::ServerUnaryReactor* IngressService::RejectAwakeable(
   return CompleteAwakeable(context, request->awakeable_id(), std::move(result));
 }
 
-grpc::ServerUnaryReactor* IngressService::CompleteAwakeable(
-    grpc::CallbackServerContext* context, const std::string& awakeable_id,
-    v1::Result result) {
-  auto* reactor = context->DefaultReactor();
-  auto ref = AwakeableRef::Parse(awakeable_id);
-  if (!ref.ok()) {
-    FinishWithStatus(reactor, ref.status());
-    return reactor;
-  }
-  const PartitionId partition = PartitionOf(ref->invocation_id);
+void IngressService::AppendIfValid(PartitionId partition, v1::Command command,
+                                   grpc::ServerUnaryReactor* reactor,
+                                   Check check) {
   processors_[partition.value()]->RunAfterApplied(
-      [this, reactor, partition, ref = *ref, awakeable_id,
-       result = std::move(result)](storage::PartitionReader& reader) mutable {
-        auto check = [&]() -> absl::Status {
-          REPRISE_ASSIGN_OR_RETURN(
-              auto status, reader.GetInvocationStatus(ref.invocation_id));
-          REPRISE_ASSIGN_OR_RETURN(
-              auto entry, reader.GetJournalEntry(ref.invocation_id, ref.index));
-          if (!status.has_value() || !entry.has_value() ||
-              !entry->has_awakeable()) {
-            return absl::NotFoundError(
-                absl::StrFormat("no awakeable %s", awakeable_id));
-          }
-          if (entry->completed_at_ms() != 0) {
-            return absl::FailedPreconditionError(absl::StrFormat(
-                "awakeable %s was already %s", awakeable_id,
-                entry->awakeable().result().has_failure() ? "rejected"
-                                                          : "resolved"));
-          }
-          if (status->state() == v1::INVOCATION_STATE_COMPLETED) {
-            return absl::FailedPreconditionError(absl::StrFormat(
-                "the invocation of awakeable %s has completed", awakeable_id));
-          }
-          return absl::OkStatus();
-        };
-        if (absl::Status checked = check(); !checked.ok()) {
-          FinishWithStatus(reactor, checked);
+      [this, partition, reactor, command = std::move(command),
+       check = std::move(check)](storage::PartitionReader& reader) mutable {
+        if (absl::Status valid = check(reader); !valid.ok()) {
+          FinishWithStatus(reactor, valid);
           return;
         }
-        v1::Command command;
         command.set_timestamp_ms(NowMillis());
-        auto* complete = command.mutable_complete_awakeable();
-        complete->set_invocation_id(ref.invocation_id.ToBytes());
-        complete->set_index(ref.index);
-        *complete->mutable_result() = std::move(result);
         log_.Append(partition, command.SerializeAsString(),
                     [reactor](absl::StatusOr<Lsn> lsn) {
                       if (lsn.ok()) {
@@ -417,6 +383,47 @@ grpc::ServerUnaryReactor* IngressService::CompleteAwakeable(
                                              lsn.status().ToString()));
                       }
                     });
+      });
+}
+
+grpc::ServerUnaryReactor* IngressService::CompleteAwakeable(
+    grpc::CallbackServerContext* context, const std::string& awakeable_id,
+    v1::Result result) {
+  auto* reactor = context->DefaultReactor();
+  auto ref = AwakeableRef::Parse(awakeable_id);
+  if (!ref.ok()) {
+    FinishWithStatus(reactor, ref.status());
+    return reactor;
+  }
+  v1::Command command;
+  auto* complete = command.mutable_complete_awakeable();
+  complete->set_invocation_id(ref->invocation_id.ToBytes());
+  complete->set_index(ref->index);
+  *complete->mutable_result() = std::move(result);
+  AppendIfValid(
+      PartitionOf(ref->invocation_id), std::move(command), reactor,
+      [ref = *ref,
+       awakeable_id](storage::PartitionReader& reader) -> absl::Status {
+        REPRISE_ASSIGN_OR_RETURN(auto status,
+                                 reader.GetInvocationStatus(ref.invocation_id));
+        REPRISE_ASSIGN_OR_RETURN(
+            auto entry, reader.GetJournalEntry(ref.invocation_id, ref.index));
+        if (!status.has_value() || !entry.has_value() ||
+            !entry->has_awakeable()) {
+          return absl::NotFoundError(
+              absl::StrFormat("no awakeable %s", awakeable_id));
+        }
+        if (entry->completed_at_ms() != 0) {
+          return absl::FailedPreconditionError(absl::StrFormat(
+              "awakeable %s was already %s", awakeable_id,
+              entry->awakeable().result().has_failure() ? "rejected"
+                                                        : "resolved"));
+        }
+        if (status->state() == v1::INVOCATION_STATE_COMPLETED) {
+          return absl::FailedPreconditionError(absl::StrFormat(
+              "the invocation of awakeable %s has completed", awakeable_id));
+        }
+        return absl::OkStatus();
       });
   return reactor;
 }
@@ -468,34 +475,20 @@ grpc::ServerUnaryReactor* IngressService::ResolvePromise(
   const PartitionId partition =
       PartitionForKey(KeyPartitionHash(request->service(), request->key()),
                       static_cast<uint32_t>(processors_.size()));
-  processors_[partition.value()]->RunAfterApplied(
-      [this, reactor, partition,
-       command = std::move(command)](storage::PartitionReader& reader) mutable {
-        const auto& c = command.complete_promise();
-        auto existing = reader.GetPromise(c.workflow(), c.name());
-        if (!existing.ok()) {
-          FinishWithStatus(reactor, existing.status());
-          return;
-        }
-        if (existing->has_value()) {
-          FinishWithStatus(
-              reactor,
-              absl::FailedPreconditionError(absl::StrFormat(
-                  "promise '%s' of workflow %s/%s was completed "
-                  "already",
-                  c.name(), c.workflow().service(), c.workflow().key())));
-          return;
-        }
-        command.set_timestamp_ms(NowMillis());
-        log_.Append(partition, command.SerializeAsString(),
-                    [reactor](absl::StatusOr<Lsn> lsn) {
-                      if (lsn.ok()) {
-                        reactor->Finish(grpc::Status::OK);
-                      } else {
-                        FinishWithStatus(reactor, NotStored(lsn.status()));
-                      }
-                    });
-      });
+  // Copied first: the command is moved into the call.
+  v1::Target workflow = complete->workflow();
+  AppendIfValid(partition, std::move(command), reactor,
+                [workflow = std::move(workflow), name = request->name()](
+                    storage::PartitionReader& reader) -> absl::Status {
+                  REPRISE_ASSIGN_OR_RETURN(auto existing,
+                                           reader.GetPromise(workflow, name));
+                  if (existing.has_value()) {
+                    return absl::FailedPreconditionError(absl::StrFormat(
+                        "promise '%s' of workflow %s/%s was completed already",
+                        name, workflow.service(), workflow.key()));
+                  }
+                  return absl::OkStatus();
+                });
   return reactor;
 }
 

@@ -80,6 +80,12 @@ class IngressService final : public v1::Ingress::CallbackService {
   PartitionId PartitionOf(const InvocationId& id) const;
   // RESOURCE_EXHAUSTED naming `what` if `bytes` is over the payload limit.
   absl::Status CheckSize(const std::string& bytes, std::string_view what) const;
+  // Appends `command` to `partition` if `check`, run on the partition's
+  // thread after everything durable is applied, passes; answers `reactor`
+  // with the check's error, or once the command is durable.
+  using Check = absl::AnyInvocable<absl::Status(storage::PartitionReader&)>;
+  void AppendIfValid(PartitionId partition, v1::Command command,
+                     grpc::ServerUnaryReactor* reactor, Check check);
   // Completes awakeable `awakeable_id` with `result`, after checking on its
   // partition that it exists and is not completed yet (NOT_FOUND,
   // FAILED_PRECONDITION otherwise). Answers once the completion is durable.

@@ -166,16 +166,13 @@ Invoker::Attempt* Invoker::RunningAttempt(const WorkerConnection& connection,
 
 bool Invoker::WaitsForItself(const v1::Target& caller, const v1::Target& callee,
                              const storage::ResolvedTarget& resolved) const {
-  auto exclusive = [](v1::HandlerType type) {
-    return type == v1::HANDLER_TYPE_EXCLUSIVE ||
-           type == v1::HANDLER_TYPE_WORKFLOW;
-  };
   if (callee.key().empty() || caller.service() != callee.service() ||
-      caller.key() != callee.key() || !exclusive(resolved.handler_type)) {
+      caller.key() != callee.key() ||
+      !storage::IsExclusiveHandler(resolved.handler_type)) {
     return false;
   }
   absl::StatusOr<storage::ResolvedTarget> own = registry_.Resolve(caller);
-  return own.ok() && exclusive(own->handler_type);
+  return own.ok() && storage::IsExclusiveHandler(own->handler_type);
 }
 
 void Invoker::ResolveCallTarget(v1::JournalEntry& entry,

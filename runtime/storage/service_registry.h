@@ -20,6 +20,13 @@
 
 namespace reprise::storage {
 
+// Handlers that run one at a time per key: exclusive ones and a workflow's
+// run handler.
+inline bool IsExclusiveHandler(v1::HandlerType type) {
+  return type == v1::HANDLER_TYPE_EXCLUSIVE ||
+         type == v1::HANDLER_TYPE_WORKFLOW;
+}
+
 // What an invocation target resolves to.
 struct ResolvedTarget {
   v1::ServiceType service_type = v1::SERVICE_TYPE_UNSPECIFIED;

@@ -3,6 +3,7 @@
 
 #include "runtime/common/status_macros.h"
 #include "runtime/state_machine/commands/commands.h"
+#include "runtime/storage/service_registry.h"
 
 namespace reprise::state_machine {
 namespace {
@@ -75,8 +76,7 @@ void PinVersion(v1::InvocationStatus& status, const std::string& version) {
 }
 
 bool IsExclusive(const v1::InvocationStatus& status) {
-  return status.handler_type() == v1::HANDLER_TYPE_EXCLUSIVE ||
-         status.handler_type() == v1::HANDLER_TYPE_WORKFLOW;
+  return storage::IsExclusiveHandler(status.handler_type());
 }
 
 absl::Status CompleteInvocation(const InvocationId& id,

@@ -53,7 +53,9 @@ void Record(std::vector<v1::WorkerMessage>& sent, v1::WorkerMessage m) {
 // Runs one attempt the way a worker does, acknowledging every proposal at
 // once, as a runtime whose log is instant would.
 std::vector<v1::WorkerMessage> Replay(const v1::StartAttempt& start,
-                                      const Handler& handler) {
+                                      const Handler& handler,
+                                      StateAccess access = StateAccess::kNone,
+                                      bool workflow = false) {
   std::vector<v1::WorkerMessage> sent;
   Attempt* self = nullptr;
   Attempt attempt(
@@ -66,7 +68,7 @@ std::vector<v1::WorkerMessage> Replay(const v1::StartAttempt& start,
       },
       AttemptOptions{});
   self = &attempt;
-  attempt.Run(handler);
+  attempt.Run(handler, access, workflow);
   return sent;
 }
 
@@ -493,23 +495,12 @@ absl::StatusOr<std::string> AddToCount(Context& ctx, const std::string& in) {
   return std::to_string(total);
 }
 
-std::vector<v1::WorkerMessage> RunWithAccess(const v1::StartAttempt& start,
-                                             const Handler& handler,
-                                             StateAccess access) {
-  std::vector<v1::WorkerMessage> sent;
-  Attempt attempt(
-      start, [&](v1::WorkerMessage m) { Record(sent, std::move(m)); },
-      AttemptOptions{});
-  attempt.Run(handler, access);
-  return sent;
-}
-
 TEST(AttemptTest, EagerStateAnswersReadsLocallyAndJournalsThem) {
   v1::StartAttempt start = Start({Input("2")});
   auto* entry = start.add_state();
   entry->set_key("count");
   entry->set_value("40");
-  auto sent = RunWithAccess(start, AddToCount, StateAccess::kReadWrite);
+  auto sent = Replay(start, AddToCount, StateAccess::kReadWrite);
   ASSERT_EQ(sent.size(), 3u);
   EXPECT_EQ(sent[0].propose().entries(0).name(), "count");
   EXPECT_EQ(sent[0].propose().entries(0).get_state().value(), "40");
@@ -524,7 +515,7 @@ TEST(AttemptTest, ReplayedReadsReturnTheJournalNotTheCurrentState) {
   auto* entry = start.add_state();
   entry->set_key("count");
   entry->set_value("42");
-  auto sent = RunWithAccess(start, AddToCount, StateAccess::kReadWrite);
+  auto sent = Replay(start, AddToCount, StateAccess::kReadWrite);
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(sent[0].propose().index(), 3u);
   EXPECT_EQ(sent[0].propose().entries(0).output().result().value(), "42");
@@ -556,8 +547,7 @@ TEST(AttemptTest, PartialStateAsksTheRuntime) {
 }
 
 TEST(AttemptTest, SharedHandlersCannotWriteAndServicesHaveNoState) {
-  auto sent =
-      RunWithAccess(Start({Input("1")}), AddToCount, StateAccess::kRead);
+  auto sent = Replay(Start({Input("1")}), AddToCount, StateAccess::kRead);
   ASSERT_EQ(sent.size(), 2u);  // the read, then the failed output
   const auto& failure =
       sent[1].propose().entries(0).output().result().failure();
@@ -565,7 +555,7 @@ TEST(AttemptTest, SharedHandlersCannotWriteAndServicesHaveNoState) {
             static_cast<uint32_t>(absl::StatusCode::kFailedPrecondition));
   EXPECT_NE(failure.message().find("shared handler"), std::string::npos);
 
-  sent = RunWithAccess(Start({Input("1")}), AddToCount, StateAccess::kNone);
+  sent = Replay(Start({Input("1")}), AddToCount, StateAccess::kNone);
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_NE(
       sent[0].propose().entries(0).output().result().failure().message().find(
@@ -576,7 +566,7 @@ TEST(AttemptTest, SharedHandlersCannotWriteAndServicesHaveNoState) {
 TEST(AttemptTest, ClearAllMakesEveryKeyKnownUnset) {
   v1::StartAttempt start = Start({Input("1")});
   start.set_partial_state(true);
-  auto sent = RunWithAccess(
+  auto sent = Replay(
       start,
       [](Context& ctx, const std::string&) -> absl::StatusOr<std::string> {
         ctx.ClearAll();
@@ -672,20 +662,8 @@ TEST(AttemptTest, PromiseFutureRacesInAwaitAny) {
   resolved.set_name("approved");
   resolved.mutable_get_promise()->mutable_result()->set_value("yes");
   resolved.set_completed_at_ms(1);
-  v1::StartAttempt start = Start({Input(""), resolved, Sleep(later, false)});
-  std::vector<v1::WorkerMessage> sent;
-  Attempt* self = nullptr;
-  Attempt attempt(
-      start,
-      [&](v1::WorkerMessage m) {
-        if (m.has_propose()) {
-          self->OnAck(m.propose().index() + m.propose().entries_size() - 1);
-        }
-        Record(sent, std::move(m));
-      },
-      AttemptOptions{});
-  self = &attempt;
-  attempt.Run(
+  auto sent = Replay(
+      Start({Input(""), resolved, Sleep(later, false)}),
       [](Context& ctx, const std::string&) -> absl::StatusOr<std::string> {
         ResultFuture approved = ctx.Promise("approved").GetAsync();
         DurableFuture timeout = ctx.Timer(absl::Hours(1), "t");
