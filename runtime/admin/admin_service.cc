@@ -9,6 +9,7 @@
 #include "runtime/common/clock.h"
 #include "runtime/common/status_convert.h"
 #include "runtime/common/status_macros.h"
+#include "runtime/partition/invocation_commands.h"
 
 namespace reprise::admin {
 namespace {
@@ -33,11 +34,13 @@ grpc::ServerUnaryReactor* RunOn(TaskThread& tasks,
 
 }  // namespace
 
-AdminService::AdminService(storage::Store& store, uint32_t partitions,
-                           storage::ServiceRegistry& registry,
-                           invoker::Invoker& invoker)
+AdminService::AdminService(
+    storage::Store& store,
+    std::vector<partition::PartitionProcessor*> processors,
+    storage::ServiceRegistry& registry, invoker::Invoker& invoker)
     : store_(store),
-      partitions_(partitions),
+      processors_(std::move(processors)),
+      partitions_(static_cast<uint32_t>(processors_.size())),
       registry_(registry),
       invoker_(invoker) {}
 
@@ -183,6 +186,7 @@ absl::Status AdminService::DoDescribe(
     response.set_next_retry_at_ms(status->next_retry_at_ms());
   }
   *response.mutable_waiting_on() = status->waiting_on();
+  response.set_cancellation_pending(status->cancellation_pending());
   for (uint32_t i = 0; i < journal.size(); ++i) {
     const v1::JournalEntry& entry = journal[i];
     auto* view = response.add_journal();
@@ -355,6 +359,24 @@ grpc::ServerUnaryReactor* AdminService::ListServices(
   auto* reactor = context->DefaultReactor();
   DoListServices(*response);
   reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminService::CancelInvocation(
+    grpc::CallbackServerContext* context,
+    const v1::CancelInvocationRequest* request,
+    v1::CancelInvocationResponse* /*response*/) {
+  auto* reactor = context->DefaultReactor();
+  auto id = InvocationId::Parse(request->invocation_id());
+  if (!id.ok()) {
+    reactor->Finish(ToGrpcStatus(id.status()));
+    return reactor;
+  }
+  PartitionId partition = PartitionForKey(id->partition_key(), partitions_);
+  partition::CancelInvocation(*processors_[partition.value()], *id,
+                              [reactor](absl::Status status) {
+                                reactor->Finish(ToGrpcStatus(status));
+                              });
   return reactor;
 }
 

@@ -1,7 +1,8 @@
 // AdminService: the operator API (admin.proto) behind the `reprise` CLI.
 // Introspection reads the partition store and asks the invoker what it knows
-// of live attempts. Store scans run on the admin's own task thread, never on
-// a gRPC reaction.
+// of live attempts; commands about an invocation (cancel) are appended to
+// its partition's log after a check against its state. Store scans run on the
+// admin's own task thread, never on a gRPC reaction.
 //
 // Thread-safety: gRPC calls it from its threads. Ownership: borrows the
 // store, registry and invoker, which must outlive the server.
@@ -10,6 +11,7 @@
 #include "reprise/v1/admin.grpc.pb.h"
 #include "runtime/common/task_thread.h"
 #include "runtime/invoker/invoker.h"
+#include "runtime/partition/partition_processor.h"
 #include "runtime/storage/partition_store.h"
 #include "runtime/storage/service_registry.h"
 
@@ -17,7 +19,9 @@ namespace reprise::admin {
 
 class AdminService final : public v1::Admin::CallbackService {
  public:
-  AdminService(storage::Store& store, uint32_t partitions,
+  // `processors`: one per partition, in partition order.
+  AdminService(storage::Store& store,
+               std::vector<partition::PartitionProcessor*> processors,
                storage::ServiceRegistry& registry, invoker::Invoker& invoker);
 
   grpc::ServerUnaryReactor* ListInvocations(
@@ -32,6 +36,10 @@ class AdminService final : public v1::Admin::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::ListServicesRequest* request,
       v1::ListServicesResponse* response) override;
+  grpc::ServerUnaryReactor* CancelInvocation(
+      grpc::CallbackServerContext* context,
+      const v1::CancelInvocationRequest* request,
+      v1::CancelInvocationResponse* response) override;
 
  private:
   absl::Status DoList(const v1::ListInvocationsRequest& request,
@@ -48,6 +56,7 @@ class AdminService final : public v1::Admin::CallbackService {
                            const std::vector<v1::JournalEntry>& journal) const;
 
   storage::Store& store_;
+  const std::vector<partition::PartitionProcessor*> processors_;
   const uint32_t partitions_;
   storage::ServiceRegistry& registry_;
   invoker::Invoker& invoker_;

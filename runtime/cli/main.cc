@@ -265,6 +265,7 @@ int DescribeInvocation(const Globals& g, const std::string& id) {
     out["next_retry_at_ms"] = d.next_retry_at_ms();
     out["waiting_on"] = json(
         std::vector<uint32_t>(d.waiting_on().begin(), d.waiting_on().end()));
+    out["cancellation_pending"] = d.cancellation_pending();
     if (d.has_result()) out["result"] = ResultJson(d.result());
     if (d.has_last_failure()) {
       const auto& f = d.last_failure();
@@ -297,6 +298,9 @@ int DescribeInvocation(const Globals& g, const std::string& id) {
   std::printf("Target      %s\n", TargetText(s.target()).c_str());
   std::printf("Status      %s (%s)\n", s.status().c_str(),
               d.status_reason().c_str());
+  if (d.cancellation_pending()) {
+    std::printf("Cancelled   (fails its next await)\n");
+  }
   if (d.attempts() > 0) std::printf("Attempts    %u\n", d.attempts());
   if (d.next_retry_at_ms() != 0) {
     std::printf("Next retry  %s (%s)\n",
@@ -395,6 +399,25 @@ int CompleteAwakeable(const Globals& g, const AwakeableArgs& args,
               << "\n";
   } else {
     std::cout << (resolve ? "resolved " : "rejected ") << args.id << "\n";
+  }
+  return kOk;
+}
+
+int CancelInvocation(const Globals& g, const std::string& id) {
+  reprise::v1::CancelInvocationRequest request;
+  request.set_invocation_id(id);
+  reprise::v1::CancelInvocationResponse response;
+  grpc::ClientContext context;
+  SetDeadline(context, g);
+  grpc::Status status =
+      AdminStub(g)->CancelInvocation(&context, request, &response);
+  if (!status.ok()) return ReportRpcError(status, g.address);
+  if (g.json_output) {
+    std::cout << json{{"invocation_id", id}, {"cancelled", true}}.dump()
+              << "\n";
+  } else {
+    std::cout << "cancelled " << id
+              << " (its next await fails with CANCELLED; see describe)\n";
   }
   return kOk;
 }
@@ -511,7 +534,8 @@ int main(int argc, char** argv) {
                    "Do not wait: print the invocation id once it is durable");
   invoke->callback([&] { result = Invoke(g, invoke_args); });
 
-  auto* invocations = app.add_subcommand("invocations", "Inspect invocations");
+  auto* invocations =
+      app.add_subcommand("invocations", "Inspect and steer invocations");
   invocations->require_subcommand(1);
   ListArgs list_args;
   auto* list =
@@ -531,6 +555,13 @@ int main(int argc, char** argv) {
   describe->add_option("id", describe_id, "Invocation id (inv_...)")
       ->required();
   describe->callback([&] { result = DescribeInvocation(g, describe_id); });
+  std::string cancel_id;
+  auto* cancel = invocations->add_subcommand(
+      "cancel",
+      "Cancel an invocation: its next await fails with CANCELLED so it can "
+      "compensate; the calls it waits for are cancelled too");
+  cancel->add_option("id", cancel_id, "Invocation id (inv_...)")->required();
+  cancel->callback([&] { result = CancelInvocation(g, cancel_id); });
 
   auto* services =
       app.add_subcommand("services", "Inspect registered services");

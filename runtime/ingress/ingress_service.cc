@@ -12,6 +12,7 @@
 #include "runtime/common/clock.h"
 #include "runtime/common/status_convert.h"
 #include "runtime/common/status_macros.h"
+#include "runtime/partition/invocation_commands.h"
 
 namespace reprise::ingress {
 namespace {
@@ -363,27 +364,10 @@ grpc::ServerUnaryReactor* IngressService::RejectAwakeable(
 
 void IngressService::AppendIfValid(PartitionId partition, v1::Command command,
                                    grpc::ServerUnaryReactor* reactor,
-                                   Check check) {
-  processors_[partition.value()]->RunAfterApplied(
-      [this, partition, reactor, command = std::move(command),
-       check = std::move(check)](storage::PartitionReader& reader) mutable {
-        if (absl::Status valid = check(reader); !valid.ok()) {
-          FinishWithStatus(reactor, valid);
-          return;
-        }
-        command.set_timestamp_ms(NowMillis());
-        log_.Append(partition, command.SerializeAsString(),
-                    [reactor](absl::StatusOr<Lsn> lsn) {
-                      if (lsn.ok()) {
-                        reactor->Finish(grpc::Status::OK);
-                      } else {
-                        FinishWithStatus(reactor,
-                                         absl::UnavailableError(
-                                             "the completion was not stored: " +
-                                             lsn.status().ToString()));
-                      }
-                    });
-      });
+                                   partition::PartitionProcessor::Check check) {
+  processors_[partition.value()]->AppendIfValid(
+      std::move(command), std::move(check),
+      [reactor](absl::Status status) { FinishWithStatus(reactor, status); });
 }
 
 grpc::ServerUnaryReactor* IngressService::CompleteAwakeable(
@@ -489,6 +473,21 @@ grpc::ServerUnaryReactor* IngressService::ResolvePromise(
                   }
                   return absl::OkStatus();
                 });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* IngressService::Cancel(
+    grpc::CallbackServerContext* context, const v1::AttachRequest* request,
+    v1::CancelResponse* /*response*/) {
+  auto* reactor = context->DefaultReactor();
+  auto id = AttachedId(*request);
+  if (!id.ok()) {
+    FinishWithStatus(reactor, id.status());
+    return reactor;
+  }
+  partition::CancelInvocation(
+      *processors_[PartitionOf(*id).value()], *id,
+      [reactor](absl::Status status) { FinishWithStatus(reactor, status); });
   return reactor;
 }
 

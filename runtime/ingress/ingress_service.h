@@ -12,6 +12,9 @@
 // INVALID_ARGUMENT; a promise completed already -> FAILED_PRECONDITION
 // (with the same race as awakeables).
 //
+// Cancel: an unknown invocation -> NOT_FOUND; a completed one ->
+// FAILED_PRECONDITION.
+//
 // Bad input: unknown service or handler -> NOT_FOUND; a missing or
 // malformed field -> INVALID_ARGUMENT naming it; a payload over the limit ->
 // RESOURCE_EXHAUSTED. A known service with no worker connected is accepted;
@@ -71,6 +74,9 @@ class IngressService final : public v1::Ingress::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::ResolvePromiseRequest* request,
       v1::ResolvePromiseResponse* response) override;
+  grpc::ServerUnaryReactor* Cancel(grpc::CallbackServerContext* context,
+                                   const v1::AttachRequest* request,
+                                   v1::CancelResponse* response) override;
 
  private:
   // Validates `request` (of Send when `send`) and builds the command for a
@@ -80,12 +86,10 @@ class IngressService final : public v1::Ingress::CallbackService {
   PartitionId PartitionOf(const InvocationId& id) const;
   // RESOURCE_EXHAUSTED naming `what` if `bytes` is over the payload limit.
   absl::Status CheckSize(const std::string& bytes, std::string_view what) const;
-  // Appends `command` to `partition` if `check`, run on the partition's
-  // thread after everything durable is applied, passes; answers `reactor`
-  // with the check's error, or once the command is durable.
-  using Check = absl::AnyInvocable<absl::Status(storage::PartitionReader&)>;
+  // PartitionProcessor::AppendIfValid, answering `reactor`.
   void AppendIfValid(PartitionId partition, v1::Command command,
-                     grpc::ServerUnaryReactor* reactor, Check check);
+                     grpc::ServerUnaryReactor* reactor,
+                     partition::PartitionProcessor::Check check);
   // Completes awakeable `awakeable_id` with `result`, after checking on its
   // partition that it exists and is not completed yet (NOT_FOUND,
   // FAILED_PRECONDITION otherwise). Answers once the completion is durable.

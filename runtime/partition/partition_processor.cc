@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "reprise/v1/log.pb.h"
 #include "runtime/common/check.h"
+#include "runtime/common/clock.h"
 #include "runtime/common/logging.h"
 #include "runtime/common/status_macros.h"
 
@@ -74,6 +75,26 @@ void PartitionProcessor::RunAfterApplied(Query query) {
   Lsn after = tail.ok() ? Lsn(tail->value() - 1) : Lsn(0);
   if (tail.ok()) known_tail_ = std::max(known_tail_, *tail);
   queries_.push_back({after, std::move(query)});
+}
+
+void PartitionProcessor::AppendIfValid(v1::Command command, Check check,
+                                       Done done) {
+  RunAfterApplied(
+      [this, command = std::move(command), check = std::move(check),
+       done = std::move(done)](storage::PartitionReader& reader) mutable {
+        if (absl::Status valid = check(reader); !valid.ok()) {
+          done(std::move(valid));
+          return;
+        }
+        command.set_timestamp_ms(NowMillis());
+        log_.Append(partition_, command.SerializeAsString(),
+                    [done = std::move(done)](absl::StatusOr<Lsn> lsn) mutable {
+                      done(lsn.ok() ? absl::OkStatus()
+                                    : absl::UnavailableError(
+                                          "the command was not stored: " +
+                                          lsn.status().ToString()));
+                    });
+      });
 }
 
 absl::StatusOr<size_t> PartitionProcessor::ApplyBatch(

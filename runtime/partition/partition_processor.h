@@ -25,6 +25,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/synchronization/mutex.h"
+#include "reprise/v1/log.pb.h"
 #include "runtime/log/log.h"
 #include "runtime/state_machine/state_machine.h"
 #include "runtime/storage/partition_store.h"
@@ -66,6 +67,15 @@ class PartitionProcessor {
   // Runs `query` on the processor thread once every record that is durable
   // now has been applied: a read that sees all acknowledged writes.
   void RunAfterApplied(Query query);
+
+  // Appends `command` to the partition's log, stamped with the time then,
+  // if `check`, run like a query, passes. `done` gets the check's error,
+  // or OK once the command is durable, or UNAVAILABLE if it could not be
+  // stored. Commands from outside (completions, cancellations) are checked
+  // against the state this way so that bad requests get a clear error.
+  using Check = absl::AnyInvocable<absl::Status(storage::PartitionReader&)>;
+  using Done = absl::AnyInvocable<void(absl::Status)>;
+  void AppendIfValid(v1::Command command, Check check, Done done);
 
   PartitionId partition() const { return partition_; }
 

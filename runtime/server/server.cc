@@ -106,8 +106,8 @@ absl::Status Server::Init() {
   ingress_service_ = std::make_unique<ingress::IngressService>(
       *log_, *registry_, processors, *waiters_,
       ingress::IngressOptions{options_.max_payload_bytes});
-  admin_service_ = std::make_unique<admin::AdminService>(
-      *store_, options_.partitions, *registry_, *invoker_);
+  admin_service_ = std::make_unique<admin::AdminService>(*store_, processors,
+                                                         *registry_, *invoker_);
   // The transport limit leaves room for the request's other fields; the
   // payload limit itself is checked by the ingress with a clear message.
   REPRISE_ASSIGN_OR_RETURN(

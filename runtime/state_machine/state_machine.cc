@@ -50,6 +50,9 @@ absl::Status StateMachine::Apply(const v1::Command& command, Lsn lsn,
       REPRISE_RETURN_IF_ERROR(
           ApplyCompletePromise(command.complete_promise(), now, txn, actions));
       break;
+    case v1::Command::kCancel:
+      REPRISE_RETURN_IF_ERROR(ApplyCancel(command.cancel(), now, txn, actions));
+      break;
     case v1::Command::KIND_NOT_SET:
       // A command kind from a newer version would be a compatibility bug;
       // this version has nothing to apply.

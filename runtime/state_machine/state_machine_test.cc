@@ -871,5 +871,147 @@ TEST_F(StateMachineTest, RunningInvocationCalledAgainAnswersEveryCaller) {
   EXPECT_EQ(out[0]->command.complete_call().result().value(), "done");
 }
 
+// Cancellation: the steps an invocation waits for fail, its callees are
+// cancelled, and one waiting for nothing fails its next such step.
+
+v1::Command Cancel(const InvocationId& id, int64_t ts = 6000) {
+  v1::Command command;
+  command.set_timestamp_ms(ts);
+  command.mutable_cancel()->set_invocation_id(id.ToBytes());
+  return command;
+}
+
+constexpr uint32_t kCancelled =
+    static_cast<uint32_t>(absl::StatusCode::kCancelled);
+
+TEST_F(StateMachineTest, CancelFailsEveryWaitAndCancelsTheCallees) {
+  Apply(Invoke(id_));
+  Apply(Propose(id_, 1, 1, SleepEntry(90000)));
+  auto actions = Apply(Propose(id_, 1, 2, CallEntry("B")));
+  const v1::Command callee_invoke =
+      ActionsOf<OutboxAction>(actions)[0]->command;
+  Apply(Suspend(id_, 1, {1, 2}));
+
+  actions = Apply(Cancel(id_));
+  // The callee is cancelled in turn.
+  auto out = ActionsOf<OutboxAction>(actions);
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_TRUE(out[0]->command.has_cancel());
+  EXPECT_EQ(out[0]->command.cancel().invocation_id(),
+            callee_invoke.invoke().invocation_id());
+  // The caller resumes with both waits failed, and its timer is gone.
+  auto starts = ActionsOf<StartAttemptAction>(actions);
+  ASSERT_EQ(starts.size(), 1u);
+  EXPECT_EQ(starts[0]->attempt, 2u);
+  EXPECT_EQ(starts[0]->journal[1].sleep().failure().code(), kCancelled);
+  EXPECT_EQ(starts[0]->journal[2].call().result().failure().code(), kCancelled);
+  EXPECT_TRUE(Timers().empty());
+  EXPECT_FALSE(Status(id_)->cancellation_pending());
+
+  // The callee, running and waiting for nothing, fails its next wait; the
+  // one after that is a normal step again.
+  const InvocationId callee =
+      InvocationId::FromBytes(callee_invoke.invoke().invocation_id()).value();
+  Apply(callee_invoke);
+  EXPECT_TRUE(CountOf<EntryCompletedAction>(Apply(out[0]->command)) == 0);
+  EXPECT_TRUE(Status(callee)->cancellation_pending());
+  actions = Apply(Propose(callee, 1, 1, SleepEntry(90000)));
+  auto completed = ActionsOf<EntryCompletedAction>(actions);
+  ASSERT_EQ(completed.size(), 1u);
+  EXPECT_EQ(completed[0]->entry.sleep().failure().code(), kCancelled);
+  EXPECT_TRUE(Timers().empty());
+  EXPECT_EQ(CountOf<EntryCompletedAction>(
+                Apply(Propose(callee, 1, 2, SleepEntry(90000)))),
+            0u);
+  EXPECT_EQ(Timers().size(), 1u);
+
+  // The callee's result, arriving late, does not change the cancelled call.
+  actions = Apply(Propose(callee, 1, 3, OutputEntry("late")));
+  const v1::Command result = ActionsOf<OutboxAction>(actions)[0]->command;
+  EXPECT_TRUE(Apply(result).empty());
+  EXPECT_EQ(Journal(id_)[2].call().result().failure().code(), kCancelled);
+}
+
+TEST_F(StateMachineTest, CancelOfARunningAttemptTellsIt) {
+  Apply(Invoke(id_));
+  Apply(Propose(id_, 1, 1, SleepEntry(90000)));
+  auto actions = Apply(Cancel(id_));
+  auto completed = ActionsOf<EntryCompletedAction>(actions);
+  ASSERT_EQ(completed.size(), 1u);
+  EXPECT_EQ(completed[0]->attempt, 1u);
+  EXPECT_EQ(completed[0]->index, 1u);
+  EXPECT_EQ(completed[0]->entry.sleep().failure().code(), kCancelled);
+  EXPECT_EQ(Status(id_)->state(), v1::INVOCATION_STATE_INVOKED);
+  // Compensations may run and complete the invocation as they like.
+  Apply(Propose(id_, 1, 2, RunEntry("refund", "ok")));
+  Apply(Propose(id_, 1, 3, OutputEntry("compensated")));
+  EXPECT_EQ(Status(id_)->result().value(), "compensated");
+}
+
+TEST_F(StateMachineTest, CancelledQueuedInvocationIsSkippedByItsKey) {
+  const InvocationId a{1, 1}, b{1, 2}, c{1, 3};
+  Apply(ObjectInvoke(a, "k"));
+  Apply(ObjectInvoke(b, "k"));
+  Apply(ObjectInvoke(c, "k"));
+  auto actions = Apply(Cancel(b));
+  auto done = ActionsOf<InvocationCompletedAction>(actions);
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0]->result.failure().code(), kCancelled);
+  EXPECT_EQ(Status(b)->state(), v1::INVOCATION_STATE_COMPLETED);
+  actions = Apply(Propose(a, 1, 1, OutputEntry("1")));
+  auto starts = ActionsOf<StartAttemptAction>(actions);
+  ASSERT_EQ(starts.size(), 1u);
+  EXPECT_EQ(starts[0]->invocation_id, c);
+  Apply(Cancel(c));
+  // c held the key: cancelling it (running, waiting for nothing) leaves it
+  // running until it completes, then the key is free.
+  EXPECT_EQ(Status(c)->state(), v1::INVOCATION_STATE_INVOKED);
+  Apply(Propose(c, 1, 1, OutputEntry("3")));
+  EXPECT_EQ(CountOf<StartAttemptAction>(Apply(ObjectInvoke({1, 4}, "k"))), 1u);
+}
+
+TEST_F(StateMachineTest, CancelledScheduledInvocationNeverStarts) {
+  v1::Command invoke = Invoke(id_, 1000);
+  invoke.mutable_invoke()->set_invoke_at_ms(4000);
+  auto actions = Apply(invoke);
+  const RegisterTimerAction start = *ActionsOf<RegisterTimerAction>(actions)[0];
+  EXPECT_EQ(CountOf<InvocationCompletedAction>(Apply(Cancel(id_, 2000))), 1u);
+  EXPECT_TRUE(Timers().empty());
+  EXPECT_TRUE(Apply(Fire(id_, start.index, 4001, start.wake_up_at_ms)).empty());
+  EXPECT_EQ(Status(id_)->result().failure().code(), kCancelled);
+}
+
+TEST_F(StateMachineTest, CancelOfACompletedInvocationChangesNothing) {
+  Apply(Invoke(id_));
+  Apply(Output(id_, 1, "done"));
+  EXPECT_TRUE(Apply(Cancel(id_)).empty());
+  EXPECT_EQ(Status(id_)->result().value(), "done");
+}
+
+TEST_F(StateMachineTest, CancelResumesAPausedInvocation) {
+  Apply(Invoke(id_));
+  Apply(Failed(id_, 1, Policy(1), 3000));
+  EXPECT_EQ(Status(id_)->state(), v1::INVOCATION_STATE_PAUSED);
+  auto actions = Apply(Cancel(id_));
+  EXPECT_EQ(CountOf<StartAttemptAction>(actions), 1u);
+  EXPECT_TRUE(Status(id_)->cancellation_pending());
+}
+
+TEST_F(StateMachineTest, CancelStopsWaitingForAPromise) {
+  const InvocationId run{1, 1};
+  Apply(WorkflowInvoke(run, "run", v1::HANDLER_TYPE_WORKFLOW));
+  Apply(Propose(run, 1, 1, PromiseEntry(false)));
+  Apply(Cancel(run));
+  EXPECT_EQ(Journal(run)[1].get_promise().result().failure().code(),
+            kCancelled);
+  v1::Target workflow;
+  workflow.set_service("Signup");
+  workflow.set_key("ada");
+  EXPECT_TRUE(store_->Reader(kPartition)
+                  ->GetPromiseWaiters(workflow, "confirmed")
+                  .value()
+                  .empty());
+}
+
 }  // namespace
 }  // namespace reprise::state_machine

@@ -18,24 +18,25 @@ absl::Status ReleaseKey(const InvocationId& id,
   if (!lock.has_value() || lock->holder() != id.ToBytes()) {
     return absl::OkStatus();
   }
-  if (lock->inbox_head() == lock->next_inbox_seq()) {
-    txn.DeleteKeyLock(object);
-    return absl::OkStatus();
+  // Rows of invocations cancelled while queued are passed over.
+  while (lock->inbox_head() != lock->next_inbox_seq()) {
+    const uint64_t seq = lock->inbox_head();
+    REPRISE_ASSIGN_OR_RETURN(auto next, txn.GetQueued(object, seq));
+    if (!next.has_value()) {
+      return absl::DataLossError("a key's inbox misses its head entry");
+    }
+    txn.DeleteQueued(object, seq);
+    lock->set_inbox_head(seq + 1);
+    REPRISE_ASSIGN_OR_RETURN(auto queued, txn.GetInvocationStatus(*next));
+    if (!queued.has_value() || queued->state() != v1::INVOCATION_STATE_QUEUED) {
+      continue;
+    }
+    lock->set_holder(next->ToBytes());
+    txn.PutKeyLock(object, *lock);
+    return StartNextAttempt(*next, *queued, now_ms, 0, txn, actions);
   }
-  const uint64_t seq = lock->inbox_head();
-  REPRISE_ASSIGN_OR_RETURN(auto next, txn.GetQueued(object, seq));
-  if (!next.has_value()) {
-    return absl::DataLossError("a key's inbox misses its head entry");
-  }
-  REPRISE_ASSIGN_OR_RETURN(auto queued, txn.GetInvocationStatus(*next));
-  if (!queued.has_value() || queued->state() != v1::INVOCATION_STATE_QUEUED) {
-    return absl::DataLossError("a key's inbox names an invocation not queued");
-  }
-  txn.DeleteQueued(object, seq);
-  lock->set_inbox_head(seq + 1);
-  lock->set_holder(next->ToBytes());
-  txn.PutKeyLock(object, *lock);
-  return StartNextAttempt(*next, *queued, now_ms, 0, txn, actions);
+  txn.DeleteKeyLock(object);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -141,6 +142,34 @@ absl::Status StartInvocation(const InvocationId& id,
 bool CompletesLater(const v1::JournalEntry& entry) {
   return entry.has_sleep() || entry.has_call() || entry.has_awakeable() ||
          entry.has_get_promise();
+}
+
+v1::Result CancelledResult() {
+  v1::Result result;
+  result.mutable_failure()->set_code(
+      static_cast<uint32_t>(absl::StatusCode::kCancelled));
+  result.mutable_failure()->set_message("the invocation was cancelled");
+  return result;
+}
+
+void SetCancelled(v1::JournalEntry& entry) {
+  v1::Result cancelled = CancelledResult();
+  switch (entry.kind_case()) {
+    case v1::JournalEntry::kSleep:
+      *entry.mutable_sleep()->mutable_failure() = cancelled.failure();
+      break;
+    case v1::JournalEntry::kCall:
+      *entry.mutable_call()->mutable_result() = std::move(cancelled);
+      break;
+    case v1::JournalEntry::kAwakeable:
+      *entry.mutable_awakeable()->mutable_result() = std::move(cancelled);
+      break;
+    case v1::JournalEntry::kGetPromise:
+      *entry.mutable_get_promise()->mutable_result() = std::move(cancelled);
+      break;
+    default:
+      break;
+  }
 }
 
 absl::Status CompleteEntry(const InvocationId& id, v1::InvocationStatus& status,

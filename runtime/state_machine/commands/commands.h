@@ -54,6 +54,10 @@ absl::StatusOr<bool> CompletePromise(const v1::Target& workflow,
                                      int64_t now_ms, storage::Transaction& txn,
                                      std::vector<Action>& actions);
 
+absl::Status ApplyCancel(const v1::CancelCommand& command, int64_t now_ms,
+                         storage::Transaction& txn,
+                         std::vector<Action>& actions);
+
 absl::Status ApplyTruncateOutbox(const v1::TruncateOutboxCommand& command,
                                  storage::Transaction& txn);
 
@@ -115,6 +119,12 @@ absl::Status StartInvocation(const InvocationId& id,
 // Entry kinds that complete after they are journaled, and which an
 // attempt can wait for.
 bool CompletesLater(const v1::JournalEntry& entry);
+
+// The failure a cancelled invocation, and each step it was waiting for,
+// completes with: CANCELLED.
+v1::Result CancelledResult();
+// Gives `entry`, one that CompletesLater, the cancellation failure.
+void SetCancelled(v1::JournalEntry& entry);
 
 // Journals `entry`, now complete, at `index`: a running attempt is told, a
 // suspended invocation waiting for it resumes, a paused one only records

@@ -4,8 +4,9 @@
 // changes the state table in the same batch, so exactly once; a state read
 // the worker could not answer is answered here; a call or send puts the
 // callee's invoke in the outbox; a promise entry reads or completes the
-// workflow's promise; an output entry completes the invocation. The worker
-// gets one ack for the batch.
+// workflow's promise; an output entry completes the invocation. A
+// cancellation waiting for a step that completes later fails that step at
+// once. The worker gets one ack for the batch.
 #include <optional>
 
 #include "runtime/common/status_macros.h"
@@ -227,18 +228,28 @@ absl::Status ApplyProposeEntry(const v1::ProposeEntryCommand& command,
       return CompleteInvocation(id, status, entry.output().result(), now_ms,
                                 txn, actions);
     }
-    REPRISE_ASSIGN_OR_RETURN(bool resolved,
-                             ApplyState(status.target(), entry, txn));
-    REPRISE_ASSIGN_OR_RETURN(bool failed_call,
-                             ApplyCallOrSend(id, status.created_at_ms(), index,
-                                             entry, now_ms, txn, actions));
-    REPRISE_ASSIGN_OR_RETURN(
-        bool promise,
-        ApplyPromise(id, index, status.target(), entry, now_ms, txn, actions));
-    resolved = resolved || failed_call || promise;
+    bool resolved = false;
+    // (A call the invoker already failed waits for nothing.)
+    if (status.cancellation_pending() && CompletesLater(entry) &&
+        !(entry.has_call() && entry.call().has_result())) {
+      // The cancellation is delivered: this step fails without effect.
+      SetCancelled(entry);
+      status.set_cancellation_pending(false);
+      resolved = true;
+    } else {
+      REPRISE_ASSIGN_OR_RETURN(bool state,
+                               ApplyState(status.target(), entry, txn));
+      REPRISE_ASSIGN_OR_RETURN(
+          bool failed_call, ApplyCallOrSend(id, status.created_at_ms(), index,
+                                            entry, now_ms, txn, actions));
+      REPRISE_ASSIGN_OR_RETURN(
+          bool promise, ApplyPromise(id, index, status.target(), entry, now_ms,
+                                     txn, actions));
+      resolved = state || failed_call || promise;
+    }
     if (resolved) entry.set_completed_at_ms(now_ms);
     txn.PutJournalEntry(id, index, entry);
-    if (entry.has_sleep()) {
+    if (entry.has_sleep() && !resolved) {
       storage::Timer timer{entry.sleep().wake_up_at_ms(), id, index};
       txn.PutTimer(timer);
       actions.push_back(RegisterTimerAction{id, index, timer.wake_up_at_ms});

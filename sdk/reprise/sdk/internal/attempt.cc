@@ -333,7 +333,35 @@ uint32_t Attempt::TimerStep(std::string_view name, absl::Duration duration) {
   });
 }
 
-void Attempt::AwaitEntry(uint32_t index) { WaitAnyComplete({index}); }
+void Attempt::AwaitEntry(uint32_t index) {
+  WaitAnyComplete({index});
+  ThrowIfCancelled(index);
+}
+
+void Attempt::ThrowIfCancelled(uint32_t index) {
+  absl::Status cancelled;
+  {
+    absl::MutexLock lock(&mu_);
+    const v1::JournalEntry& entry = journal_[index];
+    const v1::Failure* failure = nullptr;
+    if (entry.has_sleep()) {
+      failure = &entry.sleep().failure();
+    } else if (entry.has_call()) {
+      failure = &entry.call().result().failure();
+    } else if (entry.has_awakeable()) {
+      failure = &entry.awakeable().result().failure();
+    } else if (entry.has_get_promise()) {
+      failure = &entry.get_promise().result().failure();
+    }
+    if (failure == nullptr ||
+        failure->code() !=
+            static_cast<uint32_t>(absl::StatusCode::kCancelled)) {
+      return;
+    }
+    cancelled = absl::CancelledError(failure->message());
+  }
+  throw TerminalError(std::move(cancelled));
+}
 
 size_t Attempt::WaitAnyComplete(const std::vector<uint32_t>& indexes) {
   v1::WorkerMessage suspend;
@@ -383,6 +411,7 @@ size_t Attempt::WaitAnyComplete(const std::vector<uint32_t>& indexes) {
 size_t Attempt::SelectStep(const std::vector<uint32_t>& indexes) {
   if (indexes.empty()) throw std::logic_error("AwaitAny of no futures");
   uint32_t index;
+  std::optional<size_t> replayed;
   {
     absl::MutexLock lock(&mu_);
     index = NextStep(v1::JournalEntry::kSelect, "");
@@ -404,8 +433,12 @@ size_t Attempt::SelectStep(const std::vector<uint32_t>& indexes) {
                                    "chose position %d of %d",
                                    index, recorded.chosen(), indexes.size())};
       }
-      return recorded.chosen();
+      replayed = recorded.chosen();
     }
+  }
+  if (replayed.has_value()) {
+    ThrowIfCancelled(indexes[*replayed]);
+    return *replayed;
   }
   const size_t chosen = WaitAnyComplete(indexes);
   v1::WorkerMessage proposal;
@@ -422,6 +455,7 @@ size_t Attempt::SelectStep(const std::vector<uint32_t>& indexes) {
   // The handler branches on the choice: it must be durable first, or a
   // replay could choose another branch after the first had effects.
   WaitDurable(index);
+  ThrowIfCancelled(indexes[chosen]);
   return chosen;
 }
 
@@ -449,7 +483,7 @@ uint32_t Attempt::CallStep(v1::Target target, std::string parameter) {
 }
 
 absl::StatusOr<std::string> Attempt::AwaitResult(uint32_t index) {
-  AwaitEntry(index);
+  WaitAnyComplete({index});
   absl::MutexLock lock(&mu_);
   const v1::JournalEntry& entry = journal_[index];
   if (entry.has_call()) return FromResult(entry.call().result());

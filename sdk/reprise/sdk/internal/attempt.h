@@ -71,11 +71,14 @@ class Attempt {
                                       const Context::RunFunction& fn,
                                       const RunOptions& options);
   uint32_t TimerStep(std::string_view name, absl::Duration duration);
+  // Waits until entry `index` completes; throws TerminalError (CANCELLED)
+  // if the invocation's cancellation completed it.
   void AwaitEntry(uint32_t index);
   // Waits (or suspends) until one of the entries at `indexes` completes;
   // returns its position. Not a step: nothing is journaled.
   size_t WaitAnyComplete(const std::vector<uint32_t>& indexes);
-  // The AwaitAny step: WaitAnyComplete, with the choice journaled.
+  // The AwaitAny step: WaitAnyComplete, with the choice journaled; throws
+  // as AwaitEntry if the chosen entry was cancelled.
   size_t SelectStep(const std::vector<uint32_t>& indexes);
   absl::Time NowStep();
   // Returns the call's journal index.
@@ -116,6 +119,9 @@ class Attempt {
   v1::WorkerMessage Propose(v1::JournalEntry entry)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ThrowIfEnded() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Throws TerminalError (CANCELLED) if entry `index` completed with the
+  // runtime's cancellation failure.
+  void ThrowIfCancelled(uint32_t index) ABSL_LOCKS_EXCLUDED(mu_);
   // Throws TerminalError unless the handler may read (or write) state.
   void CheckStateAccess(bool write) const;
   // Throws TerminalError unless the handler belongs to a workflow.

@@ -8,6 +8,7 @@
 
 #include "absl/time/clock.h"
 #include "reprise/sdk/json.h"
+#include "reprise/sdk/saga.h"
 
 namespace reprise::sdk::internal {
 namespace {
@@ -674,6 +675,127 @@ TEST(AttemptTest, PromiseFutureRacesInAwaitAny) {
   ASSERT_EQ(sent.size(), 2u);
   EXPECT_EQ(sent[0].propose().entries(0).select().chosen(), 0u);
   EXPECT_EQ(sent[1].propose().entries(0).output().result().value(), "yes");
+}
+
+// Cancellation arrives as the runtime's failure of a step the handler
+// waits for; a Saga compensates for it.
+
+v1::Failure CancelledFailure() {
+  v1::Failure failure;
+  failure.set_code(static_cast<uint32_t>(absl::StatusCode::kCancelled));
+  failure.set_message("the invocation was cancelled");
+  return failure;
+}
+
+TEST(AttemptTest, CancelledSleepThrowsACancellation) {
+  v1::JournalEntry nap = Sleep(absl::ToUnixMillis(absl::Now()), true);
+  nap.set_name("nap");
+  *nap.mutable_sleep()->mutable_failure() = CancelledFailure();
+  int after = 0;
+  auto sent = Replay(Start({Input(""), nap}), SleepThenReply(&after));
+  EXPECT_EQ(after, 0);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].propose().entries(0).output().result().failure().code(),
+            static_cast<uint32_t>(absl::StatusCode::kCancelled));
+}
+
+TEST(AttemptTest, AwaitAnyThrowsWhenTheCancellationWins) {
+  const int64_t later = absl::ToUnixMillis(absl::Now() + absl::Hours(1));
+  v1::JournalEntry cancelled = Sleep(later, true);
+  *cancelled.mutable_sleep()->mutable_failure() = CancelledFailure();
+  auto sent =
+      Replay(Start({Input(""), Sleep(later, false), cancelled}), RaceTimers);
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].propose().entries(0).select().chosen(), 1u);
+  EXPECT_EQ(sent[1].propose().entries(0).output().result().failure().code(),
+            static_cast<uint32_t>(absl::StatusCode::kCancelled));
+}
+
+v1::JournalEntry RunResult(std::string name, std::string value) {
+  v1::JournalEntry e;
+  e.set_name(std::move(name));
+  e.mutable_run()->mutable_result()->set_value(std::move(value));
+  return e;
+}
+
+// Reserves, then calls Payments with both compensations registered.
+Handler Checkout(std::vector<std::string>* effects) {
+  return [effects](Context& ctx,
+                   const std::string&) -> absl::StatusOr<std::string> {
+    Saga saga(ctx);
+    return saga.Run([&]() -> absl::StatusOr<std::string> {
+      auto hold = ctx.Run("reserve", [&]() -> absl::StatusOr<std::string> {
+        effects->push_back("reserve");
+        return "hold-1";
+      });
+      if (!hold.ok()) return hold.status();
+      saga.Add("release", [effects, hold = *hold] {
+        effects->push_back("release " + hold);
+        return std::string("released");
+      });
+      saga.Add("refund", [effects] {
+        effects->push_back("refund");
+        return std::string("refunded");
+      });
+      return ctx.Call("Payments", "charge", "order");
+    });
+  };
+}
+
+TEST(AttemptTest, SagaCompensatesInReverseWhenACallIsCancelled) {
+  v1::JournalEntry call;
+  call.set_name("Payments/charge");
+  call.mutable_call()->mutable_target()->set_service("Payments");
+  call.mutable_call()->mutable_target()->set_handler("charge");
+  *call.mutable_call()->mutable_result()->mutable_failure() =
+      CancelledFailure();
+  call.set_completed_at_ms(1);
+  std::vector<std::string> effects;
+  auto sent = Replay(Start({Input(""), RunResult("reserve", "hold-1"), call}),
+                     Checkout(&effects));
+  // The reservation was replayed; the compensations ran newest first, each
+  // a step, and the invocation failed with the cancellation.
+  EXPECT_EQ(effects, (std::vector<std::string>{"refund", "release hold-1"}));
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[0].propose().entries(0).name(), "refund");
+  EXPECT_EQ(sent[1].propose().entries(0).name(), "release");
+  EXPECT_EQ(sent[2].propose().entries(0).output().result().failure().code(),
+            static_cast<uint32_t>(absl::StatusCode::kCancelled));
+
+  // A retry after the first compensation was durable runs only the rest.
+  effects.clear();
+  sent = Replay(Start({Input(""), RunResult("reserve", "hold-1"), call,
+                       RunResult("refund", "refunded")}),
+                Checkout(&effects));
+  EXPECT_EQ(effects, (std::vector<std::string>{"release hold-1"}));
+  ASSERT_EQ(sent.size(), 2u);
+}
+
+TEST(AttemptTest, SagaDoesNotCompensateSuccessOrRetryableFailures) {
+  v1::JournalEntry call;
+  call.set_name("Payments/charge");
+  call.mutable_call()->mutable_target()->set_service("Payments");
+  call.mutable_call()->mutable_target()->set_handler("charge");
+  call.mutable_call()->mutable_result()->set_value("paid");
+  call.set_completed_at_ms(1);
+  std::vector<std::string> effects;
+  auto sent = Replay(Start({Input(""), RunResult("reserve", "hold-1"), call}),
+                     Checkout(&effects));
+  EXPECT_TRUE(effects.empty());
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].propose().entries(0).output().result().value(), "paid");
+
+  sent = Replay(
+      Start({Input("")}),
+      [](Context& ctx, const std::string&) -> absl::StatusOr<std::string> {
+        Saga saga(ctx);
+        return saga.Run([&]() -> absl::StatusOr<std::string> {
+          saga.Add("undo", [] { return std::string("undone"); });
+          throw std::runtime_error("database unreachable");
+        });
+      });
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_TRUE(sent[0].has_attempt_failed());
 }
 
 }  // namespace
