@@ -210,6 +210,9 @@ absl::Status AdminService::DoDescribe(
       case v1::JournalEntry::kSleep:
         view->set_kind("sleep");
         view->set_time_ms(entry.sleep().wake_up_at_ms());
+        if (entry.sleep().has_failure()) {
+          *view->mutable_result()->mutable_failure() = entry.sleep().failure();
+        }
         break;
       case v1::JournalEntry::kNow:
         view->set_kind("now");

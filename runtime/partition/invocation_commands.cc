@@ -24,6 +24,12 @@ void CancelInvocation(PartitionProcessor& processor, const InvocationId& id,
               id.ToString(),
               status->result().has_failure() ? "failed" : "succeeded"));
         }
+        if (status->cancelled()) {
+          return absl::FailedPreconditionError(absl::StrFormat(
+              "invocation %s was cancelled already (its handler may be "
+              "running its compensations)",
+              id.ToString()));
+        }
         return absl::OkStatus();
       },
       std::move(done));

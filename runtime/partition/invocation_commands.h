@@ -14,8 +14,8 @@ namespace reprise::partition {
 
 // Cancels invocation `id`, whose partition `processor` owns (log.proto,
 // CancelCommand). `done` gets NOT_FOUND for an unknown invocation,
-// FAILED_PRECONDITION for a completed one, or OK once the cancellation is
-// durable.
+// FAILED_PRECONDITION for a completed one or one cancelled before, or OK
+// once the cancellation is durable.
 void CancelInvocation(PartitionProcessor& processor, const InvocationId& id,
                       PartitionProcessor::Done done);
 

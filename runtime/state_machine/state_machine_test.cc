@@ -920,6 +920,10 @@ TEST_F(StateMachineTest, CancelFailsEveryWaitAndCancelsTheCallees) {
   ASSERT_EQ(completed.size(), 1u);
   EXPECT_EQ(completed[0]->entry.sleep().failure().code(), kCancelled);
   EXPECT_TRUE(Timers().empty());
+  // A redelivered cancellation changes nothing: the next wait (say, a
+  // compensation's) is a normal step again.
+  Apply(out[0]->command);
+  EXPECT_FALSE(Status(callee)->cancellation_pending());
   EXPECT_EQ(CountOf<EntryCompletedAction>(
                 Apply(Propose(callee, 1, 2, SleepEntry(90000)))),
             0u);

@@ -6,7 +6,7 @@
 // cancellation waits in its status for the next step that would wait
 // (propose_entry_command). A suspended or paused invocation resumes, so
 // its handler sees the failure and compensates. Cancelling a completed or
-// unknown invocation changes nothing.
+// unknown invocation, or one cancelled before, changes nothing.
 #include "runtime/common/status_macros.h"
 #include "runtime/state_machine/commands/commands.h"
 
@@ -18,7 +18,8 @@ absl::Status ApplyCancel(const v1::CancelCommand& command, int64_t now_ms,
   auto id = InvocationId::FromBytes(command.invocation_id());
   if (!id.ok()) return absl::OkStatus();
   REPRISE_ASSIGN_OR_RETURN(auto status, txn.GetInvocationStatus(*id));
-  if (!status.has_value()) return absl::OkStatus();
+  if (!status.has_value() || status->cancelled()) return absl::OkStatus();
+  status->set_cancelled(true);
   switch (status->state()) {
     case v1::INVOCATION_STATE_COMPLETED:
       return absl::OkStatus();

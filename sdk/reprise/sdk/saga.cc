@@ -10,6 +10,16 @@ void Saga::Add(std::string name, Context::RunFunction undo,
       {std::move(name), std::move(undo), std::move(options)});
 }
 
+void Saga::AddCall(std::string service, std::string handler,
+                   std::string parameter, std::string key) {
+  compensations_.push_back({std::move(service),
+                            nullptr,
+                            {},
+                            std::move(handler),
+                            std::move(parameter),
+                            std::move(key)});
+}
+
 absl::StatusOr<std::string> Saga::Run(
     absl::FunctionRef<absl::StatusOr<std::string>()> body) {
   absl::Status failure;
@@ -33,10 +43,13 @@ absl::Status Saga::Compensate() {
   while (!compensations_.empty()) {
     Compensation c = std::move(compensations_.back());
     compensations_.pop_back();
-    absl::StatusOr<std::string> done = ctx_.Run(c.name, c.undo, c.options);
+    absl::StatusOr<std::string> done =
+        c.undo ? ctx_.Run(c.name, c.undo, c.options)
+               : ctx_.Call(c.name, c.handler, std::move(c.parameter), c.key);
     if (!done.ok() && first.ok()) {
+      const std::string what = c.undo ? c.name : c.name + "/" + c.handler;
       first = absl::Status(done.status().code(),
-                           absl::StrCat("compensation '", c.name,
+                           absl::StrCat("compensation '", what,
                                         "' failed: ", done.status().message()));
     }
   }

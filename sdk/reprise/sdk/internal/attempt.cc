@@ -242,6 +242,10 @@ void Attempt::Defer(v1::JournalEntry entry) {
 
 v1::WorkerMessage Attempt::Propose(v1::JournalEntry entry) {
   Defer(std::move(entry));
+  return ProposeUnsent();
+}
+
+v1::WorkerMessage Attempt::ProposeUnsent() {
   v1::WorkerMessage message;
   auto* propose = message.mutable_propose();
   propose->set_invocation_id(start_.invocation_id());
@@ -364,6 +368,7 @@ void Attempt::ThrowIfCancelled(uint32_t index) {
 }
 
 size_t Attempt::WaitAnyComplete(const std::vector<uint32_t>& indexes) {
+  std::optional<v1::WorkerMessage> flush;
   v1::WorkerMessage suspend;
   {
     absl::MutexLock lock(&mu_);
@@ -399,11 +404,15 @@ size_t Attempt::WaitAnyComplete(const std::vector<uint32_t>& indexes) {
     ThrowIfEnded();
     if (found < indexes.size()) return found;
     ended_ = true;
+    // Deferred steps (state writes, sends) go first, so that they are not
+    // lost with the attempt: a suspension may last days.
+    if (sent_ < journal_.size()) flush = ProposeUnsent();
     auto* out = suspend.mutable_suspend();
     out->set_invocation_id(start_.invocation_id());
     out->set_attempt(start_.attempt());
     for (uint32_t index : indexes) out->add_waiting_on(index);
   }
+  if (flush.has_value()) send_(*std::move(flush));
   send_(std::move(suspend));
   throw AttemptEnded{};
 }

@@ -118,6 +118,8 @@ class Attempt {
   // Appends `entry` and returns the proposal of every entry not sent yet.
   v1::WorkerMessage Propose(v1::JournalEntry entry)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The proposal of every entry not sent yet.
+  v1::WorkerMessage ProposeUnsent() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ThrowIfEnded() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Throws TerminalError (CANCELLED) if entry `index` completed with the
   // runtime's cancellation failure.

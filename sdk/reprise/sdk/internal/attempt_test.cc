@@ -798,5 +798,23 @@ TEST(AttemptTest, SagaDoesNotCompensateSuccessOrRetryableFailures) {
   EXPECT_TRUE(sent[0].has_attempt_failed());
 }
 
+// A state write after the last proposal, before a long wait, is visible
+// during the wait: the suspension proposes it first.
+TEST(AttemptTest, SuspensionProposesDeferredStepsFirst) {
+  auto sent = Replay(
+      Start({Input("")}),
+      [](Context& ctx, const std::string&) -> absl::StatusOr<std::string> {
+        DurableFuture timer = ctx.Timer(absl::Hours(1), "t");
+        ctx.Set("phase", "waiting");
+        ctx.Await(timer);
+        return "awake";
+      },
+      StateAccess::kReadWrite);
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_TRUE(sent[0].propose().entries(0).has_sleep());
+  EXPECT_EQ(sent[1].propose().entries(0).set_state().value(), "waiting");
+  EXPECT_TRUE(sent[2].has_suspend());
+}
+
 }  // namespace
 }  // namespace reprise::sdk::internal
