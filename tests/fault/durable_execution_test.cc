@@ -11,6 +11,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -240,6 +241,66 @@ TEST_F(DurableExecutionTest, WorkflowsSurviveKillingBoth) {
     RestartRuntime();
     StartWorker();
   });
+}
+
+// Sagas compensating while the worker and the runtime are killed: every
+// compensation runs, newest first, and none runs again once its step is
+// durable (an execution that starts after the journal entry was appended).
+TEST_F(DurableExecutionTest, SagaCompensationsRunOnceAcrossKills) {
+  constexpr int kSagas = 50;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kSagas; ++i) {
+    ids.push_back(Send("Saga", "book", ""));
+    ASSERT_FALSE(ids.back().empty());
+  }
+  std::mt19937 random(std::random_device{}());
+  for (int k = 0; k < 3; ++k) {
+    absl::SleepFor(absl::Milliseconds(100 + random() % 300));
+    worker_->Kill(SIGKILL);
+    RestartRuntime();
+    StartWorker();
+  }
+  auto results = AttachAll(ids);
+  // (id, step) -> (nonce, start ms) of each execution of its undo.
+  absl::flat_hash_map<std::string, std::vector<std::pair<std::string, int64_t>>>
+      undos;
+  for (const auto& f : EffectLines()) {
+    ASSERT_EQ(f.size(), 5u);
+    ASSERT_EQ(f[0], "UNDO");
+    int64_t at = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(f[4], &at));
+    undos[f[1] + "/" + f[2]].emplace_back(f[3], at);
+  }
+  int re_executed = 0;
+  for (const auto& id : ids) {
+    EXPECT_EQ(results[id].failure().code(),
+              static_cast<uint32_t>(absl::StatusCode::kAborted))
+        << id << ": " << results[id].DebugString();
+    EXPECT_EQ(results[id].failure().message(), "declined");
+    v1::InvocationDescription d = Describe(id);
+    std::vector<std::string> names;
+    for (const auto& e : d.journal()) {
+      if (e.kind() != "run") continue;
+      names.push_back(e.name());
+      if (e.name().rfind("undo-", 0) != 0) continue;
+      const auto& executions = undos[id + "/" + e.name().substr(5)];
+      bool journaled_ran = false;
+      for (const auto& [nonce, at] : executions) {
+        journaled_ran = journaled_ran || nonce == e.result().value();
+        EXPECT_LE(at, e.appended_at_ms())
+            << id << " " << e.name() << " ran again after it was durable";
+      }
+      EXPECT_TRUE(journaled_ran) << id << " " << e.name();
+      if (executions.size() > 1) ++re_executed;
+    }
+    EXPECT_THAT(names, ::testing::ElementsAre("do-1", "do-2", "do-3", "undo-3",
+                                              "undo-2", "undo-1"))
+        << id;
+  }
+  std::printf(
+      "%d of %d compensations ran more than once (never after their "
+      "step was durable)\n",
+      re_executed, kSagas * 3);
 }
 
 TEST_F(DurableExecutionTest, SleepsFireOnceAcrossARuntimeRestart) {

@@ -31,6 +31,11 @@
 //                  "rejected:<status>".
 //   Approval/race  races an awakeable with a timer of <input> ms; returns
 //                  "timed out" or the payload.
+//   Saga/book      3 `run` steps "do-<n>" (--step-ms each), registering
+//                  compensation "undo-<n>" after each; then fails with
+//                  ABORTED "declined", so the saga runs undo-3..1. Each
+//                  undo writes "UNDO <id> <n> <nonce> <unix ms>" as it
+//                  starts and returns the nonce.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -42,6 +47,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "reprise/sdk/saga.h"
 #include "reprise/sdk/worker.h"
 
 namespace {
@@ -237,5 +243,31 @@ int main(int argc, char** argv) {
                    }
                    return ctx.Await(approval.future);
                  }));
+  worker.Add(reprise::sdk::ServiceDefinition::Service("Saga").Handler(
+      "book", [step_ms](Context& ctx, const std::string&) -> Result {
+        const std::string id = ctx.invocation_id();
+        reprise::sdk::Saga saga(ctx);
+        return saga.Run([&]() -> Result {
+          for (int step = 1; step <= 3; ++step) {
+            Result done =
+                ctx.Run(absl::StrFormat("do-%d", step), [&]() -> Result {
+                  std::this_thread::sleep_for(
+                      std::chrono::milliseconds(step_ms));
+                  return std::string("done");
+                });
+            if (!done.ok()) return done;
+            saga.Add(absl::StrFormat("undo-%d", step), [id, step, step_ms] {
+              const std::string nonce = absl::StrFormat(
+                  "%016x", std::random_device()() * 4294967296ull +
+                               std::random_device()());
+              Record(absl::StrFormat("UNDO %s %d %s %d", id, step, nonce,
+                                     absl::ToUnixMillis(absl::Now())));
+              std::this_thread::sleep_for(std::chrono::milliseconds(step_ms));
+              return Result(nonce);
+            });
+          }
+          return absl::AbortedError("declined");
+        });
+      }));
   return worker.Run().ok() ? 0 : 1;
 }
