@@ -33,7 +33,8 @@
 //                  "timed out" or the payload.
 //   Saga/book      3 `run` steps "do-<n>" (--step-ms each), registering
 //                  compensation "undo-<n>" after each; then fails with
-//                  ABORTED "declined", so the saga runs undo-3..1. Each
+//                  ABORTED "declined" (input "wait": sleeps an hour first,
+//                  to be cancelled), so the saga runs undo-3..1. Each
 //                  undo writes "UNDO <id> <n> <nonce> <unix ms>" as it
 //                  starts and returns the nonce.
 #include <fcntl.h>
@@ -244,7 +245,7 @@ int main(int argc, char** argv) {
                    return ctx.Await(approval.future);
                  }));
   worker.Add(reprise::sdk::ServiceDefinition::Service("Saga").Handler(
-      "book", [step_ms](Context& ctx, const std::string&) -> Result {
+      "book", [step_ms](Context& ctx, const std::string& input) -> Result {
         const std::string id = ctx.invocation_id();
         reprise::sdk::Saga saga(ctx);
         return saga.Run([&]() -> Result {
@@ -266,6 +267,8 @@ int main(int argc, char** argv) {
               return Result(nonce);
             });
           }
+          // Waits to be cancelled, which fails the sleep.
+          if (input == "wait") ctx.Sleep(absl::Hours(1), "wait");
           return absl::AbortedError("declined");
         });
       }));
