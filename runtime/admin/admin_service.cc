@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -365,22 +366,116 @@ grpc::ServerUnaryReactor* AdminService::ListServices(
   return reactor;
 }
 
-grpc::ServerUnaryReactor* AdminService::CancelInvocation(
-    grpc::CallbackServerContext* context,
-    const v1::CancelInvocationRequest* request,
-    v1::CancelInvocationResponse* /*response*/) {
+grpc::ServerUnaryReactor* AdminService::Control(
+    grpc::CallbackServerContext* context, const std::string& invocation_id,
+    v1::Command command, SetId set_id, v1::ControlResponse* response) {
   auto* reactor = context->DefaultReactor();
-  auto id = InvocationId::Parse(request->invocation_id());
+  auto id = InvocationId::Parse(invocation_id);
   if (!id.ok()) {
     reactor->Finish(ToGrpcStatus(id.status()));
     return reactor;
   }
+  set_id(command, id->ToBytes());
+  if (response->invocation_id().empty()) {
+    response->set_invocation_id(id->ToString());
+  }
   PartitionId partition = PartitionForKey(id->partition_key(), partitions_);
-  partition::CancelInvocation(*processors_[partition.value()], *id,
-                              [reactor](absl::Status status) {
-                                reactor->Finish(ToGrpcStatus(status));
-                              });
+  partition::AppendControl(*processors_[partition.value()], *id,
+                           std::move(command), [reactor](absl::Status status) {
+                             reactor->Finish(ToGrpcStatus(status));
+                           });
   return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminService::CancelInvocation(
+    grpc::CallbackServerContext* context, const v1::InvocationRequest* request,
+    v1::ControlResponse* response) {
+  return Control(
+      context, request->invocation_id(), v1::Command(),
+      [](v1::Command& c, std::string id) {
+        c.mutable_cancel()->set_invocation_id(std::move(id));
+      },
+      response);
+}
+
+grpc::ServerUnaryReactor* AdminService::PauseInvocation(
+    grpc::CallbackServerContext* context, const v1::InvocationRequest* request,
+    v1::ControlResponse* response) {
+  return Control(
+      context, request->invocation_id(), v1::Command(),
+      [](v1::Command& c, std::string id) {
+        c.mutable_pause()->set_invocation_id(std::move(id));
+      },
+      response);
+}
+
+grpc::ServerUnaryReactor* AdminService::ResumeInvocation(
+    grpc::CallbackServerContext* context,
+    const v1::ResumeInvocationRequest* request, v1::ControlResponse* response) {
+  v1::Command command;
+  command.mutable_resume()->set_version(request->version());
+  return Control(
+      context, request->invocation_id(), std::move(command),
+      [](v1::Command& c, std::string id) {
+        c.mutable_resume()->set_invocation_id(std::move(id));
+      },
+      response);
+}
+
+grpc::ServerUnaryReactor* AdminService::KillInvocation(
+    grpc::CallbackServerContext* context, const v1::InvocationRequest* request,
+    v1::ControlResponse* response) {
+  return Control(
+      context, request->invocation_id(), v1::Command(),
+      [](v1::Command& c, std::string id) {
+        c.mutable_kill()->set_invocation_id(std::move(id));
+      },
+      response);
+}
+
+grpc::ServerUnaryReactor* AdminService::RetryNowInvocation(
+    grpc::CallbackServerContext* context, const v1::InvocationRequest* request,
+    v1::ControlResponse* response) {
+  return Control(
+      context, request->invocation_id(), v1::Command(),
+      [](v1::Command& c, std::string id) {
+        c.mutable_retry_now()->set_invocation_id(std::move(id));
+      },
+      response);
+}
+
+grpc::ServerUnaryReactor* AdminService::PurgeInvocation(
+    grpc::CallbackServerContext* context, const v1::InvocationRequest* request,
+    v1::ControlResponse* response) {
+  return Control(
+      context, request->invocation_id(), v1::Command(),
+      [](v1::Command& c, std::string id) {
+        c.mutable_purge()->set_invocation_id(std::move(id));
+      },
+      response);
+}
+
+grpc::ServerUnaryReactor* AdminService::RestartInvocation(
+    grpc::CallbackServerContext* context,
+    const v1::RestartInvocationRequest* request,
+    v1::ControlResponse* response) {
+  auto old = InvocationId::Parse(request->invocation_id());
+  v1::Command command;
+  if (old.ok()) {
+    // On the old one's partition, so one command creates it atomically.
+    absl::BitGen random;
+    const InvocationId fresh(old->partition_key(),
+                             absl::Uniform<uint64_t>(random));
+    command.mutable_restart()->set_new_invocation_id(fresh.ToBytes());
+    response->set_invocation_id(fresh.ToString());
+  }
+  command.mutable_restart()->set_from(std::max(request->from(), 1u));
+  return Control(
+      context, request->invocation_id(), std::move(command),
+      [](v1::Command& c, std::string id) {
+        c.mutable_restart()->set_invocation_id(std::move(id));
+      },
+      response);
 }
 
 void AdminService::DoListServices(v1::ListServicesResponse& response) {

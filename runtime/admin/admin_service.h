@@ -38,8 +38,32 @@ class AdminService final : public v1::Admin::CallbackService {
       v1::ListServicesResponse* response) override;
   grpc::ServerUnaryReactor* CancelInvocation(
       grpc::CallbackServerContext* context,
-      const v1::CancelInvocationRequest* request,
-      v1::CancelInvocationResponse* response) override;
+      const v1::InvocationRequest* request,
+      v1::ControlResponse* response) override;
+  grpc::ServerUnaryReactor* PauseInvocation(
+      grpc::CallbackServerContext* context,
+      const v1::InvocationRequest* request,
+      v1::ControlResponse* response) override;
+  grpc::ServerUnaryReactor* ResumeInvocation(
+      grpc::CallbackServerContext* context,
+      const v1::ResumeInvocationRequest* request,
+      v1::ControlResponse* response) override;
+  grpc::ServerUnaryReactor* KillInvocation(
+      grpc::CallbackServerContext* context,
+      const v1::InvocationRequest* request,
+      v1::ControlResponse* response) override;
+  grpc::ServerUnaryReactor* RetryNowInvocation(
+      grpc::CallbackServerContext* context,
+      const v1::InvocationRequest* request,
+      v1::ControlResponse* response) override;
+  grpc::ServerUnaryReactor* PurgeInvocation(
+      grpc::CallbackServerContext* context,
+      const v1::InvocationRequest* request,
+      v1::ControlResponse* response) override;
+  grpc::ServerUnaryReactor* RestartInvocation(
+      grpc::CallbackServerContext* context,
+      const v1::RestartInvocationRequest* request,
+      v1::ControlResponse* response) override;
 
  private:
   absl::Status DoList(const v1::ListInvocationsRequest& request,
@@ -47,6 +71,14 @@ class AdminService final : public v1::Admin::CallbackService {
   absl::Status DoDescribe(const v1::DescribeInvocationRequest& request,
                           v1::InvocationDescription& response);
   void DoListServices(v1::ListServicesResponse& response);
+  // Sets the id `invocation_id` names in `command` by `set_id`, appends it
+  // (partition::AppendControl) and answers `response`, whose id is
+  // `response_id` (the command's invocation if empty).
+  using SetId = void (*)(v1::Command&, std::string);
+  grpc::ServerUnaryReactor* Control(grpc::CallbackServerContext* context,
+                                    const std::string& invocation_id,
+                                    v1::Command command, SetId set_id,
+                                    v1::ControlResponse* response);
   // One of the statuses of admin.proto's InvocationSummary.
   std::string StatusName(const InvocationId& id,
                          const v1::InvocationStatus& status) const;

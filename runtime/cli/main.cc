@@ -403,21 +403,67 @@ int CompleteAwakeable(const Globals& g, const AwakeableArgs& args,
   return kOk;
 }
 
-int CancelInvocation(const Globals& g, const std::string& id) {
-  reprise::v1::CancelInvocationRequest request;
-  request.set_invocation_id(id);
-  reprise::v1::CancelInvocationResponse response;
+// Steering one invocation: cancel, pause, resume, kill, retry-now, purge,
+// restart.
+struct ControlArgs {
+  std::string id;
+  std::string version;  // resume
+  uint32_t from = 1;    // restart
+};
+
+int ControlInvocation(const Globals& g, const std::string& verb,
+                      const ControlArgs& args) {
+  auto stub = AdminStub(g);
   grpc::ClientContext context;
   SetDeadline(context, g);
-  grpc::Status status =
-      AdminStub(g)->CancelInvocation(&context, request, &response);
+  reprise::v1::InvocationRequest request;
+  request.set_invocation_id(args.id);
+  reprise::v1::ControlResponse response;
+  grpc::Status status;
+  std::string done;  // what happened, for people
+  if (verb == "cancel") {
+    status = stub->CancelInvocation(&context, request, &response);
+    done = "its next await fails with CANCELLED, so it can compensate";
+  } else if (verb == "pause") {
+    status = stub->PauseInvocation(&context, request, &response);
+    done = "no attempt runs until it is resumed";
+  } else if (verb == "resume") {
+    reprise::v1::ResumeInvocationRequest resume;
+    resume.set_invocation_id(args.id);
+    resume.set_version(args.version);
+    status = stub->ResumeInvocation(&context, resume, &response);
+    done = args.version.empty()
+               ? "a new attempt starts"
+               : "a new attempt starts on version " + args.version;
+  } else if (verb == "kill") {
+    status = stub->KillInvocation(&context, request, &response);
+    done = "failed with ABORTED; no compensation ran";
+  } else if (verb == "retry-now") {
+    status = stub->RetryNowInvocation(&context, request, &response);
+    done = "its next attempt starts now";
+  } else if (verb == "purge") {
+    status = stub->PurgeInvocation(&context, request, &response);
+    done = "its status, journal and result are deleted";
+  } else {
+    reprise::v1::RestartInvocationRequest restart;
+    restart.set_invocation_id(args.id);
+    restart.set_from(args.from);
+    status = stub->RestartInvocation(&context, restart, &response);
+    done = args.from <= 1
+               ? "from its input"
+               : absl::StrFormat("replaying entries 0..%d", args.from - 1);
+  }
   if (!status.ok()) return ReportRpcError(status, g.address);
   if (g.json_output) {
-    std::cout << json{{"invocation_id", id}, {"cancelled", true}}.dump()
-              << "\n";
+    json out = {{"invocation_id", response.invocation_id()}, {"done", verb}};
+    if (verb == "restart") out["restarted_from"] = args.id;
+    std::cout << out.dump() << "\n";
+  } else if (verb == "restart") {
+    std::cout << "restarted " << args.id << " as " << response.invocation_id()
+              << " (" << done << ")\n";
   } else {
-    std::cout << "cancelled " << id
-              << " (its next await fails with CANCELLED; see describe)\n";
+    std::cout << verb << (verb.back() == 'e' ? "d " : "ed ") << args.id << " ("
+              << done << ")\n";
   }
   return kOk;
 }
@@ -555,13 +601,37 @@ int main(int argc, char** argv) {
   describe->add_option("id", describe_id, "Invocation id (inv_...)")
       ->required();
   describe->callback([&] { result = DescribeInvocation(g, describe_id); });
-  std::string cancel_id;
-  auto* cancel = invocations->add_subcommand(
-      "cancel",
-      "Cancel an invocation: its next await fails with CANCELLED so it can "
-      "compensate; the calls it waits for are cancelled too");
-  cancel->add_option("id", cancel_id, "Invocation id (inv_...)")->required();
-  cancel->callback([&] { result = CancelInvocation(g, cancel_id); });
+  ControlArgs control;
+  const std::vector<std::pair<std::string, std::string>> verbs = {
+      {"cancel",
+       "Cancel: its next await fails with CANCELLED so it can compensate; "
+       "the calls it waits for are cancelled too"},
+      {"pause", "Pause: no attempt runs until resume; a running one stops"},
+      {"resume", "Resume a paused invocation with a new attempt"},
+      {"kill",
+       "Kill: fail it at once with ABORTED, and the calls it waits for; no "
+       "compensation runs"},
+      {"retry-now", "Start a backing-off invocation's next attempt now"},
+      {"purge", "Delete a completed invocation's status, journal and result"},
+      {"restart",
+       "Run a completed invocation again as a new one, from its input or "
+       "--from a journal index"}};
+  for (const auto& [verb, help] : verbs) {
+    auto* sub = invocations->add_subcommand(verb, help);
+    sub->add_option("id", control.id, "Invocation id (inv_...)")->required();
+    if (verb == "resume") {
+      sub->add_option("--version", control.version,
+                      "Run it on workers of this version from now on");
+    }
+    if (verb == "restart") {
+      sub->add_option("--from", control.from,
+                      "Keep journal entries 0..N-1 (their recorded results "
+                      "replay) and run the rest again")
+          ->check(CLI::PositiveNumber);
+    }
+    sub->callback(
+        [&, verb = verb] { result = ControlInvocation(g, verb, control); });
+  }
 
   auto* services =
       app.add_subcommand("services", "Inspect registered services");

@@ -485,8 +485,10 @@ grpc::ServerUnaryReactor* IngressService::Cancel(
     FinishWithStatus(reactor, id.status());
     return reactor;
   }
-  partition::CancelInvocation(
-      *processors_[PartitionOf(*id).value()], *id,
+  v1::Command command;
+  command.mutable_cancel()->set_invocation_id(id->ToBytes());
+  partition::AppendControl(
+      *processors_[PartitionOf(*id).value()], *id, std::move(command),
       [reactor](absl::Status status) { FinishWithStatus(reactor, status); });
   return reactor;
 }

@@ -424,6 +424,20 @@ void Invoker::OnFinished(const InvocationId& id) {
   }
 }
 
+void Invoker::AbortAttempt(const InvocationId& id, uint32_t number,
+                           std::string reason) {
+  absl::MutexLock lock(&mu_);
+  auto it = attempts_.find(id);
+  if (it == attempts_.end() || it->second.number != number) return;
+  Worker* worker = it->second.worker;
+  if (it->second.state == Attempt::State::kRunning) {
+    SendAbort(it->second, std::move(reason));
+  }
+  ReleaseSlot(it->second);
+  attempts_.erase(it);
+  if (worker != nullptr) DrainWaiting(*worker);
+}
+
 bool Invoker::CanRun(const Worker& worker, const Attempt& attempt) const {
   return worker.running.size() < worker.view.capacity &&
          worker.options.contains(

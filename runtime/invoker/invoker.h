@@ -111,6 +111,10 @@ class Invoker {
   void OnEntryCompleted(const state_machine::EntryCompletedAction& action);
   // The invocation runs no attempt any more: parked or completed.
   void OnFinished(const InvocationId& id);
+  // An operator stopped the invocation: attempt `number` ends at once; its
+  // worker, if it runs it, is told `reason`.
+  void AbortAttempt(const InvocationId& id, uint32_t number,
+                    std::string reason);
 
   // Introspection.
   std::optional<AttemptView> Describe(const InvocationId& id) const;

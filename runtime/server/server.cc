@@ -163,6 +163,9 @@ void Server::Execute(PartitionId partition, state_machine::Action action) {
                       timer->wake_up_at_ms);
   } else if (auto* parked = std::get_if<InvocationParkedAction>(&action)) {
     invoker_->OnFinished(parked->invocation_id);
+  } else if (auto* abort = std::get_if<AbortAttemptAction>(&action)) {
+    invoker_->AbortAttempt(abort->invocation_id, abort->attempt,
+                           std::move(abort->reason));
   } else if (auto* done = std::get_if<InvocationCompletedAction>(&action)) {
     invoker_->OnFinished(done->invocation_id);
     waiters_->Complete(done->invocation_id, done->result);

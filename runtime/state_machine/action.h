@@ -57,6 +57,14 @@ struct InvocationParkedAction {
   InvocationId invocation_id;
 };
 
+// Stop attempt `attempt` at once if it runs (an operator paused or killed
+// the invocation): its worker is told `reason`, its slot is freed.
+struct AbortAttemptAction {
+  InvocationId invocation_id;
+  uint32_t attempt = 0;
+  std::string reason;
+};
+
 // The invocation completed: answer callers waiting for it and free its
 // attempt's slot.
 struct InvocationCompletedAction {
@@ -75,6 +83,6 @@ struct OutboxAction {
 using Action =
     std::variant<StartAttemptAction, EntryAckAction, EntryCompletedAction,
                  RegisterTimerAction, InvocationParkedAction,
-                 InvocationCompletedAction, OutboxAction>;
+                 AbortAttemptAction, InvocationCompletedAction, OutboxAction>;
 
 }  // namespace reprise::state_machine

@@ -51,7 +51,25 @@ absl::Status StateMachine::Apply(const v1::Command& command, Lsn lsn,
           ApplyCompletePromise(command.complete_promise(), now, txn, actions));
       break;
     case v1::Command::kCancel:
-      REPRISE_RETURN_IF_ERROR(ApplyCancel(command.cancel(), now, txn, actions));
+      REPRISE_RETURN_IF_ERROR(ApplyCancel(command, now, txn, actions));
+      break;
+    case v1::Command::kPause:
+      REPRISE_RETURN_IF_ERROR(ApplyPause(command, now, txn, actions));
+      break;
+    case v1::Command::kResume:
+      REPRISE_RETURN_IF_ERROR(ApplyResume(command, now, txn, actions));
+      break;
+    case v1::Command::kKill:
+      REPRISE_RETURN_IF_ERROR(ApplyKill(command, now, txn, actions));
+      break;
+    case v1::Command::kRetryNow:
+      REPRISE_RETURN_IF_ERROR(ApplyRetryNow(command, now, txn, actions));
+      break;
+    case v1::Command::kPurge:
+      REPRISE_RETURN_IF_ERROR(ApplyPurge(command, now, txn));
+      break;
+    case v1::Command::kRestart:
+      REPRISE_RETURN_IF_ERROR(ApplyRestart(command, now, txn, actions));
       break;
     case v1::Command::KIND_NOT_SET:
       // A command kind from a newer version would be a compatibility bug;

@@ -1017,5 +1017,160 @@ TEST_F(StateMachineTest, CancelStopsWaitingForAPromise) {
                   .empty());
 }
 
+// Operator commands: each applies only in the states control.h allows.
+
+v1::Command Control(const InvocationId& id, v1::Command::KindCase kind,
+                    int64_t ts = 6000) {
+  v1::Command command;
+  command.set_timestamp_ms(ts);
+  const std::string bytes = id.ToBytes();
+  switch (kind) {
+    case v1::Command::kPause:
+      command.mutable_pause()->set_invocation_id(bytes);
+      break;
+    case v1::Command::kResume:
+      command.mutable_resume()->set_invocation_id(bytes);
+      break;
+    case v1::Command::kKill:
+      command.mutable_kill()->set_invocation_id(bytes);
+      break;
+    case v1::Command::kRetryNow:
+      command.mutable_retry_now()->set_invocation_id(bytes);
+      break;
+    case v1::Command::kPurge:
+      command.mutable_purge()->set_invocation_id(bytes);
+      break;
+    default:
+      ADD_FAILURE() << "not a control kind";
+  }
+  return command;
+}
+
+TEST_F(StateMachineTest, PauseStopsTheAttemptUntilResume) {
+  Apply(Invoke(id_));
+  Apply(Propose(id_, 1, 1, RunEntry("a", "1")));
+  auto actions = Apply(Control(id_, v1::Command::kPause));
+  auto aborts = ActionsOf<AbortAttemptAction>(actions);
+  ASSERT_EQ(aborts.size(), 1u);
+  EXPECT_EQ(aborts[0]->attempt, 1u);
+  EXPECT_EQ(Status(id_)->state(), v1::INVOCATION_STATE_PAUSED);
+  // The stopped attempt's later steps are dropped; a second pause too.
+  EXPECT_TRUE(Apply(Propose(id_, 1, 2, RunEntry("b", "2"))).empty());
+  EXPECT_TRUE(Apply(Control(id_, v1::Command::kPause)).empty());
+  EXPECT_EQ(Status(id_)->journal_length(), 2u);
+
+  v1::Command resume = Control(id_, v1::Command::kResume);
+  resume.mutable_resume()->set_version("v2");
+  actions = Apply(resume);
+  auto starts = ActionsOf<StartAttemptAction>(actions);
+  ASSERT_EQ(starts.size(), 1u);
+  EXPECT_EQ(starts[0]->attempt, 2u);
+  EXPECT_EQ(starts[0]->pinned_version, "v2");
+  EXPECT_EQ(starts[0]->journal.size(), 2u);
+  EXPECT_TRUE(Apply(resume).empty());  // running: resume does not apply
+}
+
+TEST_F(StateMachineTest, PausedSuspendedInvocationKeepsItsCompletions) {
+  Apply(Invoke(id_));
+  Apply(Propose(id_, 1, 1, SleepEntry(5000)));
+  Apply(Suspend(id_, 1, {1}));
+  EXPECT_EQ(
+      CountOf<AbortAttemptAction>(Apply(Control(id_, v1::Command::kPause))),
+      0u);
+  EXPECT_EQ(CountOf<StartAttemptAction>(Apply(Fire(id_, 1))), 0u);
+  EXPECT_NE(Journal(id_)[1].completed_at_ms(), 0);
+  EXPECT_EQ(
+      CountOf<StartAttemptAction>(Apply(Control(id_, v1::Command::kResume))),
+      1u);
+}
+
+TEST_F(StateMachineTest, ResumeGivesAFreshRetryBudget) {
+  Apply(Invoke(id_));
+  Apply(Failed(id_, 1, Policy(1), 3000));
+  EXPECT_EQ(Status(id_)->state(), v1::INVOCATION_STATE_PAUSED);
+  Apply(Control(id_, v1::Command::kResume));
+  EXPECT_EQ(Status(id_)->failures(), 0u);
+  // With max 2 attempts, one more failure backs off instead of pausing.
+  Apply(Failed(id_, 2, Policy(2), 7000));
+  EXPECT_EQ(Status(id_)->state(), v1::INVOCATION_STATE_INVOKED);
+}
+
+TEST_F(StateMachineTest, KillCompletesAtOnceAndKillsTheCallees) {
+  Apply(Invoke(id_));
+  auto actions = Apply(Propose(id_, 1, 1, CallEntry("B")));
+  const InvocationId callee = ActionsOf<OutboxAction>(actions)[0]->destination;
+  Apply(Propose(id_, 1, 2, SleepEntry(90000)));
+  actions = Apply(Control(id_, v1::Command::kKill));
+  EXPECT_EQ(CountOf<AbortAttemptAction>(actions), 1u);
+  auto out = ActionsOf<OutboxAction>(actions);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0]->destination, callee);
+  EXPECT_TRUE(out[0]->command.has_kill());
+  auto done = ActionsOf<InvocationCompletedAction>(actions);
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0]->result.failure().code(),
+            static_cast<uint32_t>(absl::StatusCode::kAborted));
+  EXPECT_TRUE(Timers().empty());
+  // Completed: nothing more applies but purge.
+  EXPECT_TRUE(Apply(Control(id_, v1::Command::kKill)).empty());
+  EXPECT_TRUE(Apply(Control(id_, v1::Command::kPause)).empty());
+}
+
+TEST_F(StateMachineTest, RetryNowStartsTheNextAttemptOnlyWhenBackingOff) {
+  Apply(Invoke(id_));
+  EXPECT_TRUE(Apply(Control(id_, v1::Command::kRetryNow, 1500)).empty());
+  v1::RetryPolicy policy = Policy(5);
+  policy.set_initial_interval_ms(60000);
+  policy.set_max_interval_ms(60000);
+  auto actions = Apply(Failed(id_, 1, policy, 3000));
+  EXPECT_EQ(ActionsOf<StartAttemptAction>(actions)[0]->not_before_ms, 63000);
+  actions = Apply(Control(id_, v1::Command::kRetryNow, 4000));
+  auto starts = ActionsOf<StartAttemptAction>(actions);
+  ASSERT_EQ(starts.size(), 1u);
+  EXPECT_EQ(starts[0]->attempt, 3u);
+  EXPECT_EQ(starts[0]->not_before_ms, 0);
+  EXPECT_EQ(Status(id_)->next_retry_at_ms(), 0);
+}
+
+TEST_F(StateMachineTest, PurgeDeletesOnlyACompletedInvocation) {
+  Apply(Invoke(id_));
+  EXPECT_TRUE(Apply(Control(id_, v1::Command::kPurge)).empty());
+  ASSERT_TRUE(Status(id_).has_value());
+  Apply(Output(id_, 1, "done"));
+  Apply(Control(id_, v1::Command::kPurge));
+  EXPECT_FALSE(Status(id_).has_value());
+  EXPECT_TRUE(Journal(id_).empty());
+}
+
+TEST_F(StateMachineTest, RestartRunsAgainFromAJournalIndex) {
+  Apply(Invoke(id_));
+  Apply(Propose(id_, 1, 1, RunEntry("a", "1")));
+  Apply(Propose(id_, 1, 2, RunEntry("b", "2")));
+  Apply(Propose(id_, 1, 3, OutputEntry("12")));
+  const InvocationId fresh{7, 10};
+  v1::Command restart;
+  restart.set_timestamp_ms(9000);
+  restart.mutable_restart()->set_invocation_id(id_.ToBytes());
+  restart.mutable_restart()->set_new_invocation_id(fresh.ToBytes());
+  restart.mutable_restart()->set_from(2);
+  auto actions = Apply(restart);
+  auto starts = ActionsOf<StartAttemptAction>(actions);
+  ASSERT_EQ(starts.size(), 1u);
+  EXPECT_EQ(starts[0]->invocation_id, fresh);
+  ASSERT_EQ(starts[0]->journal.size(), 2u);
+  EXPECT_EQ(starts[0]->journal[1].run().result().value(), "1");
+  EXPECT_EQ(starts[0]->pinned_version, "v1");
+  EXPECT_EQ(Status(fresh)->journal_length(), 2u);
+  EXPECT_EQ(Status(fresh)->created_at_ms(), 9000);
+  EXPECT_EQ(Status(id_)->result().value(), "12");  // the old one stays
+  EXPECT_TRUE(Apply(restart).empty());             // a repeat
+  // Past the steps, or the output: not applied.
+  restart.mutable_restart()->set_new_invocation_id(
+      InvocationId(7, 11).ToBytes());
+  restart.mutable_restart()->set_from(4);
+  EXPECT_TRUE(Apply(restart).empty());
+  EXPECT_FALSE(Status(InvocationId(7, 11)).has_value());
+}
+
 }  // namespace
 }  // namespace reprise::state_machine

@@ -267,9 +267,9 @@ TEST_F(DurableExecutionTest, SagaCompensationsRunOnceAcrossKills) {
       auto admin =
           v1::Admin::NewStub(testing::NewChannel(runtime_.admin_address()));
       for (int i = 1; i < kSagas; i += 2) {
-        v1::CancelInvocationRequest cancel;
+        v1::InvocationRequest cancel;
         cancel.set_invocation_id(ids[i]);
-        v1::CancelInvocationResponse response;
+        v1::ControlResponse response;
         grpc::Status status =
             admin->CancelInvocation(Deadline(10).get(), cancel, &response);
         ASSERT_TRUE(status.ok()) << status.error_message();

@@ -11,6 +11,8 @@
 //                  "WOKE <id> <unix ms>". Output: "<now ms> <woke ms>".
 //   Flaky/thrice   throws on attempts 1-3, then returns "ok".
 //   Flaky/always   always throws; at most 3 attempts, then paused.
+//   Flaky/slow     throws on attempt 1, then returns "ok"; attempts are a
+//                  minute apart.
 //   Tally/add      a virtual object: input "<caller> <seq>"; adds 1 to the
 //                  key's "count" and checks that each caller's seq is the
 //                  one after its previous, counting "violations" if not.
@@ -120,6 +122,9 @@ int main(int argc, char** argv) {
   reprise::sdk::RetryPolicy three_tries;
   three_tries.initial_interval = absl::Milliseconds(20);
   three_tries.max_attempts = 3;
+  reprise::sdk::RetryPolicy a_minute_apart;
+  a_minute_apart.initial_interval = absl::Minutes(1);
+  a_minute_apart.max_interval = absl::Minutes(1);
   worker.Add(
       reprise::sdk::ServiceDefinition::Service("Flaky")
           .Handler("thrice",
@@ -136,7 +141,17 @@ int main(int argc, char** argv) {
                 ctx.Run("first", [] { return Result("x"); }).IgnoreError();
                 throw std::runtime_error("the database is unreachable");
               },
-              reprise::sdk::HandlerOptions{three_tries, std::nullopt}));
+              reprise::sdk::HandlerOptions{three_tries, std::nullopt})
+          .Handler(
+              "slow",
+              [](Context& ctx, const std::string&) -> Result {
+                if (ctx.attempt() == 1) {
+                  throw std::runtime_error(absl::StrFormat(
+                      "attempt %d fails on purpose", ctx.attempt()));
+                }
+                return "ok";
+              },
+              reprise::sdk::HandlerOptions{a_minute_apart, std::nullopt}));
   auto number = [](Context& ctx, std::string_view key) {
     std::optional<std::string> value = ctx.Get(key);
     return value.has_value() ? std::stoll(*value) : 0;

@@ -134,8 +134,8 @@ absl::Status StartInvocation(const InvocationId& id,
   status.set_state(v1::INVOCATION_STATE_INVOKED);
   status.set_attempt(1);
   txn.PutInvocationStatus(id, status);
-  actions.push_back(
-      StartAttemptAction{id, status.target(), 1, std::move(journal)});
+  actions.push_back(StartAttemptAction{
+      id, status.target(), 1, std::move(journal), status.pinned_version()});
   return absl::OkStatus();
 }
 
@@ -170,6 +170,36 @@ void SetCancelled(v1::JournalEntry& entry) {
     default:
       break;
   }
+}
+
+absl::StatusOr<std::vector<uint32_t>> StopWaiting(
+    const InvocationId& id, const v1::InvocationStatus& status,
+    const std::vector<v1::JournalEntry>& journal, const v1::Command& propagate,
+    storage::Transaction& txn, std::vector<Action>& actions) {
+  std::vector<uint32_t> pending;
+  for (uint32_t index = 0; index < journal.size(); ++index) {
+    const v1::JournalEntry& entry = journal[index];
+    if (!CompletesLater(entry) || entry.completed_at_ms() != 0) continue;
+    pending.push_back(index);
+    if (entry.has_sleep()) {
+      txn.DeleteTimer({entry.sleep().wake_up_at_ms(), id, index});
+    } else if (entry.has_get_promise()) {
+      txn.DeletePromiseWaiter(status.target(), entry.name(), id, index);
+    } else if (entry.has_call() &&
+               entry.call().handler_type() != v1::HANDLER_TYPE_WORKFLOW) {
+      auto callee = InvocationId::FromBytes(entry.call().invocation_id());
+      if (!callee.ok()) continue;
+      v1::Command command = propagate;
+      if (command.has_cancel()) {
+        command.mutable_cancel()->set_invocation_id(callee->ToBytes());
+      } else {
+        command.mutable_kill()->set_invocation_id(callee->ToBytes());
+      }
+      REPRISE_RETURN_IF_ERROR(
+          SendCommand(*callee, std::move(command), txn, actions));
+    }
+  }
+  return pending;
 }
 
 absl::Status CompleteEntry(const InvocationId& id, v1::InvocationStatus& status,

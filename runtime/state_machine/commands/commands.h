@@ -54,9 +54,27 @@ absl::StatusOr<bool> CompletePromise(const v1::Target& workflow,
                                      int64_t now_ms, storage::Transaction& txn,
                                      std::vector<Action>& actions);
 
-absl::Status ApplyCancel(const v1::CancelCommand& command, int64_t now_ms,
+absl::Status ApplyCancel(const v1::Command& command, int64_t now_ms,
                          storage::Transaction& txn,
                          std::vector<Action>& actions);
+
+// Operator commands (control_commands.cc); each first checks CheckControl.
+absl::Status ApplyPause(const v1::Command& command, int64_t now_ms,
+                        storage::Transaction& txn,
+                        std::vector<Action>& actions);
+absl::Status ApplyResume(const v1::Command& command, int64_t now_ms,
+                         storage::Transaction& txn,
+                         std::vector<Action>& actions);
+absl::Status ApplyKill(const v1::Command& command, int64_t now_ms,
+                       storage::Transaction& txn, std::vector<Action>& actions);
+absl::Status ApplyRetryNow(const v1::Command& command, int64_t now_ms,
+                           storage::Transaction& txn,
+                           std::vector<Action>& actions);
+absl::Status ApplyPurge(const v1::Command& command, int64_t now_ms,
+                        storage::Transaction& txn);
+absl::Status ApplyRestart(const v1::Command& command, int64_t now_ms,
+                          storage::Transaction& txn,
+                          std::vector<Action>& actions);
 
 absl::Status ApplyTruncateOutbox(const v1::TruncateOutboxCommand& command,
                                  storage::Transaction& txn);
@@ -73,6 +91,12 @@ struct RunningInvocation {
 absl::StatusOr<std::optional<RunningInvocation>> FindRunningAttempt(
     storage::Transaction& txn, const std::string& invocation_id,
     uint32_t attempt);
+
+// The invocation an operator command names and its status, when the command
+// applies to it (CheckControl); nullopt otherwise.
+absl::StatusOr<std::optional<RunningInvocation>> FindControlled(
+    const v1::Command& command, const std::string& invocation_id,
+    int64_t now_ms, storage::Transaction& txn);
 
 // Entry `index` of the invocation, when it is of `kind`, still pending, and
 // the invocation not completed: what a completion from outside may
@@ -125,6 +149,16 @@ bool CompletesLater(const v1::JournalEntry& entry);
 v1::Result CancelledResult();
 // Gives `entry`, one that CompletesLater, the cancellation failure.
 void SetCancelled(v1::JournalEntry& entry);
+
+// Stops the waits of the invocation's pending entries that complete later
+// (`journal` is its journal): deletes their timers and promise waiters, and
+// sends `propagate` (a cancel or kill, with no id set) to the callee of
+// each pending call, except a workflow's run, which outlives its callers.
+// Returns the indexes of those entries.
+absl::StatusOr<std::vector<uint32_t>> StopWaiting(
+    const InvocationId& id, const v1::InvocationStatus& status,
+    const std::vector<v1::JournalEntry>& journal, const v1::Command& propagate,
+    storage::Transaction& txn, std::vector<Action>& actions);
 
 // Journals `entry`, now complete, at `index`: a running attempt is told, a
 // suspended invocation waiting for it resumes, a paused one only records

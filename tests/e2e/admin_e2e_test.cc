@@ -1,0 +1,184 @@
+// End to end: steering single invocations with the `reprise` CLI against a
+// real server and workers: pause (across a runtime restart) and resume,
+// restart from a journal index, kill (which reaches a child call),
+// retry-now, purge, and the errors for commands in the wrong state.
+#include <gmock/gmock.h>
+
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "tests/testing/e2e_fixture.h"
+
+namespace reprise {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+class AdminE2eTest : public testing::E2eTest {
+ protected:
+  void SetUp() override {
+    E2eTest::SetUp();
+    steps_ = StartWorker(
+        {testing::BuildPath("tests/fault/steps_worker"), "--effects-file",
+         dir_.path() + "/effects", "--step-ms", "300"},
+        "steps");
+  }
+
+  // `reprise invocations <verb> <id> [args]`, expected to succeed.
+  std::string Steer(const std::string& verb, const std::string& id,
+                    std::vector<std::string> args = {}) {
+    std::vector<std::string> argv = {"invocations", verb, id};
+    argv.insert(argv.end(), args.begin(), args.end());
+    testing::CommandResult r = Cli(argv);
+    EXPECT_EQ(r.exit_code, 0) << verb << ": " << r.output;
+    return r.output;
+  }
+
+  // The effects the worker recorded for invocation `id`: "EXEC <step>" and
+  // "ACK <step>" lines, in order.
+  std::vector<std::string> Effects(const std::string& id) {
+    std::vector<std::string> out;
+    for (absl::string_view line :
+         absl::StrSplit(testing::ReadFile(dir_.path() + "/effects"), '\n')) {
+      std::vector<std::string> f = absl::StrSplit(line, ' ');
+      if (f.size() == 4 && f[1] == id) out.push_back(f[0] + " " + f[2]);
+    }
+    return out;
+  }
+
+  std::unique_ptr<testing::ChildProcess> steps_;
+};
+
+TEST_F(AdminE2eTest, PausedInvocationStaysPausedAcrossARestartUntilResumed) {
+  const std::string id = Send(Request("Workflow", "run", nullptr));
+  json d = WaitUntil(id, [](const json& j) {
+    return j["status"] == "running" && j["journal"].size() >= 2;
+  });
+  ASSERT_EQ(d["status"], "running") << d.dump();
+  EXPECT_THAT(Steer("pause", id), HasSubstr("paused " + id));
+  d = WaitUntil(id, [](const json& j) { return j["status"] == "paused"; });
+  ASSERT_EQ(d["status"], "paused") << d.dump();
+  const size_t steps = d["journal"].size();
+
+  RestartRuntime();
+  absl::SleepFor(absl::Seconds(1));
+  d = Describe(id);
+  EXPECT_EQ(d["status"], "paused") << d.dump();
+  EXPECT_EQ(d["journal"].size(), steps);  // nothing ran meanwhile
+
+  Steer("resume", id);
+  v1::Result result = Attach(id);
+  ASSERT_TRUE(result.has_value()) << result.DebugString();
+  EXPECT_EQ(
+      std::vector<std::string>(absl::StrSplit(result.value(), ',')).size(), 5u);
+  // Every step was acknowledged (again on each replay), and none ran after
+  // its first ack.
+  std::vector<std::string> effects = Effects(id);
+  for (int step = 1; step <= 5; ++step) {
+    const std::string ack = "ACK " + std::to_string(step);
+    auto at = std::find(effects.begin(), effects.end(), ack);
+    ASSERT_NE(at, effects.end()) << ack;
+    EXPECT_EQ(std::find(at, effects.end(), "EXEC " + std::to_string(step)),
+              effects.end())
+        << "step " << step << " ran after its ack";
+  }
+
+  testing::CommandResult r = Cli({"invocations", "resume", id});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("has completed (succeeded): resume applies "
+                                  "to paused invocations"));
+}
+
+TEST_F(AdminE2eTest, RestartFromAnIndexRunsOnlyTheLaterSteps) {
+  const std::string id = Send(Request("Workflow", "run", nullptr));
+  v1::Result first = Attach(id);
+  ASSERT_TRUE(first.has_value());
+  std::string out = Steer("restart", id, {"--from", "3"});
+  const std::string fresh = out.substr(out.find(" as ") + 4, 36);
+  ASSERT_THAT(fresh, ::testing::StartsWith("inv_")) << out;
+  v1::Result second = Attach(fresh);
+  ASSERT_TRUE(second.has_value()) << second.DebugString();
+  std::vector<std::string> a = absl::StrSplit(first.value(), ',');
+  std::vector<std::string> b = absl::StrSplit(second.value(), ',');
+  ASSERT_EQ(b.size(), 5u);
+  EXPECT_EQ(b[0], a[0]);  // replayed
+  EXPECT_EQ(b[1], a[1]);
+  for (int i = 2; i < 5; ++i) EXPECT_NE(b[i], a[i]);  // ran again
+  std::vector<std::string> effects = Effects(fresh);
+  EXPECT_EQ(std::count(effects.begin(), effects.end(), "EXEC 1"), 0);
+  EXPECT_EQ(std::count(effects.begin(), effects.end(), "EXEC 2"), 0);
+  EXPECT_EQ(std::count(effects.begin(), effects.end(), "EXEC 3"), 1);
+
+  testing::CommandResult r = Cli({"invocations", "restart", id, "--from", "9"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("past the last step"));
+  r = Cli({"invocations", "pause", id});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("pause applies to running, pending, "
+                                  "backing-off or suspended invocations"));
+}
+
+TEST_F(AdminE2eTest, KillReachesTheChildCallAndCompensatesNothing) {
+  auto checkout = StartWorker(
+      {testing::BuildPath("examples/checkout/checkout")}, "checkout");
+  const std::string id = Send(Request("Checkout", "run",
+                                      {{"order", "o-9"},
+                                       {"customer", "ada"},
+                                       {"product", "lamp"},
+                                       {"quantity", 2},
+                                       {"amount_cents", 100},
+                                       {"address", "1 Main St"},
+                                       {"pickup_seconds", 600}}));
+  json d = WaitUntil(id, [](const json& j) {
+    return j["status"] == "suspended" && j["journal"].size() == 4;
+  });
+  ASSERT_EQ(d["journal"].size(), 4u) << d.dump();
+  const std::string shipping = d["journal"][3]["invocation_id"];
+
+  Steer("kill", id);
+  v1::Result result = Attach(id);
+  EXPECT_EQ(result.failure().code(),
+            static_cast<uint32_t>(grpc::StatusCode::ABORTED));
+  EXPECT_EQ(result.failure().message(), "the invocation was killed");
+  EXPECT_EQ(Attach(shipping).failure().code(),
+            static_cast<uint32_t>(grpc::StatusCode::ABORTED));
+  EXPECT_EQ(Describe(id)["journal"].size(), 4u);  // no compensation ran
+  EXPECT_EQ(Call("Inventory", "stock", nullptr, "lamp")["available"], 8);
+}
+
+TEST_F(AdminE2eTest, RetryNowSkipsTheBackOff) {
+  const std::string id = Send(Request("Flaky", "slow", nullptr));
+  json d = WaitUntil(
+      id, [&](const json& j) { return j["status"] == "backing-off"; });
+  ASSERT_EQ(d["status"], "backing-off") << d.dump();
+  EXPECT_GT(d["next_retry_at_ms"].get<int64_t>(),
+            absl::ToUnixMillis(absl::Now() + absl::Seconds(30)));
+  Steer("retry-now", id);
+  // The minute of back-off is skipped.
+  d = WaitUntil(id, [&](const json& j) { return j["status"] == "succeeded"; });
+  EXPECT_EQ(d["status"], "succeeded") << d.dump();
+  EXPECT_LT(d["completed_at_ms"].get<int64_t>(),
+            d["created_at_ms"].get<int64_t>() + 30000);
+  testing::CommandResult r = Cli({"invocations", "retry-now", id});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("retry-now applies to backing-off"));
+}
+
+TEST_F(AdminE2eTest, PurgeDeletesACompletedInvocation) {
+  const std::string id = Send(Request("Flaky", "slow", nullptr));
+  testing::CommandResult r = Cli({"invocations", "purge", id});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("purge applies to completed"));
+  Steer("kill", id);
+  Attach(id);
+  Steer("purge", id);
+  r = Cli({"invocations", "describe", id});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("no invocation"));
+  r = Cli({"invocations", "purge", "inv_nope"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("invalid"));
+}
+
+}  // namespace
+}  // namespace reprise
