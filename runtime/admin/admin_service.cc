@@ -3,9 +3,11 @@
 #include <algorithm>
 
 #include "absl/random/random.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "runtime/common/clock.h"
 #include "runtime/common/status_convert.h"
@@ -16,6 +18,7 @@ namespace reprise::admin {
 namespace {
 
 constexpr uint32_t kDefaultListLimit = 100;
+constexpr uint32_t kMaxListLimit = 1000;
 
 // "inv_..." for a 16-byte id; empty for anything else.
 std::string InvocationIdText(const std::string& bytes) {
@@ -86,6 +89,16 @@ grpc::ServerUnaryReactor* AdminService::ListInvocations(
   });
 }
 
+namespace {
+
+// Newest first, then by id: the order of the list and of its pages.
+bool ListedBefore(int64_t a_created, const std::string& a_id, int64_t b_created,
+                  const std::string& b_id) {
+  return a_created != b_created ? a_created > b_created : a_id < b_id;
+}
+
+}  // namespace
+
 absl::Status AdminService::DoList(const v1::ListInvocationsRequest& request,
                                   v1::ListInvocationsResponse& response) {
   static const char* kStatuses[] = {"scheduled", "queued",    "pending",
@@ -99,38 +112,88 @@ absl::Status AdminService::DoList(const v1::ListInvocationsRequest& request,
         "suspended, backing-off, paused, succeeded or failed",
         request.status()));
   }
+  if (request.limit() > kMaxListLimit) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("limit %d is over %d: page through the rest with "
+                        "page_token",
+                        request.limit(), kMaxListLimit));
+  }
+  // The page token is the last entry of the previous page.
+  int64_t after_created = 0;
+  std::string after_id;
+  if (!request.page_token().empty()) {
+    std::pair<std::string, std::string> parts =
+        absl::StrSplit(request.page_token(), absl::MaxSplits('/', 1));
+    if (!absl::SimpleAtoi(parts.first, &after_created) ||
+        parts.second.empty()) {
+      return absl::InvalidArgumentError(
+          "malformed page_token: pass next_page_token of the previous page");
+    }
+    after_id = parts.second;
+  }
   const uint32_t limit =
       request.limit() == 0 ? kDefaultListLimit : request.limit();
+  // The first limit + 1 in list order, of what the scan found so far:
+  // memory stays bounded by the page, not by the number of invocations.
   std::vector<v1::InvocationSummary> matches;
+  auto order = [](const v1::InvocationSummary& a,
+                  const v1::InvocationSummary& b) {
+    return ListedBefore(a.created_at_ms(), a.invocation_id(), b.created_at_ms(),
+                        b.invocation_id());
+  };
+  auto keep_first = [&](size_t n) {
+    if (matches.size() <= n) return;
+    std::nth_element(matches.begin(), matches.begin() + n, matches.end(),
+                     order);
+    matches.resize(n);
+  };
+  auto matches_filters = [&](const v1::InvocationStatus& status) {
+    const v1::Target& t = status.target();
+    return (request.service().empty() || t.service() == request.service()) &&
+           (request.handler().empty() || t.handler() == request.handler()) &&
+           (request.key().empty() || t.key() == request.key()) &&
+           (request.idempotency_key().empty() ||
+            status.idempotency_key() == request.idempotency_key()) &&
+           (request.created_after_ms() == 0 ||
+            status.created_at_ms() >= request.created_after_ms()) &&
+           (request.created_before_ms() == 0 ||
+            status.created_at_ms() < request.created_before_ms());
+  };
   for (uint32_t p = 0; p < partitions_; ++p) {
     REPRISE_RETURN_IF_ERROR(
         store_.Reader(PartitionId(p))
             ->ForEachInvocation([&](const InvocationId& id,
                                     const v1::InvocationStatus& status) {
-              if (!request.service().empty() &&
-                  status.target().service() != request.service()) {
+              if (!matches_filters(status)) return true;
+              std::string id_text = id.ToString();
+              if (!after_id.empty() &&
+                  !ListedBefore(after_created, after_id, status.created_at_ms(),
+                                id_text)) {
                 return true;
               }
               std::string name = StatusName(id, status);
               if (!request.status().empty() && name != request.status())
                 return true;
               v1::InvocationSummary summary;
-              summary.set_invocation_id(id.ToString());
+              summary.set_invocation_id(std::move(id_text));
               *summary.mutable_target() = status.target();
               summary.set_status(std::move(name));
               summary.set_created_at_ms(status.created_at_ms());
               summary.set_modified_at_ms(status.modified_at_ms());
+              summary.set_idempotency_key(status.idempotency_key());
               matches.push_back(std::move(summary));
+              if (matches.size() > 2 * (limit + 1)) keep_first(limit + 1);
               return true;
             }));
   }
-  std::sort(matches.begin(), matches.end(), [](const auto& a, const auto& b) {
-    return a.created_at_ms() != b.created_at_ms()
-               ? a.created_at_ms() > b.created_at_ms()
-               : a.invocation_id() < b.invocation_id();
-  });
-  response.set_truncated(matches.size() > limit);
-  if (matches.size() > limit) matches.resize(limit);
+  keep_first(limit + 1);
+  std::sort(matches.begin(), matches.end(), order);
+  if (matches.size() > limit) {
+    matches.resize(limit);
+    response.set_truncated(true);
+    response.set_next_page_token(absl::StrCat(
+        matches.back().created_at_ms(), "/", matches.back().invocation_id()));
+  }
   for (auto& m : matches) *response.add_invocations() = std::move(m);
   return absl::OkStatus();
 }
@@ -311,9 +374,12 @@ std::string AdminService::StatusReason(
           "queued behind the invocation that holds %s key '%s'",
           status.target().service(), status.target().key());
     case v1::INVOCATION_STATE_PAUSED:
+      if (status.paused_by_operator()) {
+        return "paused by an operator: resume it to run it again";
+      }
       return absl::StrFormat(
           "paused after attempt %d failed and the retry policy allows no "
-          "more attempts; see the last failure",
+          "more attempts; see the last failure, then resume it",
           status.attempt());
     case v1::INVOCATION_STATE_SUSPENDED: {
       std::vector<std::string> waits;

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "CLI/CLI.hpp"
@@ -462,8 +463,11 @@ int ControlInvocation(const Globals& g, const std::string& verb,
     std::cout << "restarted " << args.id << " as " << response.invocation_id()
               << " (" << done << ")\n";
   } else {
-    std::cout << verb << (verb.back() == 'e' ? "d " : "ed ") << args.id << " ("
-              << done << ")\n";
+    static const auto* kDone = new std::map<std::string, std::string>{
+        {"cancel", "cancelled"},       {"pause", "paused"},
+        {"resume", "resumed"},         {"kill", "killed"},
+        {"retry-now", "retrying now"}, {"purge", "purged"}};
+    std::cout << kDone->at(verb) << " " << args.id << " (" << done << ")\n";
   }
   return kOk;
 }

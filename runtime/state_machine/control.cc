@@ -71,6 +71,12 @@ absl::Status CheckControl(const v1::Command& command, const InvocationId& id,
       ok = completed;
       break;
     case v1::Command::kRestart:
+      if (status.handler_type() == v1::HANDLER_TYPE_WORKFLOW) {
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "invocation %s is a workflow's run, which runs once per workflow "
+            "id: submit the workflow again with a new id",
+            id.ToString()));
+      }
       verb = "restart";
       applies_to =
           "completed (succeeded or failed) invocations; cancel or kill it "

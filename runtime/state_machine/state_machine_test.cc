@@ -1,8 +1,10 @@
 // Scenario tests: command in -> state and actions out, on a real RocksDB.
 #include "runtime/state_machine/state_machine.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "runtime/state_machine/control.h"
 #include "tests/testing/temp_dir.h"
 
 namespace reprise::state_machine {
@@ -1133,13 +1135,28 @@ TEST_F(StateMachineTest, RetryNowStartsTheNextAttemptOnlyWhenBackingOff) {
 }
 
 TEST_F(StateMachineTest, PurgeDeletesOnlyACompletedInvocation) {
-  Apply(Invoke(id_));
+  v1::Command invoke = Invoke(id_);
+  invoke.mutable_invoke()->set_idempotency_key("order-1");
+  invoke.mutable_invoke()->set_idempotency_retention_ms(60'000);
+  Apply(invoke);
   EXPECT_TRUE(Apply(Control(id_, v1::Command::kPurge)).empty());
   ASSERT_TRUE(Status(id_).has_value());
-  Apply(Output(id_, 1, "done"));
+  auto actions = Apply(Output(id_, 1, "done", 2000));
+  const RegisterTimerAction old = *ActionsOf<RegisterTimerAction>(actions)[0];
   Apply(Control(id_, v1::Command::kPurge));
   EXPECT_FALSE(Status(id_).has_value());
   EXPECT_TRUE(Journal(id_).empty());
+  EXPECT_TRUE(Timers().empty());
+
+  // A repeat of the request makes a new invocation; the purged one's
+  // timer, still scheduled in memory, does not remove it early.
+  invoke.set_timestamp_ms(3000);
+  Apply(invoke);
+  Apply(Output(id_, 1, "again", 4000));
+  Apply(Fire(id_, old.index, 62'000, old.wake_up_at_ms));
+  EXPECT_EQ(Status(id_)->result().value(), "again");
+  Apply(Fire(id_, old.index, 64'000, 64'000));
+  EXPECT_FALSE(Status(id_).has_value());
 }
 
 TEST_F(StateMachineTest, RestartRunsAgainFromAJournalIndex) {
@@ -1164,12 +1181,33 @@ TEST_F(StateMachineTest, RestartRunsAgainFromAJournalIndex) {
   EXPECT_EQ(Status(fresh)->created_at_ms(), 9000);
   EXPECT_EQ(Status(id_)->result().value(), "12");  // the old one stays
   EXPECT_TRUE(Apply(restart).empty());             // a repeat
-  // Past the steps, or the output: not applied.
+  // Past the steps, or the output, or onto another partition: not applied.
   restart.mutable_restart()->set_new_invocation_id(
       InvocationId(7, 11).ToBytes());
   restart.mutable_restart()->set_from(4);
   EXPECT_TRUE(Apply(restart).empty());
   EXPECT_FALSE(Status(InvocationId(7, 11)).has_value());
+  restart.mutable_restart()->set_new_invocation_id(
+      InvocationId(8, 11).ToBytes());
+  restart.mutable_restart()->set_from(1);
+  EXPECT_TRUE(Apply(restart).empty());
+}
+
+TEST_F(StateMachineTest, AWorkflowsRunIsNotRestarted) {
+  const InvocationId run{1, 1};
+  Apply(WorkflowInvoke(run, "run", v1::HANDLER_TYPE_WORKFLOW));
+  Apply(Propose(run, 1, 1, OutputEntry("done")));
+  v1::Command restart;
+  restart.mutable_restart()->set_invocation_id(run.ToBytes());
+  restart.mutable_restart()->set_new_invocation_id(
+      InvocationId(1, 2).ToBytes());
+  restart.mutable_restart()->set_from(1);
+  EXPECT_TRUE(Apply(restart).empty());
+  absl::Status refused =
+      CheckControl(restart, run, *Status(run), restart.timestamp_ms());
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused.message()),
+              ::testing::HasSubstr("runs once per workflow id"));
 }
 
 }  // namespace

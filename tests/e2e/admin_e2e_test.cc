@@ -58,6 +58,8 @@ TEST_F(AdminE2eTest, PausedInvocationStaysPausedAcrossARestartUntilResumed) {
   EXPECT_THAT(Steer("pause", id), HasSubstr("paused " + id));
   d = WaitUntil(id, [](const json& j) { return j["status"] == "paused"; });
   ASSERT_EQ(d["status"], "paused") << d.dump();
+  EXPECT_THAT(d["status_reason"].get<std::string>(),
+              HasSubstr("paused by an operator"));
   const size_t steps = d["journal"].size();
 
   RestartRuntime();

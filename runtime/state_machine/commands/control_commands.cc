@@ -48,6 +48,7 @@ absl::Status ApplyPause(const v1::Command& command, int64_t now_ms,
                                          "the invocation was paused"});
   }
   status.set_state(v1::INVOCATION_STATE_PAUSED);
+  status.set_paused_by_operator(true);
   status.set_next_retry_at_ms(0);
   status.clear_waiting_on();
   status.set_modified_at_ms(now_ms);
@@ -69,6 +70,7 @@ absl::Status ApplyResume(const v1::Command& command, int64_t now_ms,
     status.set_pinned_version(command.resume().version());
   }
   status.set_failures(0);
+  status.set_paused_by_operator(false);
   return StartNextAttempt(found->id, status, now_ms, 0, txn, actions);
 }
 
@@ -147,7 +149,10 @@ absl::Status ApplyRestart(const v1::Command& command, int64_t now_ms,
       FindControlled(command, restart.invocation_id(), now_ms, txn));
   if (!found.has_value()) return absl::OkStatus();
   auto new_id = InvocationId::FromBytes(restart.new_invocation_id());
-  if (!new_id.ok()) return absl::OkStatus();
+  // The new invocation must live on this partition.
+  if (!new_id.ok() || new_id->partition_key() != found->id.partition_key()) {
+    return absl::OkStatus();
+  }
   REPRISE_ASSIGN_OR_RETURN(auto existing, txn.GetInvocationStatus(*new_id));
   if (existing.has_value()) return absl::OkStatus();  // a repeat
   REPRISE_ASSIGN_OR_RETURN(auto journal, txn.GetJournal(found->id));

@@ -19,7 +19,12 @@ absl::Status ApplyFireTimer(const v1::FireTimerCommand& command, int64_t now_ms,
   REPRISE_ASSIGN_OR_RETURN(auto status, txn.GetInvocationStatus(*id));
   if (!status.has_value()) return absl::OkStatus();
   if (command.index() == kRetentionTimerIndex) {
-    if (status->state() != v1::INVOCATION_STATE_COMPLETED) {
+    // Only the timer of this completion: one left over from an invocation
+    // purged and created again must not cut the new one's retention short.
+    if (status->state() != v1::INVOCATION_STATE_COMPLETED ||
+        status->completed_at_ms() +
+                static_cast<int64_t>(status->idempotency_retention_ms()) !=
+            command.wake_up_at_ms()) {
       return absl::OkStatus();
     }
     return txn.DeleteInvocation(*id);
