@@ -4,15 +4,21 @@
 // 2 usage.
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "reprise/v1/admin.grpc.pb.h"
@@ -207,33 +213,95 @@ json SummaryJson(const reprise::v1::InvocationSummary& s) {
           {"key", s.target().key()},
           {"status", s.status()},
           {"created_at_ms", s.created_at_ms()},
-          {"modified_at_ms", s.modified_at_ms()}};
+          {"modified_at_ms", s.modified_at_ms()},
+          {"idempotency_key", s.idempotency_key()}};
 }
 
 struct ListArgs {
-  std::string service;
-  std::string status;
+  std::string service, handler, key, status;
+  std::string target;  // Service[/handler[/key]], for bulk commands
+  std::string created_after, created_before;  // RFC 3339, or "2h" ago
+  std::string idempotency_key;
+  std::string page_token;
   uint32_t limit = 50;
 };
 
-int ListInvocations(const Globals& g, const ListArgs& args) {
+// A point in time: RFC 3339, or a duration ago ("90s", "15m", "2h", "3d").
+absl::StatusOr<int64_t> ParseWhen(const std::string& text, const char* option) {
+  absl::Time when;
+  std::string err;
+  if (absl::ParseTime(absl::RFC3339_full, text, &when, &err)) {
+    return absl::ToUnixMillis(when);
+  }
+  absl::Duration ago;
+  std::string duration = text;
+  int64_t days = 0;
+  if (!text.empty() && text.back() == 'd' &&
+      absl::SimpleAtoi(text.substr(0, text.size() - 1), &days)) {
+    ago = absl::Hours(24 * days);
+  } else if (!absl::ParseDuration(duration, &ago)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: '%s' is neither a time (2026-11-21T09:30:00Z) nor a duration "
+        "ago (90s, 15m, 2h, 3d)",
+        option, text));
+  }
+  return absl::ToUnixMillis(absl::Now() - ago);
+}
+
+absl::StatusOr<reprise::v1::ListInvocationsRequest> ListRequest(
+    const ListArgs& args) {
   reprise::v1::ListInvocationsRequest request;
   request.set_service(args.service);
+  request.set_handler(args.handler);
+  request.set_key(args.key);
+  if (!args.target.empty()) {
+    std::vector<std::string> parts =
+        absl::StrSplit(args.target, absl::MaxSplits('/', 2));
+    request.set_service(parts[0]);
+    if (parts.size() > 1) request.set_handler(parts[1]);
+    if (parts.size() > 2) request.set_key(parts[2]);
+    if (parts[0].empty()) {
+      return absl::InvalidArgumentError(
+          "--target: name a service, as Service[/handler[/key]]");
+    }
+  }
   request.set_status(args.status);
+  request.set_idempotency_key(args.idempotency_key);
+  request.set_page_token(args.page_token);
   request.set_limit(args.limit);
+  if (!args.created_after.empty()) {
+    auto when = ParseWhen(args.created_after, "--created-after");
+    if (!when.ok()) return when.status();
+    request.set_created_after_ms(*when);
+  }
+  if (!args.created_before.empty()) {
+    auto when = ParseWhen(args.created_before, "--created-before");
+    if (!when.ok()) return when.status();
+    request.set_created_before_ms(*when);
+  }
+  return request;
+}
+
+int ListInvocations(const Globals& g, const ListArgs& args) {
+  auto request = ListRequest(args);
+  if (!request.ok()) {
+    std::fprintf(stderr, "error: %s\n", request.status().message().data());
+    return kUsage;
+  }
   reprise::v1::ListInvocationsResponse response;
   grpc::ClientContext context;
   SetDeadline(context, g);
   grpc::Status status =
-      AdminStub(g)->ListInvocations(&context, request, &response);
+      AdminStub(g)->ListInvocations(&context, *request, &response);
   if (!status.ok()) return ReportRpcError(status, g.address);
   if (g.json_output) {
     json list = json::array();
     for (const auto& s : response.invocations()) list.push_back(SummaryJson(s));
-    std::cout << json{{"invocations", list},
-                      {"truncated", response.truncated()}}
-                     .dump()
-              << "\n";
+    json out = {{"invocations", list}, {"truncated", response.truncated()}};
+    if (response.truncated()) {
+      out["next_page_token"] = response.next_page_token();
+    }
+    std::cout << out.dump() << "\n";
     return kOk;
   }
   std::printf("%-36s  %-30s  %-11s  %s\n", "ID", "TARGET", "STATUS", "CREATED");
@@ -243,7 +311,8 @@ int ListInvocations(const Globals& g, const ListArgs& args) {
                 Ago(s.created_at_ms()).c_str());
   }
   if (response.truncated()) {
-    std::printf("(more than %u; raise --limit or add filters)\n", args.limit);
+    std::printf("(more: add --page-token %s)\n",
+                response.next_page_token().c_str());
   }
   return kOk;
 }
@@ -404,72 +473,168 @@ int CompleteAwakeable(const Globals& g, const AwakeableArgs& args,
   return kOk;
 }
 
-// Steering one invocation: cancel, pause, resume, kill, retry-now, purge,
-// restart.
+// Steering invocations: cancel, pause, resume, kill, retry-now, purge,
+// restart; one by id, or every one a --target (and filters) matches.
 struct ControlArgs {
   std::string id;
   std::string version;  // resume
   uint32_t from = 1;    // restart
+  bool yes = false;     // bulk: no confirmation
 };
 
-int ControlInvocation(const Globals& g, const std::string& verb,
-                      const ControlArgs& args) {
-  auto stub = AdminStub(g);
+// Sends `verb` for invocation `id`; the id the response names (restart:
+// the new invocation) goes to `*result_id`.
+grpc::Status SendControl(reprise::v1::Admin::Stub& stub, const Globals& g,
+                         const std::string& verb, const ControlArgs& args,
+                         const std::string& id, std::string* result_id) {
   grpc::ClientContext context;
   SetDeadline(context, g);
   reprise::v1::InvocationRequest request;
-  request.set_invocation_id(args.id);
+  request.set_invocation_id(id);
   reprise::v1::ControlResponse response;
   grpc::Status status;
-  std::string done;  // what happened, for people
   if (verb == "cancel") {
-    status = stub->CancelInvocation(&context, request, &response);
-    done = "its next await fails with CANCELLED, so it can compensate";
+    status = stub.CancelInvocation(&context, request, &response);
   } else if (verb == "pause") {
-    status = stub->PauseInvocation(&context, request, &response);
-    done = "no attempt runs until it is resumed";
+    status = stub.PauseInvocation(&context, request, &response);
   } else if (verb == "resume") {
     reprise::v1::ResumeInvocationRequest resume;
-    resume.set_invocation_id(args.id);
+    resume.set_invocation_id(id);
     resume.set_version(args.version);
-    status = stub->ResumeInvocation(&context, resume, &response);
-    done = args.version.empty()
-               ? "a new attempt starts"
-               : "a new attempt starts on version " + args.version;
+    status = stub.ResumeInvocation(&context, resume, &response);
   } else if (verb == "kill") {
-    status = stub->KillInvocation(&context, request, &response);
-    done = "failed with ABORTED; no compensation ran";
+    status = stub.KillInvocation(&context, request, &response);
   } else if (verb == "retry-now") {
-    status = stub->RetryNowInvocation(&context, request, &response);
-    done = "its next attempt starts now";
+    status = stub.RetryNowInvocation(&context, request, &response);
   } else if (verb == "purge") {
-    status = stub->PurgeInvocation(&context, request, &response);
-    done = "its status, journal and result are deleted";
+    status = stub.PurgeInvocation(&context, request, &response);
   } else {
     reprise::v1::RestartInvocationRequest restart;
-    restart.set_invocation_id(args.id);
+    restart.set_invocation_id(id);
     restart.set_from(args.from);
-    status = stub->RestartInvocation(&context, restart, &response);
-    done = args.from <= 1
-               ? "from its input"
-               : absl::StrFormat("replaying entries 0..%d", args.from - 1);
+    status = stub.RestartInvocation(&context, restart, &response);
   }
+  *result_id = response.invocation_id();
+  return status;
+}
+
+// What `verb` did, for people.
+std::string Effect(const std::string& verb, const ControlArgs& args) {
+  if (verb == "cancel") {
+    return "its next await fails with CANCELLED, so it can compensate";
+  }
+  if (verb == "pause") return "no attempt runs until it is resumed";
+  if (verb == "resume") {
+    return args.version.empty()
+               ? "a new attempt starts"
+               : "a new attempt starts on version " + args.version;
+  }
+  if (verb == "kill") return "failed with ABORTED; no compensation ran";
+  if (verb == "retry-now") return "its next attempt starts now";
+  if (verb == "purge") return "its status, journal and result are deleted";
+  return args.from <= 1
+             ? "from its input"
+             : absl::StrFormat("replaying entries 0..%d", args.from - 1);
+}
+
+const std::string& PastTense(const std::string& verb) {
+  static const auto* kDone = new std::map<std::string, std::string>{
+      {"cancel", "cancelled"},       {"pause", "paused"},
+      {"resume", "resumed"},         {"kill", "killed"},
+      {"retry-now", "retrying now"}, {"purge", "purged"},
+      {"restart", "restarted"}};
+  return kDone->at(verb);
+}
+
+int ControlInvocation(const Globals& g, const std::string& verb,
+                      const ControlArgs& args) {
+  std::string result_id;
+  grpc::Status status =
+      SendControl(*AdminStub(g), g, verb, args, args.id, &result_id);
   if (!status.ok()) return ReportRpcError(status, g.address);
   if (g.json_output) {
-    json out = {{"invocation_id", response.invocation_id()}, {"done", verb}};
+    json out = {{"invocation_id", result_id}, {"done", verb}};
     if (verb == "restart") out["restarted_from"] = args.id;
     std::cout << out.dump() << "\n";
   } else if (verb == "restart") {
-    std::cout << "restarted " << args.id << " as " << response.invocation_id()
-              << " (" << done << ")\n";
+    std::cout << "restarted " << args.id << " as " << result_id << " ("
+              << Effect(verb, args) << ")\n";
   } else {
-    static const auto* kDone = new std::map<std::string, std::string>{
-        {"cancel", "cancelled"},       {"pause", "paused"},
-        {"resume", "resumed"},         {"kill", "killed"},
-        {"retry-now", "retrying now"}, {"purge", "purged"}};
-    std::cout << kDone->at(verb) << " " << args.id << " (" << done << ")\n";
+    std::cout << PastTense(verb) << " " << args.id << " (" << Effect(verb, args)
+              << ")\n";
   }
   return kOk;
+}
+
+// Every invocation `filters` matches (all pages), then `verb` for each,
+// after a confirmation unless --yes.
+int ControlMatching(const Globals& g, const std::string& verb,
+                    const ControlArgs& args, ListArgs filters) {
+  filters.limit = 1000;
+  auto request = ListRequest(filters);
+  if (!request.ok()) {
+    std::fprintf(stderr, "error: %s\n", request.status().message().data());
+    return kUsage;
+  }
+  auto stub = AdminStub(g);
+  std::vector<std::string> ids;
+  for (;;) {
+    reprise::v1::ListInvocationsResponse page;
+    grpc::ClientContext context;
+    SetDeadline(context, g);
+    grpc::Status status = stub->ListInvocations(&context, *request, &page);
+    if (!status.ok()) return ReportRpcError(status, g.address);
+    for (const auto& s : page.invocations()) ids.push_back(s.invocation_id());
+    if (!page.truncated()) break;
+    request->set_page_token(page.next_page_token());
+  }
+  if (ids.empty()) {
+    std::printf("no invocation of %s matches\n", filters.target.c_str());
+    return kOk;
+  }
+  if (!args.yes) {
+    std::printf("%zu invocations of %s match. %s them? [y/N] ", ids.size(),
+                filters.target.c_str(), verb.c_str());
+    std::fflush(stdout);
+    std::string answer;
+    if (!std::getline(std::cin, answer) || (answer != "y" && answer != "yes")) {
+      std::printf("\nnothing done (--yes skips this question)\n");
+      return kError;
+    }
+  }
+  // A few at a time: each answers once its command is durable.
+  std::atomic<size_t> next{0};
+  absl::Mutex mu;
+  std::vector<std::string> failures;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (size_t i = next++; i < ids.size(); i = next++) {
+        std::string result_id;
+        grpc::Status status =
+            SendControl(*stub, g, verb, args, ids[i], &result_id);
+        if (!status.ok()) {
+          absl::MutexLock lock(&mu);
+          failures.push_back(ids[i] + ": " + status.error_message());
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const size_t done = ids.size() - failures.size();
+  if (g.json_output) {
+    std::cout << json{{"done", verb},
+                      {"matched", ids.size()},
+                      {"succeeded", done},
+                      {"failures", failures}}
+                     .dump()
+              << "\n";
+  } else {
+    std::printf("%s %zu of %zu (%s)\n", PastTense(verb).c_str(), done,
+                ids.size(), Effect(verb, args).c_str());
+    for (const std::string& f : failures) std::printf("  %s\n", f.c_str());
+  }
+  return failures.empty() ? kOk : kError;
 }
 
 // promises -----------------------------------------------------------------
@@ -591,12 +756,24 @@ int main(int argc, char** argv) {
   auto* list =
       invocations->add_subcommand("list", "List invocations, newest first");
   list->add_option("--service", list_args.service, "Only this service");
+  list->add_option("--handler", list_args.handler, "Only this handler");
+  list->add_option("--key", list_args.key, "Only this object or workflow key");
+  list->add_option("--idempotency-key", list_args.idempotency_key,
+                   "Only the invocation of this idempotency key");
+  list->add_option("--created-after", list_args.created_after,
+                   "Created at or after: RFC 3339, or a duration ago (15m, "
+                   "2h, 3d)");
+  list->add_option("--created-before", list_args.created_before,
+                   "Created before: RFC 3339, or a duration ago");
+  list->add_option("--page-token", list_args.page_token,
+                   "The next page, as printed after a truncated list");
   list->add_option(
       "--status", list_args.status,
       "scheduled, queued, pending, running, suspended, backing-off, "
       "paused, "
       "succeeded or failed");
-  list->add_option("--limit", list_args.limit, "Most invocations shown")
+  list->add_option("--limit", list_args.limit,
+                   "Most invocations shown (at most 1000)")
       ->capture_default_str();
   list->callback([&] { result = ListInvocations(g, list_args); });
   std::string describe_id;
@@ -620,9 +797,27 @@ int main(int argc, char** argv) {
       {"restart",
        "Run a completed invocation again as a new one, from its input or "
        "--from a journal index"}};
+  ListArgs bulk;
   for (const auto& [verb, help] : verbs) {
     auto* sub = invocations->add_subcommand(verb, help);
-    sub->add_option("id", control.id, "Invocation id (inv_...)")->required();
+    auto* id = sub->add_option("id", control.id, "Invocation id (inv_...)");
+    auto* target = sub->add_option(
+        "--target", bulk.target,
+        "Instead of an id: every invocation of Service[/handler[/key]]");
+    id->excludes(target);
+    sub->add_option("--status", bulk.status,
+                    "With --target: only invocations in this status")
+        ->needs(target);
+    sub->add_option("--created-after", bulk.created_after,
+                    "With --target: created at or after (RFC 3339, or ago: "
+                    "15m, 2h, 3d)")
+        ->needs(target);
+    sub->add_option("--created-before", bulk.created_before,
+                    "With --target: created before")
+        ->needs(target);
+    sub->add_flag("--yes", control.yes,
+                  "With --target: do not ask for confirmation")
+        ->needs(target);
     if (verb == "resume") {
       sub->add_option("--version", control.version,
                       "Run it on workers of this version from now on");
@@ -633,8 +828,13 @@ int main(int argc, char** argv) {
                       "replay) and run the rest again")
           ->check(CLI::PositiveNumber);
     }
-    sub->callback(
-        [&, verb = verb] { result = ControlInvocation(g, verb, control); });
+    sub->callback([&, verb = verb] {
+      if (control.id.empty() && bulk.target.empty()) {
+        throw CLI::ValidationError("id", "give an invocation id or --target");
+      }
+      result = bulk.target.empty() ? ControlInvocation(g, verb, control)
+                                   : ControlMatching(g, verb, control, bulk);
+    });
   }
 
   auto* services =

@@ -182,5 +182,76 @@ TEST_F(AdminE2eTest, PurgeDeletesACompletedInvocation) {
   EXPECT_THAT(r.output, HasSubstr("invalid"));
 }
 
+// Bulk: every invocation of one target, filtered by status, after a
+// confirmation; and the list's filters and pages that bulk commands use.
+TEST_F(AdminE2eTest, BulkPauseOfAThousandInvocationsOfOneTarget) {
+  constexpr int kSleepers = 1000;
+  for (int i = 0; i < kSleepers; ++i) {
+    ASSERT_FALSE(Send(Request("Sleeper", "nap", 600000)).empty());
+  }
+  const std::string other = Send(Request("Workflow", "run", nullptr));
+  auto count = [&](const std::string& status) {
+    testing::CommandResult r =
+        Cli({"--json", "invocations", "list", "--service", "Sleeper",
+             "--status", status, "--limit", "1000"});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return json::parse(r.output)["invocations"].size();
+  };
+  for (int i = 0; i < 300 && count("suspended") < kSleepers; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_EQ(count("suspended"), static_cast<size_t>(kSleepers));
+
+  // Without --yes it asks; with no answer, nothing is done.
+  testing::CommandResult r = Cli({"invocations", "pause", "--target",
+                                  "Sleeper/nap", "--status", "suspended"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("1000 invocations of Sleeper/nap match"));
+  EXPECT_THAT(r.output, HasSubstr("nothing done"));
+  EXPECT_EQ(count("paused"), 0u);
+
+  r = Cli({"invocations", "pause", "--target", "Sleeper/nap", "--status",
+           "suspended", "--yes"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("paused 1000 of 1000"));
+  EXPECT_EQ(count("paused"), static_cast<size_t>(kSleepers));
+  EXPECT_NE(Describe(other)["status"], "paused");
+
+  // Pages: 1000 in pages of 300, newest first, each id once.
+  std::vector<std::string> seen;
+  std::string token;
+  for (int page = 0; page < 10; ++page) {
+    std::vector<std::string> args = {"--json",    "invocations", "list",
+                                     "--service", "Sleeper",     "--limit",
+                                     "300"};
+    if (!token.empty()) {
+      args.push_back("--page-token");
+      args.push_back(token);
+    }
+    json out = json::parse(Cli(args).output);
+    int64_t last = INT64_MAX;
+    for (const json& s : out["invocations"]) {
+      EXPECT_LE(s["created_at_ms"].get<int64_t>(), last);
+      last = s["created_at_ms"].get<int64_t>();
+      seen.push_back(s["invocation_id"]);
+    }
+    if (!out["truncated"].get<bool>()) break;
+    token = out["next_page_token"];
+  }
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kSleepers));
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(std::unique(seen.begin(), seen.end()), seen.end());
+
+  // Other filters: handler, created time.
+  r = Cli({"--json", "invocations", "list", "--handler", "run"});
+  EXPECT_EQ(json::parse(r.output)["invocations"].size(), 1u) << r.output;
+  r = Cli({"--json", "invocations", "list", "--created-after", "1h",
+           "--created-before", "2099-01-01T00:00:00Z", "--limit", "1"});
+  EXPECT_TRUE(json::parse(r.output)["truncated"].get<bool>()) << r.output;
+  r = Cli({"invocations", "list", "--created-after", "yesterday"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("neither a time"));
+}
+
 }  // namespace
 }  // namespace reprise

@@ -20,6 +20,9 @@ pid_t Spawn(const std::vector<std::string>& argv, int out_fd) {
   if (pid == 0) {
     dup2(out_fd, STDOUT_FILENO);
     dup2(out_fd, STDERR_FILENO);
+    // Nothing to read: a prompt sees the end of its input.
+    int null_fd = open("/dev/null", O_RDONLY);
+    if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
     // The child dies with the test runner rather than outliving it.
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
