@@ -432,6 +432,85 @@ grpc::ServerUnaryReactor* AdminService::ListServices(
   return reactor;
 }
 
+namespace {
+
+void ToView(const invoker::WorkerView& worker, v1::WorkerView& view) {
+  view.set_worker_id(worker.worker_id);
+  view.set_name(worker.name);
+  view.set_version(worker.version);
+  for (const std::string& s : worker.services) view.add_services(s);
+  view.set_capacity(worker.capacity);
+  view.set_in_flight(worker.in_flight);
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* AdminService::DescribeService(
+    grpc::CallbackServerContext* context,
+    const v1::DescribeServiceRequest* request,
+    v1::ServiceDescription* response) {
+  return RunOn(tasks_, context, [this, request, response] {
+    return DoDescribeService(*request, *response);
+  });
+}
+
+absl::Status AdminService::DoDescribeService(
+    const v1::DescribeServiceRequest& request,
+    v1::ServiceDescription& response) {
+  std::optional<v1::RegisteredService> service = registry_.Find(request.name());
+  if (!service.has_value()) {
+    return absl::NotFoundError(absl::StrFormat(
+        "service %s is not registered: no worker serving it has connected",
+        request.name()));
+  }
+  const v1::ServiceDefinition& definition = service->definition();
+  response.set_name(definition.name());
+  response.set_type(definition.type());
+  response.set_version(service->version());
+  response.set_registered_at_ms(service->registered_at_ms());
+  for (const v1::HandlerDefinition& handler : definition.handlers()) {
+    invoker::Invoker::HandlerOptions options =
+        invoker_.ResolveOptions(definition, handler);
+    auto* h = response.add_handlers();
+    h->set_name(handler.name());
+    h->set_type(handler.type());
+    *h->mutable_retry_policy() = options.retry_policy;
+    h->set_inactivity_timeout_ms(
+        absl::ToInt64Milliseconds(options.inactivity_timeout));
+  }
+  for (const invoker::WorkerView& worker : invoker_.Workers()) {
+    if (std::find(worker.services.begin(), worker.services.end(),
+                  definition.name()) != worker.services.end()) {
+      ToView(worker, *response.add_workers());
+    }
+  }
+  auto& counts = *response.mutable_invocations_by_status();
+  for (uint32_t p = 0; p < partitions_; ++p) {
+    REPRISE_RETURN_IF_ERROR(
+        store_.Reader(PartitionId(p))
+            ->ForEachInvocation([&](const InvocationId& id,
+                                    const v1::InvocationStatus& status) {
+              if (status.target().service() == definition.name()) {
+                ++counts[StatusName(id, status)];
+              }
+              return true;
+            }));
+  }
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* AdminService::ListWorkers(
+    grpc::CallbackServerContext* context,
+    const v1::ListWorkersRequest* /*request*/,
+    v1::ListWorkersResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  for (const invoker::WorkerView& worker : invoker_.Workers()) {
+    ToView(worker, *response->add_workers());
+  }
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* AdminService::Control(
     grpc::CallbackServerContext* context, const std::string& invocation_id,
     v1::Command command, SetId set_id, v1::ControlResponse* response) {

@@ -36,6 +36,14 @@ class AdminService final : public v1::Admin::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::ListServicesRequest* request,
       v1::ListServicesResponse* response) override;
+  grpc::ServerUnaryReactor* DescribeService(
+      grpc::CallbackServerContext* context,
+      const v1::DescribeServiceRequest* request,
+      v1::ServiceDescription* response) override;
+  grpc::ServerUnaryReactor* ListWorkers(
+      grpc::CallbackServerContext* context,
+      const v1::ListWorkersRequest* request,
+      v1::ListWorkersResponse* response) override;
   grpc::ServerUnaryReactor* CancelInvocation(
       grpc::CallbackServerContext* context,
       const v1::InvocationRequest* request,
@@ -71,6 +79,8 @@ class AdminService final : public v1::Admin::CallbackService {
   absl::Status DoDescribe(const v1::DescribeInvocationRequest& request,
                           v1::InvocationDescription& response);
   void DoListServices(v1::ListServicesResponse& response);
+  absl::Status DoDescribeService(const v1::DescribeServiceRequest& request,
+                                 v1::ServiceDescription& response);
   // Sets the id `invocation_id` names in `command` by `set_id`, appends it
   // (partition::AppendControl) and answers `response`, whose id is
   // `response_id` (the command's invocation if empty).

@@ -675,6 +675,138 @@ int CompletePromise(const Globals& g, const PromiseArgs& args, bool resolve) {
   return kOk;
 }
 
+json WorkerJson(const reprise::v1::WorkerView& w) {
+  return {{"worker_id", w.worker_id()},
+          {"name", w.name()},
+          {"version", w.version()},
+          {"services",
+           std::vector<std::string>(w.services().begin(), w.services().end())},
+          {"capacity", w.capacity()},
+          {"in_flight", w.in_flight()}};
+}
+
+std::string TypeName(reprise::v1::HandlerType type) {
+  switch (type) {
+    case reprise::v1::HANDLER_TYPE_EXCLUSIVE:
+      return "exclusive";
+    case reprise::v1::HANDLER_TYPE_SHARED:
+      return "shared";
+    case reprise::v1::HANDLER_TYPE_WORKFLOW:
+      return "workflow";
+    default:
+      return "-";
+  }
+}
+
+int DescribeService(const Globals& g, const std::string& name) {
+  reprise::v1::DescribeServiceRequest request;
+  request.set_name(name);
+  reprise::v1::ServiceDescription d;
+  grpc::ClientContext context;
+  SetDeadline(context, g);
+  grpc::Status status = AdminStub(g)->DescribeService(&context, request, &d);
+  if (!status.ok()) return ReportRpcError(status, g.address);
+  std::map<std::string, uint32_t> counts(d.invocations_by_status().begin(),
+                                         d.invocations_by_status().end());
+  if (g.json_output) {
+    json handlers = json::array();
+    for (const auto& h : d.handlers()) {
+      const auto& p = h.retry_policy();
+      handlers.push_back(
+          {{"name", h.name()},
+           {"type", TypeName(h.type())},
+           {"retry_policy",
+            {{"initial_interval_ms", p.initial_interval_ms()},
+             {"factor", p.factor()},
+             {"max_interval_ms", p.max_interval_ms()},
+             {"max_attempts", p.max_attempts()},
+             {"on_max_attempts",
+              p.on_max_attempts() ==
+                      reprise::v1::RetryPolicy::ON_MAX_ATTEMPTS_FAIL
+                  ? "fail"
+                  : "pause"}}},
+           {"inactivity_timeout_ms", h.inactivity_timeout_ms()}});
+    }
+    json workers = json::array();
+    for (const auto& w : d.workers()) workers.push_back(WorkerJson(w));
+    std::cout << json{{"name", d.name()},
+                      {"type", reprise::v1::ServiceType_Name(d.type())},
+                      {"version", d.version()},
+                      {"registered_at_ms", d.registered_at_ms()},
+                      {"handlers", handlers},
+                      {"workers", workers},
+                      {"invocations_by_status", counts}}
+                     .dump()
+              << "\n";
+    return kOk;
+  }
+  std::string type = reprise::v1::ServiceType_Name(d.type());
+  std::printf("Service     %s (%s)\n", d.name().c_str(),
+              type.substr(std::string("SERVICE_TYPE_").size()).c_str());
+  std::printf("Version     %s, registered %s\n", d.version().c_str(),
+              Ago(d.registered_at_ms()).c_str());
+  std::printf("\n%-20s  %-10s  %-38s  %s\n", "HANDLER", "TYPE", "RETRIES",
+              "INACTIVITY TIMEOUT");
+  for (const auto& h : d.handlers()) {
+    const auto& p = h.retry_policy();
+    std::string retries = absl::StrFormat(
+        "%s, %dms x%g up to %dms, then %s",
+        p.max_attempts() == 0
+            ? "unlimited"
+            : absl::StrFormat("%d attempts", p.max_attempts()),
+        p.initial_interval_ms(), p.factor(), p.max_interval_ms(),
+        p.on_max_attempts() == reprise::v1::RetryPolicy::ON_MAX_ATTEMPTS_FAIL
+            ? "fail"
+            : "pause");
+    std::printf(
+        "%-20s  %-10s  %-38s  %s\n", h.name().c_str(),
+        TypeName(h.type()).c_str(), retries.c_str(),
+        absl::FormatDuration(absl::Milliseconds(h.inactivity_timeout_ms()))
+            .c_str());
+  }
+  std::printf("\nWorkers     %d connected\n", d.workers_size());
+  for (const auto& w : d.workers()) {
+    std::printf("  %s  %s  version %s  %u/%u in flight\n",
+                w.worker_id().c_str(), w.name().c_str(), w.version().c_str(),
+                w.in_flight(), w.capacity());
+  }
+  std::printf("\nInvocations");
+  if (counts.empty()) std::printf("  none");
+  for (const auto& [name_, count] : counts) {
+    std::printf("  %s %u", name_.c_str(), count);
+  }
+  std::printf("\n");
+  return kOk;
+}
+
+int ListWorkers(const Globals& g) {
+  reprise::v1::ListWorkersResponse response;
+  grpc::ClientContext context;
+  SetDeadline(context, g);
+  grpc::Status status = AdminStub(g)->ListWorkers(
+      &context, reprise::v1::ListWorkersRequest(), &response);
+  if (!status.ok()) return ReportRpcError(status, g.address);
+  if (g.json_output) {
+    json workers = json::array();
+    for (const auto& w : response.workers()) workers.push_back(WorkerJson(w));
+    std::cout << json{{"workers", workers}}.dump() << "\n";
+    return kOk;
+  }
+  std::printf("%-24s  %-12s  %-10s  %-9s  %s\n", "WORKER", "NAME", "VERSION",
+              "IN FLIGHT", "SERVICES");
+  for (const auto& w : response.workers()) {
+    std::string services;
+    for (const auto& s : w.services()) {
+      services += (services.empty() ? "" : ", ") + s;
+    }
+    std::printf("%-24s  %-12s  %-10s  %-9s  %s\n", w.worker_id().c_str(),
+                w.name().c_str(), w.version().c_str(),
+                absl::StrFormat("%u/%u", w.in_flight(), w.capacity()).c_str(),
+                services.c_str());
+  }
+  return kOk;
+}
+
 int ListServices(const Globals& g) {
   reprise::v1::ListServicesResponse response;
   grpc::ClientContext context;
@@ -842,6 +974,21 @@ int main(int argc, char** argv) {
   services->require_subcommand(1);
   services->add_subcommand("list", "List services and their handlers")
       ->callback([&] { result = ListServices(g); });
+  std::string service_name;
+  auto* describe_service = services->add_subcommand(
+      "describe",
+      "Show a service's handlers and their options, its workers, and its "
+      "invocations by status");
+  describe_service->add_option("name", service_name, "Service name")
+      ->required();
+  describe_service->callback(
+      [&] { result = DescribeService(g, service_name); });
+
+  auto* workers = app.add_subcommand("workers", "Inspect connected workers");
+  workers->require_subcommand(1);
+  workers->add_subcommand("list", "List connected workers")->callback([&] {
+    result = ListWorkers(g);
+  });
 
   AwakeableArgs awakeable_args;
   auto* awakeables = app.add_subcommand(

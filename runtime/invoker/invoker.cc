@@ -80,24 +80,31 @@ void Invoker::RegisterWorker(std::shared_ptr<WorkerConnection> connection,
   });
 }
 
+Invoker::HandlerOptions Invoker::ResolveOptions(
+    const v1::ServiceDefinition& service,
+    const v1::HandlerDefinition& handler) const {
+  HandlerOptions resolved{options_.default_retry_policy,
+                          options_.default_inactivity_timeout};
+  for (const v1::HandlerOptions* declared :
+       {&service.options(), &handler.options()}) {
+    if (declared->has_retry_policy()) {
+      resolved.retry_policy = declared->retry_policy();
+    }
+    if (declared->has_inactivity_timeout_ms()) {
+      resolved.inactivity_timeout =
+          absl::Milliseconds(declared->inactivity_timeout_ms());
+    }
+  }
+  return resolved;
+}
+
 void Invoker::AddWorker(std::shared_ptr<WorkerConnection> connection,
                         const v1::RegisterRequest& request, WorkerView view) {
   auto worker = std::make_unique<Worker>();
   for (const auto& service : request.services()) {
     for (const auto& handler : service.handlers()) {
-      HandlerOptions resolved{options_.default_retry_policy,
-                              options_.default_inactivity_timeout};
-      for (const v1::HandlerOptions* declared :
-           {&service.options(), &handler.options()}) {
-        if (declared->has_retry_policy()) {
-          resolved.retry_policy = declared->retry_policy();
-        }
-        if (declared->has_inactivity_timeout_ms()) {
-          resolved.inactivity_timeout =
-              absl::Milliseconds(declared->inactivity_timeout_ms());
-        }
-      }
-      worker->options[HandlerKey(service.name(), handler.name())] = resolved;
+      worker->options[HandlerKey(service.name(), handler.name())] =
+          ResolveOptions(service, handler);
     }
   }
   {

@@ -120,12 +120,15 @@ class Invoker {
   std::optional<AttemptView> Describe(const InvocationId& id) const;
   std::vector<WorkerView> Workers() const;
 
- private:
   // A handler's options, resolved against its service's and the defaults.
   struct HandlerOptions {
     v1::RetryPolicy retry_policy;
     absl::Duration inactivity_timeout;
   };
+  HandlerOptions ResolveOptions(const v1::ServiceDefinition& service,
+                                const v1::HandlerDefinition& handler) const;
+
+ private:
   struct Worker {
     std::shared_ptr<WorkerConnection> connection;
     WorkerView view;

@@ -4,6 +4,8 @@
 // retry-now, purge, and the errors for commands in the wrong state.
 #include <gmock/gmock.h>
 
+#include <map>
+
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "tests/testing/e2e_fixture.h"
@@ -251,6 +253,43 @@ TEST_F(AdminE2eTest, BulkPauseOfAThousandInvocationsOfOneTarget) {
   r = Cli({"invocations", "list", "--created-after", "yesterday"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.output, HasSubstr("neither a time"));
+}
+
+TEST_F(AdminE2eTest, ServicesDescribeAndWorkersList) {
+  const std::string id = Send(Request("Flaky", "slow", nullptr));
+  WaitUntil(id, [](const json& j) { return j["status"] == "backing-off"; });
+  testing::CommandResult r = Cli({"--json", "services", "describe", "Flaky"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  json d = json::parse(r.output);
+  std::map<std::string, json> handlers;
+  for (const json& h : d["handlers"]) handlers[h["name"]] = h;
+  ASSERT_EQ(handlers.size(), 3u) << r.output;
+  EXPECT_EQ(handlers["always"]["retry_policy"]["max_attempts"], 3);
+  EXPECT_EQ(handlers["slow"]["retry_policy"]["initial_interval_ms"], 60000);
+  // Not declared: the runtime's defaults.
+  EXPECT_EQ(handlers["thrice"]["retry_policy"]["max_attempts"], 30);
+  EXPECT_EQ(handlers["thrice"]["inactivity_timeout_ms"], 300000);
+  ASSERT_EQ(d["workers"].size(), 1u);
+  EXPECT_EQ(d["workers"][0]["name"], "steps");
+  EXPECT_EQ(d["invocations_by_status"]["backing-off"], 1);
+
+  r = Cli({"services", "describe", "Flaky"});
+  EXPECT_THAT(r.output, HasSubstr("3 attempts, 20ms x2 up to 10000ms, then "
+                                  "pause"));
+  r = Cli({"services", "describe", "Nope"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("service Nope is not registered"));
+
+  r = Cli({"--json", "workers", "list"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  json workers = json::parse(r.output)["workers"];
+  ASSERT_EQ(workers.size(), 1u);
+  EXPECT_EQ(workers[0]["name"], "steps");
+  EXPECT_EQ(workers[0]["version"], "dev");
+  EXPECT_THAT(workers[0]["services"].get<std::vector<std::string>>(),
+              ::testing::Contains("Flaky"));
+  r = Cli({"workers", "list"});
+  EXPECT_THAT(r.output, HasSubstr("steps"));
 }
 
 }  // namespace
