@@ -511,6 +511,104 @@ grpc::ServerUnaryReactor* AdminService::ListWorkers(
   return reactor;
 }
 
+absl::StatusOr<v1::Target> AdminService::StateObject(
+    const std::string& service, const std::string& key) const {
+  std::optional<v1::RegisteredService> found = registry_.Find(service);
+  if (!found.has_value()) {
+    return absl::NotFoundError(absl::StrFormat(
+        "service %s is not registered: no worker serving it has connected",
+        service));
+  }
+  if (found->definition().type() == v1::SERVICE_TYPE_SERVICE) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s is a stateless service: only virtual objects and workflows have "
+        "state",
+        service));
+  }
+  if (key.empty()) {
+    return absl::InvalidArgumentError(
+        "key is required: the object's key or the workflow id");
+  }
+  v1::Target object;
+  object.set_service(service);
+  object.set_key(key);
+  return object;
+}
+
+PartitionId AdminService::PartitionOfKey(const v1::Target& object) const {
+  return PartitionForKey(KeyPartitionHash(object.service(), object.key()),
+                         partitions_);
+}
+
+grpc::ServerUnaryReactor* AdminService::GetState(
+    grpc::CallbackServerContext* context, const v1::GetStateRequest* request,
+    v1::GetStateResponse* response) {
+  return RunOn(tasks_, context, [this, request, response]() -> absl::Status {
+    REPRISE_ASSIGN_OR_RETURN(v1::Target object,
+                             StateObject(request->service(), request->key()));
+    auto reader = store_.Reader(PartitionOfKey(object));
+    if (!request->name().empty()) {
+      REPRISE_ASSIGN_OR_RETURN(auto value,
+                               reader->GetState(object, request->name()));
+      if (!value.has_value()) {
+        return absl::NotFoundError(
+            absl::StrFormat("%s/%s has no state key '%s'", object.service(),
+                            object.key(), request->name()));
+      }
+      auto* entry = response->add_entries();
+      entry->set_name(request->name());
+      entry->set_value(*std::move(value));
+      return absl::OkStatus();
+    }
+    return reader->ForEachState(
+        object, [&](std::string_view name, std::string_view value) {
+          auto* entry = response->add_entries();
+          entry->set_name(std::string(name));
+          entry->set_value(std::string(value));
+          return true;
+        });
+  });
+}
+
+grpc::ServerUnaryReactor* AdminService::EditState(
+    grpc::CallbackServerContext* context, const v1::EditStateRequest* request,
+    v1::EditStateResponse* /*response*/) {
+  auto* reactor = context->DefaultReactor();
+  absl::StatusOr<v1::Target> object =
+      StateObject(request->service(), request->key());
+  if (object.ok() && !request->clear() && request->name().empty()) {
+    object = absl::InvalidArgumentError("name the state key to set");
+  }
+  if (!object.ok()) {
+    reactor->Finish(ToGrpcStatus(object.status()));
+    return reactor;
+  }
+  v1::Command command;
+  auto* edit = command.mutable_edit_state();
+  *edit->mutable_object() = *object;
+  edit->set_name(request->name());
+  edit->set_value(request->value());
+  edit->set_clear(request->clear());
+  processors_[PartitionOfKey(*object).value()]->AppendIfValid(
+      std::move(command),
+      [object = *object, force = request->force()](
+          storage::PartitionReader& reader) -> absl::Status {
+        if (force) return absl::OkStatus();
+        REPRISE_ASSIGN_OR_RETURN(auto lock, reader.GetKeyLock(object));
+        if (!lock.has_value()) return absl::OkStatus();
+        auto holder = InvocationId::FromBytes(lock->holder());
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "invocation %s holds %s/%s: an exclusive handler may be using "
+            "its state; wait for it, or --force",
+            holder.ok() ? holder->ToString() : "?", object.service(),
+            object.key()));
+      },
+      [reactor](absl::Status status) {
+        reactor->Finish(ToGrpcStatus(status));
+      });
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* AdminService::Control(
     grpc::CallbackServerContext* context, const std::string& invocation_id,
     v1::Command command, SetId set_id, v1::ControlResponse* response) {

@@ -44,6 +44,12 @@ class AdminService final : public v1::Admin::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::ListWorkersRequest* request,
       v1::ListWorkersResponse* response) override;
+  grpc::ServerUnaryReactor* GetState(grpc::CallbackServerContext* context,
+                                     const v1::GetStateRequest* request,
+                                     v1::GetStateResponse* response) override;
+  grpc::ServerUnaryReactor* EditState(grpc::CallbackServerContext* context,
+                                      const v1::EditStateRequest* request,
+                                      v1::EditStateResponse* response) override;
   grpc::ServerUnaryReactor* CancelInvocation(
       grpc::CallbackServerContext* context,
       const v1::InvocationRequest* request,
@@ -79,6 +85,11 @@ class AdminService final : public v1::Admin::CallbackService {
   absl::Status DoDescribe(const v1::DescribeInvocationRequest& request,
                           v1::InvocationDescription& response);
   void DoListServices(v1::ListServicesResponse& response);
+  // The object (service and key) a state request names, if the service
+  // has state: NOT_FOUND or INVALID_ARGUMENT otherwise.
+  absl::StatusOr<v1::Target> StateObject(const std::string& service,
+                                         const std::string& key) const;
+  PartitionId PartitionOfKey(const v1::Target& object) const;
   absl::Status DoDescribeService(const v1::DescribeServiceRequest& request,
                                  v1::ServiceDescription& response);
   // Sets the id `invocation_id` names in `command` by `set_id`, appends it

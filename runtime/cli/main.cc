@@ -637,6 +637,78 @@ int ControlMatching(const Globals& g, const std::string& verb,
   return failures.empty() ? kOk : kError;
 }
 
+// state --------------------------------------------------------------------
+
+struct StateArgs {
+  std::string service, key, name, data;
+  bool force = false;
+};
+
+int GetState(const Globals& g, const StateArgs& args) {
+  reprise::v1::GetStateRequest request;
+  request.set_service(args.service);
+  request.set_key(args.key);
+  request.set_name(args.name);
+  reprise::v1::GetStateResponse response;
+  grpc::ClientContext context;
+  SetDeadline(context, g);
+  grpc::Status status = AdminStub(g)->GetState(&context, request, &response);
+  if (!status.ok()) return ReportRpcError(status, g.address);
+  if (g.json_output) {
+    json state = json::object();
+    for (const auto& e : response.entries()) {
+      state[e.name()] = PayloadJson(e.value());
+    }
+    std::cout << json{{"service", args.service},
+                      {"key", args.key},
+                      {"state", state}}
+                     .dump()
+              << "\n";
+    return kOk;
+  }
+  if (!args.name.empty()) {
+    std::cout << PayloadText(response.entries(0).value()) << "\n";
+    return kOk;
+  }
+  if (response.entries().empty()) {
+    std::printf("%s/%s has no state\n", args.service.c_str(), args.key.c_str());
+  }
+  for (const auto& e : response.entries()) {
+    std::printf("%-24s  %s\n", e.name().c_str(),
+                PayloadText(e.value(), 100).c_str());
+  }
+  return kOk;
+}
+
+int EditState(const Globals& g, const StateArgs& args, bool clear) {
+  reprise::v1::EditStateRequest request;
+  request.set_service(args.service);
+  request.set_key(args.key);
+  request.set_name(args.name);
+  request.set_value(args.data);
+  request.set_clear(clear);
+  request.set_force(args.force);
+  reprise::v1::EditStateResponse response;
+  grpc::ClientContext context;
+  SetDeadline(context, g);
+  grpc::Status status = AdminStub(g)->EditState(&context, request, &response);
+  if (!status.ok()) return ReportRpcError(status, g.address);
+  const std::string what =
+      args.service + "/" + args.key +
+      (args.name.empty() ? " (every key)" : " " + args.name);
+  if (g.json_output) {
+    std::cout << json{{"service", args.service},
+                      {"key", args.key},
+                      {"name", args.name},
+                      {"done", clear ? "clear" : "set"}}
+                     .dump()
+              << "\n";
+  } else {
+    std::cout << (clear ? "cleared " : "set ") << what << "\n";
+  }
+  return kOk;
+}
+
 // promises -----------------------------------------------------------------
 
 struct PromiseArgs {
@@ -983,6 +1055,37 @@ int main(int argc, char** argv) {
       ->required();
   describe_service->callback(
       [&] { result = DescribeService(g, service_name); });
+
+  StateArgs state_args;
+  auto* state = app.add_subcommand(
+      "state", "Inspect and edit the state of virtual objects and workflows");
+  state->require_subcommand(1);
+  auto* state_get = state->add_subcommand(
+      "get", "Show one state key, or every key, of an object");
+  auto* state_set = state->add_subcommand("set", "Set a state key");
+  auto* state_clear = state->add_subcommand(
+      "clear", "Clear a state key, or every key of the object");
+  for (auto* sub : {state_get, state_set, state_clear}) {
+    sub->add_option("service", state_args.service,
+                    "The virtual object or workflow service")
+        ->required();
+    sub->add_option("key", state_args.key, "The object key or workflow id")
+        ->required();
+    auto* name = sub->add_option("name", state_args.name, "The state key");
+    if (sub == state_set) {
+      name->required();
+      sub->add_option("--data", state_args.data,
+                      "The value, e.g. '42' or '\"text\"'")
+          ->required();
+    }
+    if (sub != state_get) {
+      sub->add_flag("--force", state_args.force,
+                    "Also while an exclusive handler holds the key");
+    }
+  }
+  state_get->callback([&] { result = GetState(g, state_args); });
+  state_set->callback([&] { result = EditState(g, state_args, false); });
+  state_clear->callback([&] { result = EditState(g, state_args, true); });
 
   auto* workers = app.add_subcommand("workers", "Inspect connected workers");
   workers->require_subcommand(1);

@@ -1210,5 +1210,25 @@ TEST_F(StateMachineTest, AWorkflowsRunIsNotRestarted) {
               ::testing::HasSubstr("runs once per workflow id"));
 }
 
+TEST_F(StateMachineTest, OperatorStateEditsApply) {
+  v1::Command edit;
+  auto* e = edit.mutable_edit_state();
+  e->mutable_object()->set_service("Counter");
+  e->mutable_object()->set_key("k");
+  e->set_name("count");
+  e->set_value("5");
+  Apply(edit);
+  e->set_name("other");
+  Apply(edit);
+  auto reader = store_->Reader(kPartition);
+  EXPECT_EQ(reader->GetState(e->object(), "count").value(), "5");
+  e->set_clear(true);
+  Apply(edit);  // clears "other"
+  EXPECT_FALSE(reader->GetState(e->object(), "other").value().has_value());
+  e->set_name("");
+  Apply(edit);  // clears every key
+  EXPECT_FALSE(reader->GetState(e->object(), "count").value().has_value());
+}
+
 }  // namespace
 }  // namespace reprise::state_machine

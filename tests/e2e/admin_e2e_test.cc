@@ -292,5 +292,48 @@ TEST_F(AdminE2eTest, ServicesDescribeAndWorkersList) {
   EXPECT_THAT(r.output, HasSubstr("steps"));
 }
 
+// State edits: refused while an exclusive handler (here a workflow's run,
+// waiting for its promise) holds the key, unless forced.
+TEST_F(AdminE2eTest, StateGetSetClear) {
+  const std::string run = Send(Request("Signup", "run", nullptr, "ada"));
+  WaitUntil(run, [](const json& j) { return j["status"] == "suspended"; });
+  testing::CommandResult r =
+      Cli({"state", "set", "Signup", "ada", "plan", "--data", "\"pro\""});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("holds Signup/ada"));
+  EXPECT_THAT(r.output, HasSubstr("--force"));
+  Steer("kill", run);  // frees the key
+  Attach(run);
+  r = Cli({"state", "set", "Signup", "ada", "plan", "--data", "\"pro\""});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  r = Cli({"state", "set", "Signup", "ada", "seats", "--data", "3"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  r = Cli({"--json", "state", "get", "Signup", "ada"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(json::parse(r.output)["state"],
+            json({{"plan", "pro"}, {"seats", 3}}));
+  r = Cli({"state", "get", "Signup", "ada", "seats"});
+  EXPECT_EQ(r.output, "3\n");
+  EXPECT_EQ(Cli({"state", "clear", "Signup", "ada", "seats"}).exit_code, 0);
+  r = Cli({"state", "get", "Signup", "ada", "seats"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("has no state key 'seats'"));
+  EXPECT_EQ(Cli({"state", "clear", "Signup", "ada"}).exit_code, 0);
+  r = Cli({"state", "get", "Signup", "ada"});
+  EXPECT_THAT(r.output, HasSubstr("Signup/ada has no state"));
+
+  // A forced edit goes through while the key is held.
+  const std::string bob = Send(Request("Signup", "run", nullptr, "bob"));
+  WaitUntil(bob, [](const json& j) { return j["status"] == "suspended"; });
+  r = Cli({"state", "set", "Signup", "bob", "note", "--data", "1", "--force"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+
+  r = Cli({"state", "get", "Workflow", "x"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("stateless service"));
+  r = Cli({"state", "get", "Nope", "x"});
+  EXPECT_THAT(r.output, HasSubstr("not registered"));
+}
+
 }  // namespace
 }  // namespace reprise

@@ -76,6 +76,9 @@ absl::Status ApplyRestart(const v1::Command& command, int64_t now_ms,
                           storage::Transaction& txn,
                           std::vector<Action>& actions);
 
+absl::Status ApplyEditState(const v1::EditStateCommand& command,
+                            storage::Transaction& txn);
+
 absl::Status ApplyTruncateOutbox(const v1::TruncateOutboxCommand& command,
                                  storage::Transaction& txn);
 

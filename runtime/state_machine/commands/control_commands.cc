@@ -1,7 +1,8 @@
 // The operator commands besides cancel (cancel_command.cc): pause, resume,
-// kill, retry-now, purge and restart. Each applies only where CheckControl
-// allows it, the same check the admin API makes before appending it, so a
-// command that raced with a state change is dropped, never half applied.
+// kill, retry-now, purge, restart, and state edits. Each applies only where
+// CheckControl allows it, the same check the admin API makes before appending
+// it, so a command that raced with a state change is dropped, never half
+// applied.
 #include "runtime/common/status_macros.h"
 #include "runtime/state_machine/commands/commands.h"
 #include "runtime/state_machine/control.h"
@@ -174,6 +175,21 @@ absl::Status ApplyRestart(const v1::Command& command, int64_t now_ms,
   }
   return StartInvocation(*new_id, status, std::move(journal), now_ms, txn,
                          actions);
+}
+
+// The admin API checked the key's lock before appending; here the edit
+// applies as it comes, so it is never lost to a race with a handler.
+absl::Status ApplyEditState(const v1::EditStateCommand& command,
+                            storage::Transaction& txn) {
+  const v1::Target& object = command.object();
+  if (!command.clear()) {
+    txn.PutState(object, command.name(), command.value());
+  } else if (!command.name().empty()) {
+    txn.DeleteState(object, command.name());
+  } else {
+    REPRISE_RETURN_IF_ERROR(txn.DeleteAllState(object));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace reprise::state_machine
