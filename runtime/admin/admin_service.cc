@@ -1,6 +1,7 @@
 #include "runtime/admin/admin_service.h"
 
 #include <algorithm>
+#include <deque>
 
 #include "absl/random/random.h"
 #include "absl/strings/numbers.h"
@@ -41,12 +42,14 @@ grpc::ServerUnaryReactor* RunOn(TaskThread& tasks,
 AdminService::AdminService(
     storage::Store& store,
     std::vector<partition::PartitionProcessor*> processors,
-    storage::ServiceRegistry& registry, invoker::Invoker& invoker)
+    storage::ServiceRegistry& registry, invoker::Invoker& invoker,
+    InvocationWatch& watch)
     : store_(store),
       processors_(std::move(processors)),
       partitions_(static_cast<uint32_t>(processors_.size())),
       registry_(registry),
-      invoker_(invoker) {}
+      invoker_(invoker),
+      watch_(watch) {}
 
 std::string AdminService::StatusName(const InvocationId& id,
                                      const v1::InvocationStatus& status) const {
@@ -497,6 +500,93 @@ absl::Status AdminService::DoDescribeService(
             }));
   }
   return absl::OkStatus();
+}
+
+namespace {
+
+// One watch stream: events queue up and are written one at a time. A
+// client that falls too far behind is cut off rather than letting the
+// queue grow without bound.
+class WatchReactor final : public grpc::ServerWriteReactor<v1::InvocationEvent>,
+                           public InvocationWatch::Subscriber {
+ public:
+  WatchReactor(InvocationWatch& watch,
+               const v1::WatchInvocationsRequest& filter)
+      : watch_(watch) {
+    watch_.Subscribe(this, filter);
+    // Tells the client it is subscribed: changes from now on reach it.
+    StartSendInitialMetadata();
+  }
+
+  void Push(const v1::InvocationEvent& event) override {
+    absl::MutexLock lock(&mu_);
+    if (ending_) return;
+    if (queue_.size() >= kMaxQueued) {
+      EndLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                             "the watch fell behind: read faster, or filter"));
+      return;
+    }
+    queue_.push_back(event);
+    if (!writing_) {
+      writing_ = true;
+      StartWrite(&queue_.front());
+    }
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    queue_.pop_front();
+    if (!ok) ending_ = true;  // the client is gone
+    if (ending_) {
+      FinishLocked();
+    } else if (!queue_.empty()) {
+      writing_ = true;
+      StartWrite(&queue_.front());
+    }
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    EndLocked(grpc::Status::OK);
+  }
+
+  void OnDone() override {
+    watch_.Unsubscribe(this);
+    delete this;
+  }
+
+ private:
+  static constexpr size_t kMaxQueued = 10000;
+
+  // Finishes once no write is outstanding.
+  void EndLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (ending_) return;
+    ending_ = true;
+    status_ = std::move(status);
+    if (!writing_) FinishLocked();
+  }
+  void FinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status_);
+  }
+
+  InvocationWatch& watch_;
+  absl::Mutex mu_;
+  std::deque<v1::InvocationEvent> queue_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool ending_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status status_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<v1::InvocationEvent>* AdminService::WatchInvocations(
+    grpc::CallbackServerContext* /*context*/,
+    const v1::WatchInvocationsRequest* request) {
+  return new WatchReactor(watch_, *request);
 }
 
 grpc::ServerUnaryReactor* AdminService::ListWorkers(

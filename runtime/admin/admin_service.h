@@ -9,6 +9,7 @@
 #pragma once
 
 #include "reprise/v1/admin.grpc.pb.h"
+#include "runtime/admin/invocation_watch.h"
 #include "runtime/common/task_thread.h"
 #include "runtime/invoker/invoker.h"
 #include "runtime/partition/partition_processor.h"
@@ -22,7 +23,8 @@ class AdminService final : public v1::Admin::CallbackService {
   // `processors`: one per partition, in partition order.
   AdminService(storage::Store& store,
                std::vector<partition::PartitionProcessor*> processors,
-               storage::ServiceRegistry& registry, invoker::Invoker& invoker);
+               storage::ServiceRegistry& registry, invoker::Invoker& invoker,
+               InvocationWatch& watch);
 
   grpc::ServerUnaryReactor* ListInvocations(
       grpc::CallbackServerContext* context,
@@ -44,6 +46,9 @@ class AdminService final : public v1::Admin::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::ListWorkersRequest* request,
       v1::ListWorkersResponse* response) override;
+  grpc::ServerWriteReactor<v1::InvocationEvent>* WatchInvocations(
+      grpc::CallbackServerContext* context,
+      const v1::WatchInvocationsRequest* request) override;
   grpc::ServerUnaryReactor* GetState(grpc::CallbackServerContext* context,
                                      const v1::GetStateRequest* request,
                                      v1::GetStateResponse* response) override;
@@ -113,6 +118,7 @@ class AdminService final : public v1::Admin::CallbackService {
   const uint32_t partitions_;
   storage::ServiceRegistry& registry_;
   invoker::Invoker& invoker_;
+  InvocationWatch& watch_;
   TaskThread tasks_;
 };
 

@@ -637,6 +637,56 @@ int ControlMatching(const Globals& g, const std::string& verb,
   return failures.empty() ? kOk : kError;
 }
 
+struct WatchArgs {
+  reprise::v1::WatchInvocationsRequest filter;
+  uint32_t count = 0;  // stop after this many events; 0: never
+  double seconds = 0;  // stop after this long; 0: never
+};
+
+int WatchInvocations(const Globals& g, const WatchArgs& args) {
+  grpc::ClientContext context;
+  if (args.seconds > 0) {
+    context.set_deadline(
+        std::chrono::system_clock::now() +
+        std::chrono::milliseconds(static_cast<int64_t>(args.seconds * 1000)));
+  }
+  auto stub = AdminStub(g);
+  std::unique_ptr<grpc::ClientReader<reprise::v1::InvocationEvent>> reader =
+      stub->WatchInvocations(&context, args.filter);
+  reader->WaitForInitialMetadata();
+  std::fprintf(stderr, "watching (Ctrl-C to stop)\n");
+  reprise::v1::InvocationEvent event;
+  uint32_t seen = 0;
+  while ((args.count == 0 || seen < args.count) && reader->Read(&event)) {
+    ++seen;
+    if (g.json_output) {
+      std::cout << json{{"invocation_id", event.invocation_id()},
+                        {"service", event.target().service()},
+                        {"handler", event.target().handler()},
+                        {"key", event.target().key()},
+                        {"status", event.status()},
+                        {"at_ms", event.at_ms()},
+                        {"attempt", event.attempt()}}
+                       .dump()
+                << std::endl;
+    } else {
+      std::cout << FormatTime(event.at_ms()) << "  " << event.invocation_id()
+                << "  " << TargetText(event.target()) << "  " << event.status()
+                << std::endl;
+    }
+  }
+  if (args.count != 0 && seen >= args.count) {
+    context.TryCancel();
+    return kOk;
+  }
+  grpc::Status status = reader->Finish();
+  if (status.ok() ||
+      status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    return kOk;  // the watch ran its time
+  }
+  return ReportRpcError(status, g.address);
+}
+
 // state --------------------------------------------------------------------
 
 struct StateArgs {
@@ -980,6 +1030,24 @@ int main(int argc, char** argv) {
                    "Most invocations shown (at most 1000)")
       ->capture_default_str();
   list->callback([&] { result = ListInvocations(g, list_args); });
+  WatchArgs watch_args;
+  auto* watch = invocations->add_subcommand(
+      "watch", "Print status changes of invocations as they happen");
+  watch->add_option("--service", *watch_args.filter.mutable_service(),
+                    "Only this service");
+  watch->add_option("--handler", *watch_args.filter.mutable_handler(),
+                    "Only this handler");
+  watch->add_option("--key", *watch_args.filter.mutable_key(),
+                    "Only this object or workflow key");
+  watch->add_option("--status", *watch_args.filter.mutable_status(),
+                    "Only changes to this status");
+  watch->add_option("--id", *watch_args.filter.mutable_invocation_id(),
+                    "Only this invocation");
+  watch->add_option("--count", watch_args.count,
+                    "Stop after this many changes");
+  watch->add_option("--for", watch_args.seconds, "Stop after this many seconds")
+      ->check(CLI::PositiveNumber);
+  watch->callback([&] { result = WatchInvocations(g, watch_args); });
   std::string describe_id;
   auto* describe = invocations->add_subcommand(
       "describe", "Show an invocation's status and journal");

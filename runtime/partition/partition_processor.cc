@@ -103,6 +103,11 @@ absl::StatusOr<size_t> PartitionProcessor::ApplyBatch(
                            log_.Read(partition_, next_lsn_, kMaxBatchRecords));
   if (records.empty()) return 0;
   storage::Transaction txn(store_, partition_);
+  std::vector<std::pair<InvocationId, v1::InvocationStatus>> status_writes;
+  StatusListener* listener = options_.status_listener;
+  if (listener != nullptr && listener->Watching()) {
+    txn.RecordStatusWrites(&status_writes);
+  }
   v1::Command command;
   for (const log::Record& record : records) {
     if (!command.ParseFromString(record.payload)) {
@@ -115,6 +120,9 @@ absl::StatusOr<size_t> PartitionProcessor::ApplyBatch(
   }
   REPRISE_RETURN_IF_ERROR(txn.Commit());
   next_lsn_ = Lsn(records.back().lsn.value() + 1);
+  if (!status_writes.empty()) {
+    listener->OnStatusWrites(partition_, std::move(status_writes));
+  }
   return records.size();
 }
 

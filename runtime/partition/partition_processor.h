@@ -40,8 +40,23 @@ class LeaderActions {
   virtual void Execute(PartitionId partition, state_machine::Action action) = 0;
 };
 
+// Told the invocation statuses each applied batch wrote, after its commit,
+// while it is watching; implemented by the admin API's watch.
+class StatusListener {
+ public:
+  virtual ~StatusListener() = default;
+  // Cheap; checked once per batch.
+  virtual bool Watching() const = 0;
+  // Called on the processor thread; must not block.
+  virtual void OnStatusWrites(
+      PartitionId partition,
+      std::vector<std::pair<InvocationId, v1::InvocationStatus>> writes) = 0;
+};
+
 struct PartitionProcessorOptions {
   size_t eager_state_limit_bytes = 64 << 10;
+  // Borrowed; may be null.
+  StatusListener* status_listener = nullptr;
 };
 
 class PartitionProcessor {

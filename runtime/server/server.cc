@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "runtime/admin/admin_service.h"
+#include "runtime/admin/invocation_watch.h"
 #include "runtime/common/logging.h"
 #include "runtime/common/status_macros.h"
 #include "runtime/ingress/completion_waiters.h"
@@ -86,12 +87,13 @@ absl::Status Server::Init() {
                                                 invoker::InvokerOptions());
   timers_ = std::make_unique<timers::TimerService>(*log_);
   outbox_ = std::make_unique<partition::OutboxSender>(*log_);
+  watch_ = std::make_unique<admin::InvocationWatch>();
   std::vector<partition::PartitionProcessor*> processors;
   for (uint32_t p = 0; p < options_.partitions; ++p) {
     processors_.push_back(std::make_unique<partition::PartitionProcessor>(
         PartitionId(p), *log_, *store_, *this,
-        partition::PartitionProcessorOptions{
-            options_.eager_state_limit_bytes}));
+        partition::PartitionProcessorOptions{options_.eager_state_limit_bytes,
+                                             watch_.get()}));
     processors.push_back(processors_.back().get());
   }
   log_->SetTailListener([this](PartitionId p, Lsn tail) {
@@ -106,8 +108,8 @@ absl::Status Server::Init() {
   ingress_service_ = std::make_unique<ingress::IngressService>(
       *log_, *registry_, processors, *waiters_,
       ingress::IngressOptions{options_.max_payload_bytes});
-  admin_service_ = std::make_unique<admin::AdminService>(*store_, processors,
-                                                         *registry_, *invoker_);
+  admin_service_ = std::make_unique<admin::AdminService>(
+      *store_, processors, *registry_, *invoker_, *watch_);
   // The transport limit leaves room for the request's other fields; the
   // payload limit itself is checked by the ingress with a clear message.
   REPRISE_ASSIGN_OR_RETURN(

@@ -19,7 +19,8 @@ class Server;
 namespace reprise {
 namespace admin {
 class AdminService;
-}
+class InvocationWatch;
+}  // namespace admin
 namespace ingress {
 class CompletionWaiters;
 class IngressService;
@@ -76,6 +77,7 @@ class Server final : public partition::LeaderActions {
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<storage::ServiceRegistry> registry_;
   std::unique_ptr<ingress::CompletionWaiters> waiters_;
+  std::unique_ptr<admin::InvocationWatch> watch_;
   std::unique_ptr<invoker::Invoker> invoker_;
   std::unique_ptr<timers::TimerService> timers_;
   std::unique_ptr<partition::OutboxSender> outbox_;

@@ -249,6 +249,7 @@ void Transaction::PutInvocationStatus(const InvocationId& id,
                                       const v1::InvocationStatus& status) {
   batch_->Put(InvocationStatusKey(partition(), id), status.SerializeAsString())
       .PermitUncheckedError();
+  if (status_writes_ != nullptr) status_writes_->emplace_back(id, status);
 }
 
 void Transaction::PutJournalEntry(const InvocationId& id, uint32_t index,

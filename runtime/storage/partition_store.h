@@ -149,6 +149,14 @@ class Transaction final : public PartitionReader {
   // Writes the batch (unsynced, see above). The transaction is empty after.
   absl::Status Commit();
 
+  // From now on, appends every status written to `*into` as well (for
+  // watchers of status changes); nullptr stops it. `into` must outlive
+  // the transaction's writes.
+  void RecordStatusWrites(
+      std::vector<std::pair<InvocationId, v1::InvocationStatus>>* into) {
+    status_writes_ = into;
+  }
+
  protected:
   absl::StatusOr<std::optional<std::string>> Get(
       const std::string& key) override;
@@ -157,6 +165,8 @@ class Transaction final : public PartitionReader {
  private:
   Store& store_;
   std::unique_ptr<rocksdb::WriteBatchWithIndex> batch_;
+  std::vector<std::pair<InvocationId, v1::InvocationStatus>>* status_writes_ =
+      nullptr;
 };
 
 class Store {

@@ -335,5 +335,44 @@ TEST_F(AdminE2eTest, StateGetSetClear) {
   EXPECT_THAT(r.output, HasSubstr("not registered"));
 }
 
+TEST_F(AdminE2eTest, WatchStreamsStatusChanges) {
+  auto watch = [&](std::vector<std::string> args, const std::string& name) {
+    std::vector<std::string> argv = {testing::BuildPath("runtime/cli/reprise"),
+                                     "--address",
+                                     runtime_->admin_address(),
+                                     "--json",
+                                     "invocations",
+                                     "watch",
+                                     "--for",
+                                     "60"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto process = std::make_unique<testing::ChildProcess>(
+        argv, dir_.path() + "/" + name + ".log");
+    EXPECT_TRUE(process->WaitForLine("watching", absl::Seconds(10)));
+    return process;
+  };
+  auto all = watch({"--service", "Workflow", "--count", "2"}, "all");
+  auto done = watch({"--status", "succeeded", "--count", "1"}, "done");
+  const std::string id = Send(Request("Workflow", "run", nullptr));
+  ASSERT_TRUE(Attach(id).has_value());
+  ASSERT_EQ(all->Wait(absl::Seconds(30)), 0);
+  ASSERT_EQ(done->Wait(absl::Seconds(30)), 0);
+
+  auto events = [&](const std::string& name) {
+    std::vector<std::string> statuses;
+    for (absl::string_view line : absl::StrSplit(
+             testing::ReadFile(dir_.path() + "/" + name + ".log"), '\n')) {
+      json event = json::parse(line, nullptr, false);
+      if (!event.is_object()) continue;
+      EXPECT_EQ(event["invocation_id"], id);
+      statuses.push_back(event["status"]);
+    }
+    return statuses;
+  };
+  // Five steps write the status five times while it runs: one change.
+  EXPECT_THAT(events("all"), ::testing::ElementsAre("running", "succeeded"));
+  EXPECT_THAT(events("done"), ::testing::ElementsAre("succeeded"));
+}
+
 }  // namespace
 }  // namespace reprise
