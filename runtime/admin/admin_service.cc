@@ -229,6 +229,7 @@ absl::Status AdminService::DoDescribe(
   summary->set_status(StatusName(id, *status));
   summary->set_created_at_ms(status->created_at_ms());
   summary->set_modified_at_ms(status->modified_at_ms());
+  summary->set_idempotency_key(status->idempotency_key());
   response.set_partition(partition.value());
   response.set_attempts(status->attempt());
   response.set_pinned_version(status->pinned_version());
@@ -584,8 +585,30 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::InvocationEvent>,
 }  // namespace
 
 grpc::ServerWriteReactor<v1::InvocationEvent>* AdminService::WatchInvocations(
-    grpc::CallbackServerContext* /*context*/,
+    grpc::CallbackServerContext* context,
     const v1::WatchInvocationsRequest* request) {
+  // The names the watch reports (a pending invocation is "running").
+  static const char* kStatuses[] = {"scheduled", "queued",      "running",
+                                    "suspended", "backing-off", "paused",
+                                    "succeeded", "failed"};
+  if (!request->status().empty() &&
+      std::find(std::begin(kStatuses), std::end(kStatuses),
+                request->status()) == std::end(kStatuses)) {
+    class Refused final : public grpc::ServerWriteReactor<v1::InvocationEvent> {
+     public:
+      explicit Refused(std::string message) {
+        Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message));
+      }
+      void OnDone() override { delete this; }
+    };
+    return new Refused(absl::StrFormat(
+        "unknown status '%s': watch reports scheduled, queued, running (a "
+        "pending invocation too), suspended, backing-off, paused, succeeded "
+        "or failed",
+        request->status()));
+  }
+  // Sent when subscribed: tells the client its watch is live.
+  context->AddInitialMetadata("reprise-watch", "subscribed");
   return new WatchReactor(watch_, *request);
 }
 

@@ -39,10 +39,9 @@ TEST(InvocationWatchTest, PublishesChangesOnlyAndFilters) {
        {b, Status("B", v1::INVOCATION_STATE_QUEUED)},
        {a, Status("A", v1::INVOCATION_STATE_SUSPENDED)},
        {a, Status("A", v1::INVOCATION_STATE_COMPLETED)}});
-  EXPECT_EQ(all.seen,
-            (std::vector<std::string>{a_text + " running", b_text + " queued",
-                                      a_text + " suspended",
-                                      a_text + " succeeded"}));
+  EXPECT_EQ(all.seen, (std::vector<std::string>{
+                          a_text + " running", b_text + " queued",
+                          a_text + " suspended", a_text + " succeeded"}));
   EXPECT_EQ(suspended.seen, (std::vector<std::string>{a_text + " suspended"}));
 
   watch.Unsubscribe(&all);

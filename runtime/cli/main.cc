@@ -61,7 +61,7 @@ int ReportRpcError(const grpc::Status& status, const std::string& address) {
       code = "invalid argument";
       break;
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      code = "too large";
+      code = "resource exhausted";
       break;
     case grpc::StatusCode::FAILED_PRECONDITION:
       code = "failed precondition";
@@ -135,8 +135,9 @@ json ResultJson(const reprise::v1::Result& result) {
 }
 
 std::string TargetText(const reprise::v1::Target& t) {
+  // As --target takes it.
   return t.key().empty() ? t.service() + "/" + t.handler()
-                         : t.service() + "/" + t.key() + "/" + t.handler();
+                         : t.service() + "/" + t.handler() + "/" + t.key();
 }
 
 // invoke ---------------------------------------------------------------------
@@ -588,17 +589,28 @@ int ControlMatching(const Globals& g, const std::string& verb,
     if (!page.truncated()) break;
     request->set_page_token(page.next_page_token());
   }
+  if (ids.empty() && g.json_output) {
+    std::cout << json{{"done", verb},
+                      {"matched", 0},
+                      {"succeeded", 0},
+                      {"failures", json::array()}}
+                     .dump()
+              << "\n";
+    return kOk;
+  }
   if (ids.empty()) {
     std::printf("no invocation of %s matches\n", filters.target.c_str());
     return kOk;
   }
   if (!args.yes) {
-    std::printf("%zu invocations of %s match. %s them? [y/N] ", ids.size(),
-                filters.target.c_str(), verb.c_str());
-    std::fflush(stdout);
+    // On stderr, so that --json output stays JSON.
+    std::fprintf(stderr, "%zu invocation%s of %s match%s. %s %s? [y/N] ",
+                 ids.size(), ids.size() == 1 ? "" : "s", filters.target.c_str(),
+                 ids.size() == 1 ? "es" : "", verb.c_str(),
+                 ids.size() == 1 ? "it" : "them");
     std::string answer;
     if (!std::getline(std::cin, answer) || (answer != "y" && answer != "yes")) {
-      std::printf("\nnothing done (--yes skips this question)\n");
+      std::fprintf(stderr, "\nnothing done (--yes skips this question)\n");
       return kError;
     }
   }
@@ -654,6 +666,10 @@ int WatchInvocations(const Globals& g, const WatchArgs& args) {
   std::unique_ptr<grpc::ClientReader<reprise::v1::InvocationEvent>> reader =
       stub->WatchInvocations(&context, args.filter);
   reader->WaitForInitialMetadata();
+  // The runtime marks a subscribed watch; without the mark the call failed.
+  if (context.GetServerInitialMetadata().count("reprise-watch") == 0) {
+    return ReportRpcError(reader->Finish(), g.address);
+  }
   std::fprintf(stderr, "watching (Ctrl-C to stop)\n");
   reprise::v1::InvocationEvent event;
   uint32_t seen = 0;

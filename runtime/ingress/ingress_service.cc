@@ -191,6 +191,7 @@ IngressService::NewInvocation(const v1::InvokeRequest& request, bool send) {
   invoke->set_input(request.payload());
   invoke->set_service_type(resolved.service_type);
   invoke->set_handler_type(resolved.handler_type);
+  invoke->set_retention_ms(resolved.retention_ms);
   if (idempotent) {
     invoke->set_idempotency_key(request.idempotency_key());
     invoke->set_idempotency_retention_ms(

@@ -227,6 +227,7 @@ void Invoker::ResolveCallTarget(v1::JournalEntry& entry,
     if (resolved.ok()) {
       c.set_service_type(resolved->service_type);
       c.set_handler_type(resolved->handler_type);
+      c.set_retention_ms(resolved->retention_ms);
     } else {
       *c.mutable_result()->mutable_failure() = std::move(failure);
     }
@@ -237,6 +238,7 @@ void Invoker::ResolveCallTarget(v1::JournalEntry& entry,
     if (resolved.ok()) {
       s.set_service_type(resolved->service_type);
       s.set_handler_type(resolved->handler_type);
+      s.set_retention_ms(resolved->retention_ms);
     } else {
       *s.mutable_failure() = std::move(failure);
     }

@@ -14,6 +14,8 @@ namespace reprise::partition {
 namespace {
 
 constexpr size_t kMaxBatchRecords = 1024;
+// How often the leader looks for completed invocations to remove.
+constexpr absl::Duration kExpiryCheckInterval = absl::Seconds(1);
 
 }  // namespace
 
@@ -87,13 +89,21 @@ void PartitionProcessor::AppendIfValid(v1::Command command, Check check,
           return;
         }
         command.set_timestamp_ms(NowMillis());
-        log_.Append(partition_, command.SerializeAsString(),
-                    [done = std::move(done)](absl::StatusOr<Lsn> lsn) mutable {
-                      done(lsn.ok() ? absl::OkStatus()
-                                    : absl::UnavailableError(
-                                          "the command was not stored: " +
-                                          lsn.status().ToString()));
-                    });
+        log_.Append(
+            partition_, command.SerializeAsString(),
+            [this, done = std::move(done)](absl::StatusOr<Lsn> lsn) mutable {
+              if (!lsn.ok()) {
+                done(absl::UnavailableError("the command was not stored: " +
+                                            lsn.status().ToString()));
+                return;
+              }
+              // Once applied, so that a read right after the answer sees
+              // the command's effect.
+              RunAfterApplied(
+                  [done = std::move(done)](storage::PartitionReader&) mutable {
+                    done(absl::OkStatus());
+                  });
+            });
       });
 }
 
@@ -201,19 +211,42 @@ bool PartitionProcessor::HasWorkLocked() const {
       [&](const PendingQuery& q) { return q.after < applied_tail_; });
 }
 
+void PartitionProcessor::MaybeExpire() {
+  const absl::Time now = absl::Now();
+  if (now < next_expiry_check_) return;
+  next_expiry_check_ = now + kExpiryCheckInterval;
+  absl::StatusOr<std::optional<int64_t>> first = reader_->FirstExpiry();
+  if (!first.ok()) {
+    Log(LogLevel::kWarning, "partition %d: cannot read the expiry index: %s",
+        partition_.value(), first.status().ToString());
+    return;
+  }
+  if (!first->has_value() || **first > absl::ToUnixMillis(now)) return;
+  // Applied like any command; at most one a second, since each removes
+  // everything due (up to a bound) at its own time.
+  v1::Command command;
+  command.set_timestamp_ms(absl::ToUnixMillis(now));
+  command.mutable_expire();
+  log_.Append(partition_, command.SerializeAsString(),
+              log::StopProcessOnFailure("appending an expiry"));
+}
+
 void PartitionProcessor::Loop() {
   std::vector<state_machine::Action> actions;
   std::vector<PendingQuery> ready;
   for (;;) {
     {
       absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](PartitionProcessor* self) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return self->stopping_ || self->HasWorkLocked();
-          },
-          this));
+      mu_.AwaitWithTimeout(
+          absl::Condition(
+              +[](PartitionProcessor* self) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                return self->stopping_ || self->HasWorkLocked();
+              },
+              this),
+          kExpiryCheckInterval);
       if (stopping_) return;
     }
+    MaybeExpire();
     // Any failure here means the log or the store is broken: continuing
     // could apply commands out of order, so the process stops loudly.
     absl::StatusOr<size_t> applied = ApplyBatch(actions);

@@ -85,9 +85,10 @@ class PartitionProcessor {
 
   // Appends `command` to the partition's log, stamped with the time then,
   // if `check`, run like a query, passes. `done` gets the check's error,
-  // or OK once the command is durable, or UNAVAILABLE if it could not be
-  // stored. Commands from outside (completions, cancellations) are checked
-  // against the state this way so that bad requests get a clear error.
+  // or OK once the command is durable and applied (a read after it sees
+  // its effect), or UNAVAILABLE if it could not be stored. Commands from
+  // outside (completions, cancellations) are checked against the state this way
+  // so that bad requests get a clear error.
   using Check = absl::AnyInvocable<absl::Status(storage::PartitionReader&)>;
   using Done = absl::AnyInvocable<void(absl::Status)>;
   void AppendIfValid(v1::Command command, Check check, Done done);
@@ -105,6 +106,9 @@ class PartitionProcessor {
   absl::StatusOr<size_t> ApplyBatch(
       std::vector<state_machine::Action>& actions);
   absl::Status ResumeLiveInvocations();
+  // As the leader: appends an ExpireCommand when completed invocations are
+  // due for removal (checked at most once a second).
+  void MaybeExpire();
   // Executes `action` as the leader, adding what it needs from the store.
   void Execute(state_machine::Action action);
   void Loop();
@@ -117,7 +121,8 @@ class PartitionProcessor {
   const PartitionProcessorOptions options_;
   state_machine::StateMachine state_machine_;
   std::unique_ptr<storage::PartitionReader> reader_;
-  Lsn next_lsn_{1};  // processor thread only
+  Lsn next_lsn_{1};               // processor thread only
+  absl::Time next_expiry_check_;  // processor thread only
 
   absl::Mutex mu_;
   Lsn known_tail_ ABSL_GUARDED_BY(mu_){1};

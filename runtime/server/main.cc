@@ -5,6 +5,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "runtime/common/logging.h"
 #include "runtime/server/server.h"
 
@@ -35,10 +36,23 @@ int main(int argc, char** argv) {
                  "A virtual object's or workflow's state up to this size is "
                  "sent with each attempt; larger state is read key by key")
       ->capture_default_str();
+  std::string retention = "24h";
+  app.add_option("--retention", retention,
+                 "How long completed invocations are kept when their handler "
+                 "and service declare no retention (e.g. 30m, 24h, 168h)")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "debug, info, warning or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"debug", "info", "warning", "error"}));
   CLI11_PARSE(app, argc, argv);
+  if (!absl::ParseDuration(retention, &options.default_retention) ||
+      options.default_retention <= absl::ZeroDuration()) {
+    std::fprintf(stderr,
+                 "reprise-server: --retention %s: give a positive duration, "
+                 "e.g. 30m, 24h or 168h\n",
+                 retention.c_str());
+    return 2;
+  }
 
 #ifdef NDEBUG
   // Deadlock detection costs a graph update per lock; debug builds keep it.

@@ -81,7 +81,10 @@ absl::Status Server::Init() {
       log::EmbeddedLog::Open(options_.data_dir + "/log", options_.partitions));
   REPRISE_ASSIGN_OR_RETURN(store_,
                            storage::Store::Open(options_.data_dir + "/state"));
-  REPRISE_ASSIGN_OR_RETURN(registry_, storage::ServiceRegistry::Load(*store_));
+  REPRISE_ASSIGN_OR_RETURN(
+      registry_, storage::ServiceRegistry::Load(
+                     *store_, static_cast<uint64_t>(absl::ToInt64Milliseconds(
+                                  options_.default_retention))));
   waiters_ = std::make_unique<ingress::CompletionWaiters>();
   invoker_ = std::make_unique<invoker::Invoker>(*log_, *registry_,
                                                 invoker::InvokerOptions());

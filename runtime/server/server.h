@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "runtime/partition/partition_processor.h"
 
 namespace grpc {
@@ -54,6 +55,9 @@ struct ServerOptions {
   uint32_t partitions = 4;
   size_t max_payload_bytes = 4 << 20;
   size_t eager_state_limit_bytes = 64 << 10;
+  // How long a completed invocation is kept when its handler and service
+  // declare no retention.
+  absl::Duration default_retention = absl::Hours(24);
 };
 
 class Server final : public partition::LeaderActions {

@@ -68,6 +68,9 @@ absl::Status StateMachine::Apply(const v1::Command& command, Lsn lsn,
     case v1::Command::kPurge:
       REPRISE_RETURN_IF_ERROR(ApplyPurge(command, now, txn));
       break;
+    case v1::Command::kExpire:
+      REPRISE_RETURN_IF_ERROR(ApplyExpire(now, txn));
+      break;
     case v1::Command::kEditState:
       REPRISE_RETURN_IF_ERROR(ApplyEditState(command.edit_state(), txn));
       break;

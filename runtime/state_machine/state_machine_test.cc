@@ -134,6 +134,25 @@ class StateMachineTest : public ::testing::Test {
     return timers;
   }
 
+  // Due times of the expiry index, soonest first.
+  std::vector<int64_t> Expiries() {
+    std::vector<int64_t> out;
+    EXPECT_TRUE(store_->Reader(kPartition)
+                    ->ForEachExpiry(INT64_MAX,
+                                    [&](int64_t at, const InvocationId&) {
+                                      out.push_back(at);
+                                      return true;
+                                    })
+                    .ok());
+    return out;
+  }
+  static v1::Command Expire(int64_t ts) {
+    v1::Command command;
+    command.set_timestamp_ms(ts);
+    command.mutable_expire();
+    return command;
+  }
+
   std::optional<v1::InvocationStatus> Status(const InvocationId& id) {
     return store_->Reader(kPartition)->GetInvocationStatus(id).value();
   }
@@ -625,21 +644,20 @@ TEST_F(StateMachineTest, RepeatedInvokeOfCompletedInvocationAnswersAgain) {
   Apply(invoke);
   // While it runs, a repeat adds nothing.
   EXPECT_TRUE(Apply(invoke).empty());
-  auto actions = Apply(Output(id_, 1, "done", 2000));
+  Apply(Output(id_, 1, "done", 2000));
   // Completing schedules its removal after the retention.
-  auto timers = ActionsOf<RegisterTimerAction>(actions);
-  ASSERT_EQ(timers.size(), 1u);
-  const RegisterTimerAction retention = *timers[0];
-  EXPECT_EQ(retention.wake_up_at_ms, 62'000);
-  actions = Apply(invoke);
+  EXPECT_EQ(Expiries(), (std::vector<int64_t>{62'000}));
+  auto actions = Apply(invoke);
   auto done = ActionsOf<InvocationCompletedAction>(actions);
   ASSERT_EQ(done.size(), 1u);
   EXPECT_EQ(done[0]->result.value(), "done");
 
-  Apply(Fire(id_, retention.index, 62'000, retention.wake_up_at_ms));
+  Apply(Expire(61'999));
+  EXPECT_TRUE(Status(id_).has_value());
+  Apply(Expire(62'000));
   EXPECT_FALSE(Status(id_).has_value());
   EXPECT_TRUE(Journal(id_).empty());
-  EXPECT_TRUE(Timers().empty());
+  EXPECT_TRUE(Expiries().empty());
 }
 
 // Durable calls: the outbox carries the callee's invoke and the result back.
@@ -1141,21 +1159,20 @@ TEST_F(StateMachineTest, PurgeDeletesOnlyACompletedInvocation) {
   Apply(invoke);
   EXPECT_TRUE(Apply(Control(id_, v1::Command::kPurge)).empty());
   ASSERT_TRUE(Status(id_).has_value());
-  auto actions = Apply(Output(id_, 1, "done", 2000));
-  const RegisterTimerAction old = *ActionsOf<RegisterTimerAction>(actions)[0];
+  Apply(Output(id_, 1, "done", 2000));
   Apply(Control(id_, v1::Command::kPurge));
   EXPECT_FALSE(Status(id_).has_value());
   EXPECT_TRUE(Journal(id_).empty());
-  EXPECT_TRUE(Timers().empty());
+  EXPECT_TRUE(Expiries().empty());
 
-  // A repeat of the request makes a new invocation; the purged one's
-  // timer, still scheduled in memory, does not remove it early.
+  // A repeat of the request makes a new invocation, removed on its own
+  // schedule.
   invoke.set_timestamp_ms(3000);
   Apply(invoke);
   Apply(Output(id_, 1, "again", 4000));
-  Apply(Fire(id_, old.index, 62'000, old.wake_up_at_ms));
+  Apply(Expire(62'000));
   EXPECT_EQ(Status(id_)->result().value(), "again");
-  Apply(Fire(id_, old.index, 64'000, 64'000));
+  Apply(Expire(64'000));
   EXPECT_FALSE(Status(id_).has_value());
 }
 
@@ -1228,6 +1245,38 @@ TEST_F(StateMachineTest, OperatorStateEditsApply) {
   e->set_name("");
   Apply(edit);  // clears every key
   EXPECT_FALSE(reader->GetState(e->object(), "count").value().has_value());
+}
+
+TEST_F(StateMachineTest, CompletedInvocationsAreRemovedAfterTheirRetention) {
+  const InvocationId kept{7, 1}, run{1, 1};
+  v1::Command invoke = Invoke(id_);
+  invoke.mutable_invoke()->set_retention_ms(10'000);
+  Apply(invoke);
+  Apply(Invoke(kept));  // no retention: kept
+  Apply(Output(id_, 1, "done", 2000));
+  Apply(Output(kept, 1, "done", 2000));
+  // A workflow's run takes its workflow's state and promises along.
+  v1::Command workflow = WorkflowInvoke(run, "run", v1::HANDLER_TYPE_WORKFLOW);
+  workflow.mutable_invoke()->set_retention_ms(5'000);
+  Apply(workflow);
+  Apply(Propose(run, 1, 1, SetEntry("plan", "pro")));
+  Apply(Propose(run, 1, 2, PromiseEntry(true, "yes")));
+  Apply(Propose(run, 1, 3, OutputEntry("ok"), 3000));
+  EXPECT_EQ(Expiries(), (std::vector<int64_t>{8'000, 12'000}));
+
+  Apply(Expire(9'000));
+  EXPECT_FALSE(Status(run).has_value());
+  v1::Target signup;
+  signup.set_service("Signup");
+  signup.set_key("ada");
+  auto reader = store_->Reader(kPartition);
+  EXPECT_FALSE(reader->GetState(signup, "plan").value().has_value());
+  EXPECT_FALSE(reader->GetPromise(signup, "confirmed").value().has_value());
+  EXPECT_TRUE(Status(id_).has_value());
+  Apply(Expire(12'000));
+  EXPECT_FALSE(Status(id_).has_value());
+  EXPECT_TRUE(Status(kept).has_value());
+  EXPECT_TRUE(Expiries().empty());
 }
 
 }  // namespace

@@ -35,6 +35,7 @@ inline constexpr std::string_view kInboxTable = "ib";
 inline constexpr std::string_view kOutboxTable = "ob";
 inline constexpr std::string_view kPromiseTable = "pr";
 inline constexpr std::string_view kPromiseWaiterTable = "pw";
+inline constexpr std::string_view kExpiryTable = "ex";
 
 inline std::string TablePrefix(PartitionId partition, std::string_view table) {
   std::string key(1, 'p');
@@ -80,6 +81,14 @@ inline std::string TimerKey(PartitionId partition, int64_t wake_up_at_ms,
   AppendBigEndian64(key, static_cast<uint64_t>(wake_up_at_ms));
   key.append(id.ToBytes());
   AppendBigEndian32(key, index);
+  return key;
+}
+
+inline std::string ExpiryKey(PartitionId partition, int64_t expires_at_ms,
+                             const InvocationId& id) {
+  std::string key = TablePrefix(partition, kExpiryTable);
+  AppendBigEndian64(key, static_cast<uint64_t>(expires_at_ms));
+  key.append(id.ToBytes());
   return key;
 }
 

@@ -1,5 +1,7 @@
 #include "runtime/storage/partition_store.h"
 
+#include <limits>
+
 #include "absl/strings/str_format.h"
 #include "rocksdb/db.h"
 #include "rocksdb/utilities/write_batch_with_index.h"
@@ -135,6 +137,38 @@ absl::Status PartitionReader::ForEachTimer(
   return FromRocksStatus(it->status(), "timer scan");
 }
 
+absl::Status PartitionReader::ForEachExpiry(
+    int64_t up_to_ms,
+    const std::function<bool(int64_t, const InvocationId&)>& fn) {
+  const std::string prefix = TablePrefix(partition_, kExpiryTable);
+  auto it = NewIterator();
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    rocksdb::Slice key = it->key();
+    key.remove_prefix(prefix.size());
+    if (key.size() != 8 + InvocationId::kBytes) {
+      return absl::DataLossError("corrupt expiry key in the partition store");
+    }
+    const auto at = static_cast<int64_t>(DecodeBigEndian64(key.data()));
+    if (at > up_to_ms) break;
+    REPRISE_ASSIGN_OR_RETURN(
+        InvocationId id,
+        InvocationId::FromBytes({key.data() + 8, InvocationId::kBytes}));
+    if (!fn(at, id)) break;
+  }
+  return FromRocksStatus(it->status(), "expiry scan");
+}
+
+absl::StatusOr<std::optional<int64_t>> PartitionReader::FirstExpiry() {
+  std::optional<int64_t> first;
+  REPRISE_RETURN_IF_ERROR(ForEachExpiry(std::numeric_limits<int64_t>::max(),
+                                        [&](int64_t at, const InvocationId&) {
+                                          first = at;
+                                          return false;
+                                        }));
+  return first;
+}
+
 absl::StatusOr<std::optional<std::string>> PartitionReader::GetState(
     const v1::Target& object, std::string_view state_key) {
   return Get(StatePrefix(partition_, ObjectKey(object.service(), object.key()))
@@ -264,6 +298,32 @@ void Transaction::PutTimer(const Timer& timer) {
                      timer.index),
             "")
       .PermitUncheckedError();
+}
+
+void Transaction::PutExpiry(int64_t expires_at_ms, const InvocationId& id) {
+  batch_->Put(ExpiryKey(partition(), expires_at_ms, id), "")
+      .PermitUncheckedError();
+}
+
+void Transaction::DeleteExpiry(int64_t expires_at_ms, const InvocationId& id) {
+  batch_->Delete(ExpiryKey(partition(), expires_at_ms, id))
+      .PermitUncheckedError();
+}
+
+absl::Status Transaction::DeleteAllPromises(const v1::Target& object) {
+  const std::string prefix =
+      TablePrefix(partition(), kPromiseTable)
+          .append(ObjectKey(object.service(), object.key()));
+  std::vector<std::string> keys;
+  auto it = NewIterator();
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    keys.push_back(it->key().ToString());
+  }
+  REPRISE_RETURN_IF_ERROR(FromRocksStatus(it->status(), "promise scan"));
+  for (const std::string& key : keys)
+    batch_->Delete(key).PermitUncheckedError();
+  return absl::OkStatus();
 }
 
 void Transaction::DeleteTimer(const Timer& timer) {

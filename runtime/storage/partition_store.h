@@ -86,6 +86,14 @@ class PartitionReader {
   // Calls `fn` for each outbox message not known to be delivered, in order.
   absl::Status ForEachOutbox(
       const std::function<void(uint64_t seq, const v1::OutboxMessage&)>& fn);
+  // Calls `fn` for each completed invocation due for removal at or before
+  // `up_to_ms`, soonest first, until it returns false.
+  absl::Status ForEachExpiry(
+      int64_t up_to_ms,
+      const std::function<bool(int64_t expires_at_ms, const InvocationId&)>&
+          fn);
+  // When the soonest removal is due, if any is.
+  absl::StatusOr<std::optional<int64_t>> FirstExpiry();
   // The invocation queued at `seq` in `object`'s inbox, if any.
   absl::StatusOr<std::optional<InvocationId>> GetQueued(
       const v1::Target& object, uint64_t seq);
@@ -143,6 +151,10 @@ class Transaction final : public PartitionReader {
   void PutOutboxCursor(const v1::OutboxCursor& cursor);
   void PutOutbox(uint64_t seq, const v1::OutboxMessage& message);
   void DeleteOutbox(uint64_t seq);
+  void PutExpiry(int64_t expires_at_ms, const InvocationId& id);
+  void DeleteExpiry(int64_t expires_at_ms, const InvocationId& id);
+  // Removes every promise of workflow `object`.
+  absl::Status DeleteAllPromises(const v1::Target& object);
   // Removes the invocation's status, journal and pending timers.
   absl::Status DeleteInvocation(const InvocationId& id);
 

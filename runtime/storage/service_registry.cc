@@ -137,8 +137,9 @@ absl::Status ValidateName(const std::string& name, std::string_view what) {
 }
 
 absl::StatusOr<std::unique_ptr<ServiceRegistry>> ServiceRegistry::Load(
-    Store& store) {
-  auto registry = std::unique_ptr<ServiceRegistry>(new ServiceRegistry(store));
+    Store& store, uint64_t default_retention_ms) {
+  auto registry = std::unique_ptr<ServiceRegistry>(
+      new ServiceRegistry(store, default_retention_ms));
   REPRISE_ASSIGN_OR_RETURN(auto bytes, store.GetMetadata(kRegistryKey));
   if (bytes.has_value()) {
     v1::ServiceRegistryData data;
@@ -250,7 +251,13 @@ absl::StatusOr<ResolvedTarget> ServiceRegistry::Resolve(
         absl::StrFormat("target.key must be empty: %s is a stateless service",
                         target.service()));
   }
-  return ResolvedTarget{definition.type(), found->type()};
+  uint64_t retention_ms = default_retention_ms_;
+  if (found->options().has_retention_ms()) {
+    retention_ms = found->options().retention_ms();
+  } else if (definition.options().has_retention_ms()) {
+    retention_ms = definition.options().retention_ms();
+  }
+  return ResolvedTarget{definition.type(), found->type(), retention_ms};
 }
 
 std::vector<v1::RegisteredService> ServiceRegistry::List() const {

@@ -31,11 +31,18 @@ inline bool IsExclusiveHandler(v1::HandlerType type) {
 struct ResolvedTarget {
   v1::ServiceType service_type = v1::SERVICE_TYPE_UNSPECIFIED;
   v1::HandlerType handler_type = v1::HANDLER_TYPE_UNSPECIFIED;
+  // How long a completed invocation of it is kept: the handler's option,
+  // else its service's, else the registry's default.
+  uint64_t retention_ms = 0;
 };
+
+inline constexpr uint64_t kDefaultRetentionMs = 24ull * 3600 * 1000;
 
 class ServiceRegistry {
  public:
-  static absl::StatusOr<std::unique_ptr<ServiceRegistry>> Load(Store& store);
+  // `default_retention_ms`: for handlers that declare none.
+  static absl::StatusOr<std::unique_ptr<ServiceRegistry>> Load(
+      Store& store, uint64_t default_retention_ms = kDefaultRetentionMs);
 
   // Validates and durably records `services` as registered by a worker of
   // `version`. A service's type may not change once registered.
@@ -52,9 +59,11 @@ class ServiceRegistry {
   std::vector<v1::RegisteredService> List() const;
 
  private:
-  explicit ServiceRegistry(Store& store) : store_(store) {}
+  ServiceRegistry(Store& store, uint64_t default_retention_ms)
+      : store_(store), default_retention_ms_(default_retention_ms) {}
 
   Store& store_;
+  const uint64_t default_retention_ms_;
   absl::Mutex write_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, v1::RegisteredService> services_

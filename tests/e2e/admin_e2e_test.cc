@@ -372,6 +372,45 @@ TEST_F(AdminE2eTest, WatchStreamsStatusChanges) {
   // Five steps write the status five times while it runs: one change.
   EXPECT_THAT(events("all"), ::testing::ElementsAre("running", "succeeded"));
   EXPECT_THAT(events("done"), ::testing::ElementsAre("succeeded"));
+
+  testing::CommandResult r =
+      Cli({"invocations", "watch", "--status", "pending", "--for", "5"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("unknown status 'pending'"));
+  EXPECT_THAT(r.output, ::testing::Not(HasSubstr("watching")));
+}
+
+// Retention: the runtime removes completed invocations once their
+// retention ends (here the runtime's default, 2 s), idempotent ones no
+// earlier than their idempotency retention.
+class RetentionE2eTest : public AdminE2eTest {
+ protected:
+  void SetUp() override {
+    runtime_args_ = {"--retention", "2s"};
+    AdminE2eTest::SetUp();
+  }
+};
+
+TEST_F(RetentionE2eTest, CompletedInvocationsAreRemovedAfterTheirRetention) {
+  const std::string id = Send(Request("Flaky", "slow", nullptr));
+  v1::InvokeRequest idempotent = Request("Flaky", "thrice", nullptr);
+  idempotent.set_idempotency_key("once");
+  const std::string kept = Send(idempotent);
+  Steer("kill", id);
+  Steer("kill", kept);
+  ASSERT_TRUE(Attach(id).has_failure());
+  const int64_t completed = Describe(id)["completed_at_ms"];
+  testing::CommandResult r;
+  for (int i = 0; i < 100; ++i) {
+    r = Cli({"invocations", "describe", id});
+    if (r.exit_code != 0) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("no invocation"));
+  EXPECT_GE(absl::ToUnixMillis(absl::Now()), completed + 2000);
+  // Its idempotency key keeps the other for 24 hours.
+  EXPECT_EQ(Describe(kept)["status"], "failed");
 }
 
 }  // namespace

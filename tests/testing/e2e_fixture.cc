@@ -7,7 +7,8 @@ namespace reprise::testing {
 using nlohmann::json;
 
 void E2eTest::SetUp() {
-  runtime_ = std::make_unique<RuntimeProcess>(dir_.path() + "/data");
+  runtime_ =
+      std::make_unique<RuntimeProcess>(dir_.path() + "/data", runtime_args_);
   ASSERT_TRUE(runtime_->Start()) << ReadFile(runtime_->log_path());
   stub_ = v1::Ingress::NewStub(NewChannel(runtime_->ingress_address()));
 }

@@ -51,6 +51,8 @@ class E2eTest : public ::testing::Test {
       const std::string& invocation_id,
       const std::function<bool(const nlohmann::json&)>& done);
 
+  // Extra reprise-server flags; set before SetUp.
+  std::vector<std::string> runtime_args_;
   TempDir dir_;
   std::unique_ptr<RuntimeProcess> runtime_;
   std::unique_ptr<v1::Ingress::Stub> stub_;

@@ -99,15 +99,22 @@ absl::Status CompleteInvocation(const InvocationId& id,
     REPRISE_RETURN_IF_ERROR(
         SendCallResult(id, caller, status.result(), now_ms, txn, actions));
   }
-  if (!status.idempotency_key().empty()) {
-    const int64_t expires_at_ms =
-        now_ms + static_cast<int64_t>(status.idempotency_retention_ms());
-    txn.PutTimer({expires_at_ms, id, kRetentionTimerIndex});
-    actions.push_back(
-        RegisterTimerAction{id, kRetentionTimerIndex, expires_at_ms});
+  if (std::optional<int64_t> expires_at_ms = ExpiresAt(status)) {
+    txn.PutExpiry(*expires_at_ms, id);
   }
   if (!IsExclusive(status)) return absl::OkStatus();
   return ReleaseKey(id, status, now_ms, txn, actions);
+}
+
+std::optional<int64_t> ExpiresAt(const v1::InvocationStatus& status) {
+  const uint64_t retention =
+      std::max(status.retention_ms(), status.idempotency_key().empty()
+                                          ? uint64_t{0}
+                                          : status.idempotency_retention_ms());
+  if (retention == 0 || status.state() != v1::INVOCATION_STATE_COMPLETED) {
+    return std::nullopt;
+  }
+  return status.completed_at_ms() + static_cast<int64_t>(retention);
 }
 
 absl::Status StartInvocation(const InvocationId& id,

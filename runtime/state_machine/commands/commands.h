@@ -122,17 +122,25 @@ void PinVersion(v1::InvocationStatus& status, const std::string& version);
 bool IsExclusive(const v1::InvocationStatus& status);
 
 // Completes the invocation with `result`: writes `status`, answers its
-// callers, schedules the removal of an idempotent invocation after its
-// retention, and passes its key to the next queued invocation.
+// callers, schedules its removal after its retention, and passes its key
+// to the next queued invocation.
 absl::Status CompleteInvocation(const InvocationId& id,
                                 v1::InvocationStatus& status, v1::Result result,
                                 int64_t now_ms, storage::Transaction& txn,
                                 std::vector<Action>& actions);
 
-// Timer indexes that name no journal entry: the removal of a completed
-// idempotent invocation, and the start of a delayed one.
-inline constexpr uint32_t kRetentionTimerIndex = 0xffffffff;
+// The timer index that names no journal entry: the start of a delayed
+// invocation.
 inline constexpr uint32_t kStartTimerIndex = 0xfffffffe;
+
+// When the completed invocation is to be removed (table `ex`): its
+// completion time plus the longer of its retention and its idempotency
+// retention; nullopt if it is kept.
+std::optional<int64_t> ExpiresAt(const v1::InvocationStatus& status);
+
+// Most invocations one ExpireCommand removes.
+inline constexpr int kMaxExpiredPerCommand = 10000;
+absl::Status ApplyExpire(int64_t now_ms, storage::Transaction& txn);
 
 // Runs a new (or scheduled) invocation: takes its key if it is exclusive,
 // or queues it behind the key's holder; otherwise starts attempt 1 with

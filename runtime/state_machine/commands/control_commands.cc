@@ -1,8 +1,8 @@
 // The operator commands besides cancel (cancel_command.cc): pause, resume,
-// kill, retry-now, purge, restart, and state edits. Each applies only where
-// CheckControl allows it, the same check the admin API makes before appending
-// it, so a command that raced with a state change is dropped, never half
-// applied.
+// kill, retry-now, purge and restart, which apply only where CheckControl
+// allows it, the same check the admin API makes before appending them, so
+// a command that raced with a state change is dropped, never half
+// applied; and state edits and the retention sweep, which always apply.
 #include "runtime/common/status_macros.h"
 #include "runtime/state_machine/commands/commands.h"
 #include "runtime/state_machine/control.h"
@@ -128,12 +128,8 @@ absl::Status ApplyPurge(const v1::Command& command, int64_t now_ms,
       auto found,
       FindControlled(command, command.purge().invocation_id(), now_ms, txn));
   if (!found.has_value()) return absl::OkStatus();
-  const v1::InvocationStatus& status = found->status;
-  if (!status.idempotency_key().empty()) {
-    txn.DeleteTimer(
-        {status.completed_at_ms() +
-             static_cast<int64_t>(status.idempotency_retention_ms()),
-         found->id, kRetentionTimerIndex});
+  if (std::optional<int64_t> expires_at_ms = ExpiresAt(found->status)) {
+    txn.DeleteExpiry(*expires_at_ms, found->id);
   }
   return txn.DeleteInvocation(found->id);
 }
@@ -167,6 +163,7 @@ absl::Status ApplyRestart(const v1::Command& command, int64_t now_ms,
   status.set_service_type(old.service_type());
   status.set_handler_type(old.handler_type());
   status.set_created_at_ms(now_ms);
+  status.set_retention_ms(old.retention_ms());
   status.set_journal_length(restart.from());
   // Replaying recorded steps needs the code that recorded them.
   if (restart.from() > 1) status.set_pinned_version(old.pinned_version());
@@ -188,6 +185,30 @@ absl::Status ApplyEditState(const v1::EditStateCommand& command,
     txn.DeleteState(object, command.name());
   } else {
     REPRISE_RETURN_IF_ERROR(txn.DeleteAllState(object));
+  }
+  return absl::OkStatus();
+}
+
+// Removes the completed invocations due by `now_ms`, soonest first. A
+// workflow's run takes its workflow's state and promises with it: the
+// workflow id may then run again from scratch.
+absl::Status ApplyExpire(int64_t now_ms, storage::Transaction& txn) {
+  std::vector<std::pair<int64_t, InvocationId>> due;
+  REPRISE_RETURN_IF_ERROR(
+      txn.ForEachExpiry(now_ms, [&](int64_t at, const InvocationId& id) {
+        due.emplace_back(at, id);
+        return due.size() < kMaxExpiredPerCommand;
+      }));
+  for (const auto& [at, id] : due) {
+    txn.DeleteExpiry(at, id);
+    REPRISE_ASSIGN_OR_RETURN(auto status, txn.GetInvocationStatus(id));
+    // A row of an invocation purged (and maybe created again) since.
+    if (!status.has_value() || ExpiresAt(*status) != at) continue;
+    if (status->handler_type() == v1::HANDLER_TYPE_WORKFLOW) {
+      REPRISE_RETURN_IF_ERROR(txn.DeleteAllState(status->target()));
+      REPRISE_RETURN_IF_ERROR(txn.DeleteAllPromises(status->target()));
+    }
+    REPRISE_RETURN_IF_ERROR(txn.DeleteInvocation(id));
   }
   return absl::OkStatus();
 }

@@ -1,5 +1,4 @@
-// FireTimerCommand: completes the sleep entry the timer belongs to; or
-// removes a completed idempotent invocation whose retention ended; or
+// FireTimerCommand: completes the sleep entry the timer belongs to, or
 // starts a delayed invocation. A
 // running attempt is told; a suspended invocation waiting on the entry resumes
 // with a new attempt; a paused one only records the completion. Firing twice,
@@ -18,17 +17,6 @@ absl::Status ApplyFireTimer(const v1::FireTimerCommand& command, int64_t now_ms,
   txn.DeleteTimer({command.wake_up_at_ms(), *id, command.index()});
   REPRISE_ASSIGN_OR_RETURN(auto status, txn.GetInvocationStatus(*id));
   if (!status.has_value()) return absl::OkStatus();
-  if (command.index() == kRetentionTimerIndex) {
-    // Only the timer of this completion: one left over from an invocation
-    // purged and created again must not cut the new one's retention short.
-    if (status->state() != v1::INVOCATION_STATE_COMPLETED ||
-        status->completed_at_ms() +
-                static_cast<int64_t>(status->idempotency_retention_ms()) !=
-            command.wake_up_at_ms()) {
-      return absl::OkStatus();
-    }
-    return txn.DeleteInvocation(*id);
-  }
   if (command.index() == kStartTimerIndex) {
     if (status->state() != v1::INVOCATION_STATE_SCHEDULED) {
       return absl::OkStatus();

@@ -66,6 +66,7 @@ absl::Status ApplyInvoke(const v1::InvokeCommand& command, int64_t now_ms,
   status.set_handler_type(command.handler_type());
   status.set_idempotency_key(command.idempotency_key());
   status.set_idempotency_retention_ms(command.idempotency_retention_ms());
+  status.set_retention_ms(command.retention_ms());
   if (command.has_caller()) *status.mutable_caller() = command.caller();
   status.set_created_at_ms(now_ms);
   status.set_modified_at_ms(now_ms);

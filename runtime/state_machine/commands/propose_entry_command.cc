@@ -179,6 +179,7 @@ absl::StatusOr<bool> ApplyCallOrSend(const InvocationId& id,
     invoke->set_input(c.parameter());
     invoke->set_service_type(c.service_type());
     invoke->set_handler_type(c.handler_type());
+    invoke->set_retention_ms(c.retention_ms());
     invoke->mutable_caller()->set_invocation_id(id.ToBytes());
     invoke->mutable_caller()->set_index(index);
     entry.mutable_call()->set_invocation_id(callee.ToBytes());
@@ -187,6 +188,7 @@ absl::StatusOr<bool> ApplyCallOrSend(const InvocationId& id,
     invoke->set_input(s.parameter());
     invoke->set_service_type(s.service_type());
     invoke->set_handler_type(s.handler_type());
+    invoke->set_retention_ms(s.retention_ms());
     invoke->set_invoke_at_ms(s.invoke_at_ms());
     entry.mutable_send()->set_invocation_id(callee.ToBytes());
   }

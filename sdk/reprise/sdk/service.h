@@ -48,12 +48,16 @@ struct RetryPolicy {
 
 // Per handler, or per service as the default of its handlers. A field the
 // handler leaves unset takes the service's value, then the runtime's
-// default: the RetryPolicy above, and 5 minutes.
+// default: the RetryPolicy above, 5 minutes, and the runtime's retention.
 struct HandlerOptions {
   std::optional<RetryPolicy> retry_policy;
   // An attempt that sends the runtime nothing (no step, no result) for this
   // long is aborted and retried.
   std::optional<absl::Duration> inactivity_timeout;
+  // How long a completed invocation (status, journal, result) is kept
+  // before the runtime removes it; unset: the runtime's default (24 h
+  // unless started with --retention).
+  std::optional<absl::Duration> retention;
 };
 
 class ServiceDefinition {

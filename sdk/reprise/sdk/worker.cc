@@ -61,6 +61,10 @@ v1::HandlerOptions ToProto(const HandlerOptions& options) {
                                ? v1::RetryPolicy::ON_MAX_ATTEMPTS_FAIL
                                : v1::RetryPolicy::ON_MAX_ATTEMPTS_PAUSE);
   }
+  if (options.retention.has_value()) {
+    out.set_retention_ms(static_cast<uint64_t>(
+        std::max<int64_t>(1, absl::ToInt64Milliseconds(*options.retention))));
+  }
   if (options.inactivity_timeout.has_value()) {
     out.set_inactivity_timeout_ms(static_cast<uint32_t>(
         absl::ToInt64Milliseconds(*options.inactivity_timeout)));
