@@ -10,6 +10,7 @@ PACKAGES=(
   librocksdb-dev librdkafka-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev grpc-proto
+  openssl  # the TLS tests make a throwaway CA
 )
 
 missing=()

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "runtime/common/auth.h"
 #include "runtime/common/clock.h"
 #include "runtime/common/status_convert.h"
 #include "runtime/common/status_macros.h"
@@ -43,13 +44,14 @@ AdminService::AdminService(
     storage::Store& store,
     std::vector<partition::PartitionProcessor*> processors,
     storage::ServiceRegistry& registry, invoker::Invoker& invoker,
-    InvocationWatch& watch)
+    InvocationWatch& watch, std::string token)
     : store_(store),
       processors_(std::move(processors)),
       partitions_(static_cast<uint32_t>(processors_.size())),
       registry_(registry),
       invoker_(invoker),
-      watch_(watch) {}
+      watch_(watch),
+      token_(std::move(token)) {}
 
 std::string AdminService::StatusName(const InvocationId& id,
                                      const v1::InvocationStatus& status) const {
@@ -83,10 +85,20 @@ std::string AdminService::StatusName(const InvocationId& id,
   return "pending";
 }
 
+grpc::ServerUnaryReactor* AdminService::Refuse(
+    grpc::CallbackServerContext* context) {
+  absl::Status denied = CheckBearerToken(*context, token_);
+  if (denied.ok()) return nullptr;
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(denied));
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* AdminService::ListInvocations(
     grpc::CallbackServerContext* context,
     const v1::ListInvocationsRequest* request,
     v1::ListInvocationsResponse* response) {
+  if (auto* refused = Refuse(context)) return refused;
   return RunOn(tasks_, context, [this, request, response] {
     return DoList(*request, *response);
   });
@@ -205,6 +217,7 @@ grpc::ServerUnaryReactor* AdminService::DescribeInvocation(
     grpc::CallbackServerContext* context,
     const v1::DescribeInvocationRequest* request,
     v1::InvocationDescription* response) {
+  if (auto* refused = Refuse(context)) return refused;
   return RunOn(tasks_, context, [this, request, response] {
     return DoDescribe(*request, *response);
   });
@@ -430,6 +443,7 @@ grpc::ServerUnaryReactor* AdminService::ListServices(
     grpc::CallbackServerContext* context,
     const v1::ListServicesRequest* /*request*/,
     v1::ListServicesResponse* response) {
+  if (auto* refused = Refuse(context)) return refused;
   auto* reactor = context->DefaultReactor();
   DoListServices(*response);
   reactor->Finish(grpc::Status::OK);
@@ -453,6 +467,7 @@ grpc::ServerUnaryReactor* AdminService::DescribeService(
     grpc::CallbackServerContext* context,
     const v1::DescribeServiceRequest* request,
     v1::ServiceDescription* response) {
+  if (auto* refused = Refuse(context)) return refused;
   return RunOn(tasks_, context, [this, request, response] {
     return DoDescribeService(*request, *response);
   });
@@ -504,6 +519,14 @@ absl::Status AdminService::DoDescribeService(
 }
 
 namespace {
+
+// A watch refused before it starts.
+class RefusedWatch final
+    : public grpc::ServerWriteReactor<v1::InvocationEvent> {
+ public:
+  explicit RefusedWatch(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
 
 // One watch stream: events queue up and are written one at a time. A
 // client that falls too far behind is cut off rather than letting the
@@ -587,6 +610,9 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::InvocationEvent>,
 grpc::ServerWriteReactor<v1::InvocationEvent>* AdminService::WatchInvocations(
     grpc::CallbackServerContext* context,
     const v1::WatchInvocationsRequest* request) {
+  if (absl::Status denied = CheckBearerToken(*context, token_); !denied.ok()) {
+    return new RefusedWatch(ToGrpcStatus(denied));
+  }
   // The names the watch reports (a pending invocation is "running").
   static const char* kStatuses[] = {"scheduled", "queued",      "running",
                                     "suspended", "backing-off", "paused",
@@ -594,18 +620,12 @@ grpc::ServerWriteReactor<v1::InvocationEvent>* AdminService::WatchInvocations(
   if (!request->status().empty() &&
       std::find(std::begin(kStatuses), std::end(kStatuses),
                 request->status()) == std::end(kStatuses)) {
-    class Refused final : public grpc::ServerWriteReactor<v1::InvocationEvent> {
-     public:
-      explicit Refused(std::string message) {
-        Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message));
-      }
-      void OnDone() override { delete this; }
-    };
-    return new Refused(absl::StrFormat(
-        "unknown status '%s': watch reports scheduled, queued, running (a "
-        "pending invocation too), suspended, backing-off, paused, succeeded "
-        "or failed",
-        request->status()));
+    return new RefusedWatch(grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrFormat("unknown status '%s': watch reports scheduled, queued, "
+                        "running (a pending invocation too), suspended, "
+                        "backing-off, paused, succeeded or failed",
+                        request->status())));
   }
   // Sent when subscribed: tells the client its watch is live.
   context->AddInitialMetadata("reprise-watch", "subscribed");
@@ -616,6 +636,7 @@ grpc::ServerUnaryReactor* AdminService::ListWorkers(
     grpc::CallbackServerContext* context,
     const v1::ListWorkersRequest* /*request*/,
     v1::ListWorkersResponse* response) {
+  if (auto* refused = Refuse(context)) return refused;
   auto* reactor = context->DefaultReactor();
   for (const invoker::WorkerView& worker : invoker_.Workers()) {
     ToView(worker, *response->add_workers());
@@ -656,6 +677,7 @@ PartitionId AdminService::PartitionOfKey(const v1::Target& object) const {
 grpc::ServerUnaryReactor* AdminService::GetState(
     grpc::CallbackServerContext* context, const v1::GetStateRequest* request,
     v1::GetStateResponse* response) {
+  if (auto* refused = Refuse(context)) return refused;
   return RunOn(tasks_, context, [this, request, response]() -> absl::Status {
     REPRISE_ASSIGN_OR_RETURN(v1::Target object,
                              StateObject(request->service(), request->key()));
@@ -686,6 +708,7 @@ grpc::ServerUnaryReactor* AdminService::GetState(
 grpc::ServerUnaryReactor* AdminService::EditState(
     grpc::CallbackServerContext* context, const v1::EditStateRequest* request,
     v1::EditStateResponse* /*response*/) {
+  if (auto* refused = Refuse(context)) return refused;
   auto* reactor = context->DefaultReactor();
   absl::StatusOr<v1::Target> object =
       StateObject(request->service(), request->key());
@@ -725,6 +748,7 @@ grpc::ServerUnaryReactor* AdminService::EditState(
 grpc::ServerUnaryReactor* AdminService::Control(
     grpc::CallbackServerContext* context, const std::string& invocation_id,
     v1::Command command, SetId set_id, v1::ControlResponse* response) {
+  if (auto* refused = Refuse(context)) return refused;
   auto* reactor = context->DefaultReactor();
   auto id = InvocationId::Parse(invocation_id);
   if (!id.ok()) {

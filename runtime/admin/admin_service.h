@@ -24,7 +24,7 @@ class AdminService final : public v1::Admin::CallbackService {
   AdminService(storage::Store& store,
                std::vector<partition::PartitionProcessor*> processors,
                storage::ServiceRegistry& registry, invoker::Invoker& invoker,
-               InvocationWatch& watch);
+               InvocationWatch& watch, std::string token = "");
 
   grpc::ServerUnaryReactor* ListInvocations(
       grpc::CallbackServerContext* context,
@@ -85,6 +85,9 @@ class AdminService final : public v1::Admin::CallbackService {
       v1::ControlResponse* response) override;
 
  private:
+  // A reactor finished with UNAUTHENTICATED if the call lacks the token;
+  // nullptr if it may go on.
+  grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* context);
   absl::Status DoList(const v1::ListInvocationsRequest& request,
                       v1::ListInvocationsResponse& response);
   absl::Status DoDescribe(const v1::DescribeInvocationRequest& request,
@@ -119,6 +122,8 @@ class AdminService final : public v1::Admin::CallbackService {
   storage::ServiceRegistry& registry_;
   invoker::Invoker& invoker_;
   InvocationWatch& watch_;
+  // When set, every call must carry it (runtime/common/auth.h).
+  const std::string token_;
   TaskThread tasks_;
 };
 

@@ -8,9 +8,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "CLI/CLI.hpp"
@@ -37,6 +39,10 @@ struct Globals {
   std::string ingress_address;
   bool json_output = false;
   double timeout_seconds = 60;
+  std::string token;
+  // TLS: the CA that signed the runtime's certificate, and for mutual TLS
+  // the client's certificate and key (PEM files).
+  std::string tls_ca, tls_cert, tls_key;
 };
 
 std::string EnvOr(const char* name, const char* fallback) {
@@ -69,6 +75,9 @@ int ReportRpcError(const grpc::Status& status, const std::string& address) {
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       code = "timed out";
       break;
+    case grpc::StatusCode::UNAUTHENTICATED:
+      code = "unauthenticated";
+      break;
     default:
       code = absl::StrFormat("code %d", static_cast<int>(status.error_code()));
   }
@@ -77,10 +86,36 @@ int ReportRpcError(const grpc::Status& status, const std::string& address) {
   return kError;
 }
 
+// Sets the call's deadline, and its token when one is given.
 void SetDeadline(grpc::ClientContext& context, const Globals& g) {
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::milliseconds(
                            static_cast<int64_t>(g.timeout_seconds * 1000)));
+  if (!g.token.empty())
+    context.AddMetadata("authorization", "Bearer " + g.token);
+}
+
+std::string ReadFileOrEmpty(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Plain TCP, or TLS when --tls-ca is given (with a client certificate for
+// mutual TLS).
+std::shared_ptr<grpc::Channel> OpenChannel(const Globals& g,
+                                           const std::string& address) {
+  if (g.tls_ca.empty()) {
+    return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  }
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = ReadFileOrEmpty(g.tls_ca);
+  if (!g.tls_cert.empty()) {
+    tls.pem_cert_chain = ReadFileOrEmpty(g.tls_cert);
+    tls.pem_private_key = ReadFileOrEmpty(g.tls_key);
+  }
+  return grpc::CreateChannel(address, grpc::SslCredentials(tls));
 }
 
 std::string FormatTime(int64_t ms) {
@@ -164,8 +199,7 @@ int Invoke(const Globals& g, const InvokeArgs& args) {
   request.mutable_target()->set_key(args.key);
   request.set_payload(args.data);
   request.set_idempotency_key(args.idempotency_key);
-  auto stub = reprise::v1::Ingress::NewStub(grpc::CreateChannel(
-      g.ingress_address, grpc::InsecureChannelCredentials()));
+  auto stub = reprise::v1::Ingress::NewStub(OpenChannel(g, g.ingress_address));
   grpc::ClientContext context;
   SetDeadline(context, g);
   if (args.send) {
@@ -203,8 +237,7 @@ int Invoke(const Globals& g, const InvokeArgs& args) {
 // invocations ----------------------------------------------------------------
 
 std::unique_ptr<reprise::v1::Admin::Stub> AdminStub(const Globals& g) {
-  return reprise::v1::Admin::NewStub(
-      grpc::CreateChannel(g.address, grpc::InsecureChannelCredentials()));
+  return reprise::v1::Admin::NewStub(OpenChannel(g, g.address));
 }
 
 json SummaryJson(const reprise::v1::InvocationSummary& s) {
@@ -445,8 +478,7 @@ struct AwakeableArgs {
 
 int CompleteAwakeable(const Globals& g, const AwakeableArgs& args,
                       bool resolve) {
-  auto stub = reprise::v1::Ingress::NewStub(grpc::CreateChannel(
-      g.ingress_address, grpc::InsecureChannelCredentials()));
+  auto stub = reprise::v1::Ingress::NewStub(OpenChannel(g, g.ingress_address));
   grpc::ClientContext context;
   SetDeadline(context, g);
   reprise::v1::ResolveAwakeableResponse response;
@@ -782,8 +814,7 @@ struct PromiseArgs {
 };
 
 int CompletePromise(const Globals& g, const PromiseArgs& args, bool resolve) {
-  auto stub = reprise::v1::Ingress::NewStub(grpc::CreateChannel(
-      g.ingress_address, grpc::InsecureChannelCredentials()));
+  auto stub = reprise::v1::Ingress::NewStub(OpenChannel(g, g.ingress_address));
   grpc::ClientContext context;
   SetDeadline(context, g);
   reprise::v1::ResolvePromiseRequest request;
@@ -998,6 +1029,22 @@ int main(int argc, char** argv) {
                  "REPRISE_INGRESS_ADDRESS)")
       ->capture_default_str();
   app.add_flag("--json", g.json_output, "Print JSON instead of tables");
+  app.add_option("--token", g.token,
+                 "Bearer token the runtime requires (env REPRISE_TOKEN)")
+      ->envname("REPRISE_TOKEN");
+  app.add_option("--tls-ca", g.tls_ca,
+                 "Use TLS, trusting this PEM CA (env REPRISE_TLS_CA)")
+      ->envname("REPRISE_TLS_CA")
+      ->check(CLI::ExistingFile);
+  app.add_option(
+         "--tls-cert", g.tls_cert,
+         "Client PEM certificate, for mutual TLS (env REPRISE_TLS_CERT)")
+      ->envname("REPRISE_TLS_CERT")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", g.tls_key,
+                 "Key of --tls-cert (env REPRISE_TLS_KEY)")
+      ->envname("REPRISE_TLS_KEY")
+      ->check(CLI::ExistingFile);
   app.add_option("--timeout", g.timeout_seconds,
                  "Seconds to wait for an answer")
       ->capture_default_str()

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "absl/synchronization/mutex.h"
+#include "runtime/common/auth.h"
 #include "runtime/common/logging.h"
 #include "runtime/common/status_convert.h"
 
@@ -149,7 +150,18 @@ void StreamConnection::FinishLocked() {
 }  // namespace
 
 grpc::ServerBidiReactor<v1::WorkerMessage, v1::RuntimeMessage>*
-WorkerServiceImpl::Connect(grpc::CallbackServerContext* /*context*/) {
+WorkerServiceImpl::Connect(grpc::CallbackServerContext* context) {
+  if (absl::Status denied = CheckBearerToken(*context, token_); !denied.ok()) {
+    class Refused final : public grpc::ServerBidiReactor<v1::WorkerMessage,
+                                                         v1::RuntimeMessage> {
+     public:
+      explicit Refused(const absl::Status& status) {
+        Finish(ToGrpcStatus(status));
+      }
+      void OnDone() override { delete this; }
+    };
+    return new Refused(denied);
+  }
   return new WorkerStream(invoker_);
 }
 

@@ -14,13 +14,16 @@ namespace reprise::invoker {
 
 class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
  public:
-  explicit WorkerServiceImpl(Invoker& invoker) : invoker_(invoker) {}
+  // `token`: when set, a worker must present it (see runtime/common/auth.h).
+  WorkerServiceImpl(Invoker& invoker, std::string token)
+      : invoker_(invoker), token_(std::move(token)) {}
 
   grpc::ServerBidiReactor<v1::WorkerMessage, v1::RuntimeMessage>* Connect(
       grpc::CallbackServerContext* context) override;
 
  private:
   Invoker& invoker_;
+  const std::string token_;
 };
 
 }  // namespace reprise::invoker

@@ -36,6 +36,18 @@ int main(int argc, char** argv) {
                  "A virtual object's or workflow's state up to this size is "
                  "sent with each attempt; larger state is read key by key")
       ->capture_default_str();
+  app.add_option("--token", options.token,
+                 "Require this bearer token on the admin and worker ports "
+                 "(env REPRISE_TOKEN)")
+      ->envname("REPRISE_TOKEN");
+  app.add_option("--tls-cert", options.tls.cert,
+                 "PEM certificate: serve TLS on every port")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", options.tls.key, "PEM private key of --tls-cert")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-client-ca", options.tls.client_ca,
+                 "PEM CA: require client certificates it signed (mutual TLS)")
+      ->check(CLI::ExistingFile);
   std::string retention = "24h";
   app.add_option("--retention", retention,
                  "How long completed invocations are kept when their handler "
@@ -45,11 +57,18 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"debug", "info", "warning", "error"}));
   CLI11_PARSE(app, argc, argv);
-  if (!absl::ParseDuration(retention, &options.default_retention) ||
-      options.default_retention <= absl::ZeroDuration()) {
+  if (options.tls.cert.empty() != options.tls.key.empty() ||
+      (!options.tls.client_ca.empty() && options.tls.cert.empty())) {
     std::fprintf(stderr,
-                 "reprise-server: --retention %s: give a positive duration, "
-                 "e.g. 30m, 24h or 168h\n",
+                 "reprise-server: TLS needs --tls-cert and --tls-key together "
+                 "(and both for --tls-client-ca)\n");
+    return 2;
+  }
+  if (!absl::ParseDuration(retention, &options.default_retention) ||
+      options.default_retention < absl::Milliseconds(1)) {
+    std::fprintf(stderr,
+                 "reprise-server: --retention %s: give a duration of at least "
+                 "1ms, e.g. 30m, 24h or 168h\n",
                  retention.c_str());
     return 2;
   }

@@ -29,6 +29,7 @@ constexpr int kMaxWorkerMessageBytes = 256 << 20;
 // Starts a gRPC server for `service` on `address`; returns the bound address.
 absl::StatusOr<std::string> Listen(
     const std::string& address, grpc::Service* service, int max_message,
+    const std::shared_ptr<grpc::ServerCredentials>& credentials,
     std::vector<std::unique_ptr<grpc::Server>>& out) {
   std::vector<std::string> parts =
       absl::StrSplit(address, absl::MaxSplits(':', 1));
@@ -41,7 +42,7 @@ absl::StatusOr<std::string> Listen(
   // bind the same port and silently take half of the connections.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   int port = 0;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(address, credentials, &port);
   builder.RegisterService(service);
   builder.SetMaxReceiveMessageSize(max_message);
   builder.SetMaxSendMessageSize(kMaxWorkerMessageBytes);
@@ -107,25 +108,29 @@ absl::Status Server::Init() {
   }
 
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  worker_service_ = std::make_unique<invoker::WorkerServiceImpl>(*invoker_);
+  REPRISE_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                           ServerCredentials(options_.tls));
+  worker_service_ =
+      std::make_unique<invoker::WorkerServiceImpl>(*invoker_, options_.token);
   ingress_service_ = std::make_unique<ingress::IngressService>(
       *log_, *registry_, processors, *waiters_,
       ingress::IngressOptions{options_.max_payload_bytes});
   admin_service_ = std::make_unique<admin::AdminService>(
-      *store_, processors, *registry_, *invoker_, *watch_);
+      *store_, processors, *registry_, *invoker_, *watch_, options_.token);
   // The transport limit leaves room for the request's other fields; the
   // payload limit itself is checked by the ingress with a clear message.
   REPRISE_ASSIGN_OR_RETURN(
       ingress_address_,
       Listen(options_.ingress_address, ingress_service_.get(),
              static_cast<int>(options_.max_payload_bytes) + (64 << 10),
-             grpc_servers_));
+             credentials, grpc_servers_));
   REPRISE_ASSIGN_OR_RETURN(
-      worker_address_, Listen(options_.worker_address, worker_service_.get(),
-                              kMaxWorkerMessageBytes, grpc_servers_));
+      worker_address_,
+      Listen(options_.worker_address, worker_service_.get(),
+             kMaxWorkerMessageBytes, credentials, grpc_servers_));
   REPRISE_ASSIGN_OR_RETURN(admin_address_,
                            Listen(options_.admin_address, admin_service_.get(),
-                                  4 << 20, grpc_servers_));
+                                  4 << 20, credentials, grpc_servers_));
   return absl::OkStatus();
 }
 

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "runtime/common/auth.h"
 #include "runtime/partition/partition_processor.h"
 
 namespace grpc {
@@ -58,6 +59,11 @@ struct ServerOptions {
   // How long a completed invocation is kept when its handler and service
   // declare no retention.
   absl::Duration default_retention = absl::Hours(24);
+  // When set, calls to the admin and worker ports must carry it.
+  std::string token;
+  // TLS for every listener when `tls.cert` is set; mutual TLS with
+  // `tls.client_ca`.
+  TlsFiles tls;
 };
 
 class Server final : public partition::LeaderActions {

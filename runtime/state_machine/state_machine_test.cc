@@ -1248,13 +1248,17 @@ TEST_F(StateMachineTest, OperatorStateEditsApply) {
 }
 
 TEST_F(StateMachineTest, CompletedInvocationsAreRemovedAfterTheirRetention) {
-  const InvocationId kept{7, 1}, run{1, 1};
+  const InvocationId kept{7, 1}, forever{7, 2}, run{1, 1};
   v1::Command invoke = Invoke(id_);
   invoke.mutable_invoke()->set_retention_ms(10'000);
   Apply(invoke);
-  Apply(Invoke(kept));  // no retention: kept
+  Apply(Invoke(kept));                     // no retention: kept
+  v1::Command infinite = Invoke(forever);  // an infinite one: kept too
+  infinite.mutable_invoke()->set_retention_ms(INT64_MAX);
+  Apply(infinite);
   Apply(Output(id_, 1, "done", 2000));
   Apply(Output(kept, 1, "done", 2000));
+  Apply(Output(forever, 1, "done", 2000));
   // A workflow's run takes its workflow's state and promises along.
   v1::Command workflow = WorkflowInvoke(run, "run", v1::HANDLER_TYPE_WORKFLOW);
   workflow.mutable_invoke()->set_retention_ms(5'000);
@@ -1276,6 +1280,7 @@ TEST_F(StateMachineTest, CompletedInvocationsAreRemovedAfterTheirRetention) {
   Apply(Expire(12'000));
   EXPECT_FALSE(Status(id_).has_value());
   EXPECT_TRUE(Status(kept).has_value());
+  EXPECT_TRUE(Status(forever).has_value());
   EXPECT_TRUE(Expiries().empty());
 }
 

@@ -1,5 +1,6 @@
 // Helpers shared by the commands that start, end or complete attempts.
 #include <algorithm>
+#include <limits>
 
 #include "runtime/common/status_macros.h"
 #include "runtime/state_machine/commands/commands.h"
@@ -111,7 +112,10 @@ std::optional<int64_t> ExpiresAt(const v1::InvocationStatus& status) {
       std::max(status.retention_ms(), status.idempotency_key().empty()
                                           ? uint64_t{0}
                                           : status.idempotency_retention_ms());
-  if (retention == 0 || status.state() != v1::INVOCATION_STATE_COMPLETED) {
+  // 0 keeps it; so does a retention past the end of time (infinite).
+  if (retention == 0 || status.state() != v1::INVOCATION_STATE_COMPLETED ||
+      retention > static_cast<uint64_t>(std::numeric_limits<int64_t>::max() -
+                                        status.completed_at_ms())) {
     return std::nullopt;
   }
   return status.completed_at_ms() + static_cast<int64_t>(retention);

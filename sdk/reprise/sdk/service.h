@@ -56,7 +56,7 @@ struct HandlerOptions {
   std::optional<absl::Duration> inactivity_timeout;
   // How long a completed invocation (status, journal, result) is kept
   // before the runtime removes it; unset: the runtime's default (24 h
-  // unless started with --retention).
+  // unless started with --retention); absl::InfiniteDuration(): forever.
   std::optional<absl::Duration> retention;
 };
 

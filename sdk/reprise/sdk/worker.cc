@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <fstream>
+#include <sstream>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -77,8 +79,12 @@ v1::HandlerOptions ToProto(const HandlerOptions& options) {
 // dropped (the runtime retries those attempts).
 class Connection {
  public:
-  explicit Connection(v1::WorkerService::Stub& stub)
-      : stream_(stub.Connect(&context_)) {}
+  Connection(v1::WorkerService::Stub& stub, const std::string& token) {
+    if (!token.empty()) {
+      context_.AddMetadata("authorization", "Bearer " + token);
+    }
+    stream_ = stub.Connect(&context_);
+  }
 
   bool Write(const v1::WorkerMessage& message) {
     absl::MutexLock lock(&mu_);
@@ -148,16 +154,57 @@ class Connection {
 class Worker::Impl {
  public:
   explicit Impl(WorkerOptions options) : options_(std::move(options)) {
-    if (options_.address.empty()) {
-      const char* env = std::getenv("REPRISE_WORKER_ADDRESS");
-      options_.address = env != nullptr ? env : "127.0.0.1:9090";
-    }
+    auto from_env = [](std::string& value, const char* name,
+                       const char* fallback) {
+      if (!value.empty()) return;
+      const char* env = std::getenv(name);
+      value = env != nullptr ? env : fallback;
+    };
+    from_env(options_.address, "REPRISE_WORKER_ADDRESS", "127.0.0.1:9090");
+    from_env(options_.token, "REPRISE_TOKEN", "");
+    from_env(options_.tls_ca_file, "REPRISE_TLS_CA", "");
+    from_env(options_.tls_cert_file, "REPRISE_TLS_CERT", "");
+    from_env(options_.tls_key_file, "REPRISE_TLS_KEY", "");
     if (options_.concurrency == 0) options_.concurrency = 1;
   }
 
   ~Impl() {
     Shutdown();
     StopThreads();
+  }
+
+  // Plain TCP, or TLS when a CA is given (with a client certificate for
+  // mutual TLS).
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials()
+      const {
+    if (options_.tls_ca_file.empty()) return grpc::InsecureChannelCredentials();
+    grpc::SslCredentialsOptions tls;
+    auto read = [](const std::string& path, std::string& out) -> absl::Status {
+      std::ifstream in(path);
+      if (!in) {
+        return absl::InvalidArgumentError("cannot read the TLS file '" + path +
+                                          "'");
+      }
+      std::stringstream text;
+      text << in.rdbuf();
+      out = text.str();
+      return absl::OkStatus();
+    };
+    if (absl::Status s = read(options_.tls_ca_file, tls.pem_root_certs);
+        !s.ok()) {
+      return s;
+    }
+    if (!options_.tls_cert_file.empty()) {
+      if (absl::Status s = read(options_.tls_cert_file, tls.pem_cert_chain);
+          !s.ok()) {
+        return s;
+      }
+      if (absl::Status s = read(options_.tls_key_file, tls.pem_private_key);
+          !s.ok()) {
+        return s;
+      }
+    }
+    return grpc::SslCredentials(tls);
   }
 
   void Add(ServiceDefinition service) {
@@ -173,12 +220,18 @@ class Worker::Impl {
     StartThreads();
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(256 << 20);
-    auto channel = grpc::CreateCustomChannel(
-        options_.address, grpc::InsecureChannelCredentials(), args);
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+        Credentials();
+    if (!credentials.ok()) {
+      StopThreads();
+      return credentials.status();
+    }
+    auto channel =
+        grpc::CreateCustomChannel(options_.address, *credentials, args);
     auto stub = v1::WorkerService::NewStub(channel);
     absl::Duration delay = options_.initial_reconnect_delay;
     while (!stopping()) {
-      auto connection = std::make_shared<Connection>(*stub);
+      auto connection = std::make_shared<Connection>(*stub, options_.token);
       {
         absl::MutexLock lock(&mu_);
         current_ = connection;
@@ -193,8 +246,10 @@ class Worker::Impl {
       }
       if (stopping()) break;
       if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
-          status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
-        // The runtime refused our definitions: retrying cannot help.
+          status.error_code() == grpc::StatusCode::FAILED_PRECONDITION ||
+          status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+        // The runtime refused our definitions or our token: retrying
+        // cannot help.
         return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
                             status.error_message());
       }

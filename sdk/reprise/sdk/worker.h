@@ -28,6 +28,15 @@ struct WorkerOptions {
   // The runtime's worker address; empty means $REPRISE_WORKER_ADDRESS, or
   // 127.0.0.1:9090 when that is unset.
   std::string address;
+  // The bearer token the runtime requires, if it requires one; empty means
+  // $REPRISE_TOKEN.
+  std::string token;
+  // TLS: a PEM CA that signed the runtime's certificate (empty means
+  // $REPRISE_TLS_CA; still empty: plain TCP), and for mutual TLS the
+  // worker's PEM certificate and key ($REPRISE_TLS_CERT, $REPRISE_TLS_KEY).
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
   // Shown to operators.
   std::string name = "worker";
   // An invocation is pinned to the version that wrote its first journal
