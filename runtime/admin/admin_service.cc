@@ -15,6 +15,7 @@
 #include "runtime/common/status_convert.h"
 #include "runtime/common/status_macros.h"
 #include "runtime/partition/invocation_commands.h"
+#include "runtime/state_machine/control.h"
 
 namespace reprise::admin {
 namespace {
@@ -55,24 +56,15 @@ AdminService::AdminService(
 
 std::string AdminService::StatusName(const InvocationId& id,
                                      const v1::InvocationStatus& status) const {
-  switch (status.state()) {
-    case v1::INVOCATION_STATE_COMPLETED:
-      return status.result().has_failure() ? "failed" : "succeeded";
-    case v1::INVOCATION_STATE_SUSPENDED:
-      return "suspended";
-    case v1::INVOCATION_STATE_PAUSED:
-      return "paused";
-    case v1::INVOCATION_STATE_QUEUED:
-      return "queued";
-    case v1::INVOCATION_STATE_SCHEDULED:
-      return "scheduled";
-    default:
-      break;
+  const int64_t now_ms = NowMillis();
+  if (status.state() != v1::INVOCATION_STATE_INVOKED) {
+    return state_machine::StateName(status, now_ms);
   }
+  // The invoker tells running from waiting for a worker.
   auto attempt = invoker_.Describe(id);
   if (!attempt.has_value()) {
     // Not handed to the invoker yet: a retry back-off still counts.
-    return status.next_retry_at_ms() > NowMillis() ? "backing-off" : "pending";
+    return status.next_retry_at_ms() > now_ms ? "backing-off" : "pending";
   }
   switch (attempt->state) {
     case invoker::AttemptView::State::kRunning:
@@ -496,6 +488,7 @@ absl::Status AdminService::DoDescribeService(
     *h->mutable_retry_policy() = options.retry_policy;
     h->set_inactivity_timeout_ms(
         absl::ToInt64Milliseconds(options.inactivity_timeout));
+    h->set_retention_ms(registry_.RetentionMs(definition, handler));
   }
   for (const invoker::WorkerView& worker : invoker_.Workers()) {
     if (std::find(worker.services.begin(), worker.services.end(),

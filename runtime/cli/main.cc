@@ -86,13 +86,16 @@ int ReportRpcError(const grpc::Status& status, const std::string& address) {
   return kError;
 }
 
-// Sets the call's deadline, and its token when one is given.
-void SetDeadline(grpc::ClientContext& context, const Globals& g) {
+// Sets the call's deadline, and for a call to the admin API its token
+// when one is given (the ingress takes none, and is not sent it).
+void SetDeadline(grpc::ClientContext& context, const Globals& g,
+                 bool admin = true) {
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::milliseconds(
                            static_cast<int64_t>(g.timeout_seconds * 1000)));
-  if (!g.token.empty())
+  if (admin && !g.token.empty()) {
     context.AddMetadata("authorization", "Bearer " + g.token);
+  }
 }
 
 std::string ReadFileOrEmpty(const std::string& path) {
@@ -201,7 +204,7 @@ int Invoke(const Globals& g, const InvokeArgs& args) {
   request.set_idempotency_key(args.idempotency_key);
   auto stub = reprise::v1::Ingress::NewStub(OpenChannel(g, g.ingress_address));
   grpc::ClientContext context;
-  SetDeadline(context, g);
+  SetDeadline(context, g, /*admin=*/false);
   if (args.send) {
     reprise::v1::SendResponse response;
     grpc::Status status = stub->Send(&context, request, &response);
@@ -480,7 +483,7 @@ int CompleteAwakeable(const Globals& g, const AwakeableArgs& args,
                       bool resolve) {
   auto stub = reprise::v1::Ingress::NewStub(OpenChannel(g, g.ingress_address));
   grpc::ClientContext context;
-  SetDeadline(context, g);
+  SetDeadline(context, g, /*admin=*/false);
   reprise::v1::ResolveAwakeableResponse response;
   grpc::Status status;
   if (resolve) {
@@ -816,7 +819,7 @@ struct PromiseArgs {
 int CompletePromise(const Globals& g, const PromiseArgs& args, bool resolve) {
   auto stub = reprise::v1::Ingress::NewStub(OpenChannel(g, g.ingress_address));
   grpc::ClientContext context;
-  SetDeadline(context, g);
+  SetDeadline(context, g, /*admin=*/false);
   reprise::v1::ResolvePromiseRequest request;
   request.set_service(args.service);
   request.set_key(args.key);
@@ -894,7 +897,8 @@ int DescribeService(const Globals& g, const std::string& name) {
                       reprise::v1::RetryPolicy::ON_MAX_ATTEMPTS_FAIL
                   ? "fail"
                   : "pause"}}},
-           {"inactivity_timeout_ms", h.inactivity_timeout_ms()}});
+           {"inactivity_timeout_ms", h.inactivity_timeout_ms()},
+           {"retention_ms", h.retention_ms()}});
     }
     json workers = json::array();
     for (const auto& w : d.workers()) workers.push_back(WorkerJson(w));
@@ -914,8 +918,8 @@ int DescribeService(const Globals& g, const std::string& name) {
               type.substr(std::string("SERVICE_TYPE_").size()).c_str());
   std::printf("Version     %s, registered %s\n", d.version().c_str(),
               Ago(d.registered_at_ms()).c_str());
-  std::printf("\n%-20s  %-10s  %-38s  %s\n", "HANDLER", "TYPE", "RETRIES",
-              "INACTIVITY TIMEOUT");
+  std::printf("\n%-20s  %-10s  %-38s  %-12s  %s\n", "HANDLER", "TYPE",
+              "RETRIES", "INACTIVITY", "RETENTION");
   for (const auto& h : d.handlers()) {
     const auto& p = h.retry_policy();
     std::string retries = absl::StrFormat(
@@ -927,11 +931,16 @@ int DescribeService(const Globals& g, const std::string& name) {
         p.on_max_attempts() == reprise::v1::RetryPolicy::ON_MAX_ATTEMPTS_FAIL
             ? "fail"
             : "pause");
+    const std::string retention =
+        h.retention_ms() >= static_cast<uint64_t>(INT64_MAX)
+            ? "forever"
+            : absl::FormatDuration(absl::Milliseconds(h.retention_ms()));
     std::printf(
-        "%-20s  %-10s  %-38s  %s\n", h.name().c_str(),
+        "%-20s  %-10s  %-38s  %-12s  %s\n", h.name().c_str(),
         TypeName(h.type()).c_str(), retries.c_str(),
         absl::FormatDuration(absl::Milliseconds(h.inactivity_timeout_ms()))
-            .c_str());
+            .c_str(),
+        retention.c_str());
   }
   std::printf("\nWorkers     %d connected\n", d.workers_size());
   for (const auto& w : d.workers()) {
@@ -1032,19 +1041,24 @@ int main(int argc, char** argv) {
   app.add_option("--token", g.token,
                  "Bearer token the runtime requires (env REPRISE_TOKEN)")
       ->envname("REPRISE_TOKEN");
-  app.add_option("--tls-ca", g.tls_ca,
-                 "Use TLS, trusting this PEM CA (env REPRISE_TLS_CA)")
-      ->envname("REPRISE_TLS_CA")
-      ->check(CLI::ExistingFile);
-  app.add_option(
-         "--tls-cert", g.tls_cert,
-         "Client PEM certificate, for mutual TLS (env REPRISE_TLS_CERT)")
-      ->envname("REPRISE_TLS_CERT")
-      ->check(CLI::ExistingFile);
-  app.add_option("--tls-key", g.tls_key,
-                 "Key of --tls-cert (env REPRISE_TLS_KEY)")
-      ->envname("REPRISE_TLS_KEY")
-      ->check(CLI::ExistingFile);
+  auto* tls_ca =
+      app.add_option("--tls-ca", g.tls_ca,
+                     "Use TLS, trusting this PEM CA (env REPRISE_TLS_CA)")
+          ->envname("REPRISE_TLS_CA")
+          ->check(CLI::ExistingFile);
+  auto* tls_cert =
+      app.add_option(
+             "--tls-cert", g.tls_cert,
+             "Client PEM certificate, for mutual TLS (env REPRISE_TLS_CERT)")
+          ->envname("REPRISE_TLS_CERT")
+          ->check(CLI::ExistingFile);
+  auto* tls_key = app.add_option("--tls-key", g.tls_key,
+                                 "Key of --tls-cert (env REPRISE_TLS_KEY)")
+                      ->envname("REPRISE_TLS_KEY")
+                      ->check(CLI::ExistingFile);
+  // A client certificate only means something with TLS, and with its key.
+  tls_cert->needs(tls_ca)->needs(tls_key);
+  tls_key->needs(tls_cert);
   app.add_option("--timeout", g.timeout_seconds,
                  "Seconds to wait for an answer")
       ->capture_default_str()

@@ -48,8 +48,10 @@ absl::StatusOr<std::string> Listen(
   builder.SetMaxSendMessageSize(kMaxWorkerMessageBytes);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
-    return absl::UnavailableError(
-        absl::StrFormat("cannot listen on %s (is the port in use?)", address));
+    return absl::UnavailableError(absl::StrFormat(
+        "cannot listen on %s (is the port in use? with TLS: are the "
+        "certificate and key valid PEM, and do they match?)",
+        address));
   }
   out.push_back(std::move(server));
   return absl::StrFormat("%s:%d", parts[0], port);

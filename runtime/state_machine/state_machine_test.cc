@@ -919,6 +919,8 @@ TEST_F(StateMachineTest, CancelFailsEveryWaitAndCancelsTheCallees) {
   ASSERT_TRUE(out[0]->command.has_cancel());
   EXPECT_EQ(out[0]->command.cancel().invocation_id(),
             callee_invoke.invoke().invocation_id());
+  // A copy: `actions`, which `out` points into, is reassigned below.
+  const v1::Command cancel_callee = out[0]->command;
   // The caller resumes with both waits failed, and its timer is gone.
   auto starts = ActionsOf<StartAttemptAction>(actions);
   ASSERT_EQ(starts.size(), 1u);
@@ -933,7 +935,7 @@ TEST_F(StateMachineTest, CancelFailsEveryWaitAndCancelsTheCallees) {
   const InvocationId callee =
       InvocationId::FromBytes(callee_invoke.invoke().invocation_id()).value();
   Apply(callee_invoke);
-  EXPECT_TRUE(CountOf<EntryCompletedAction>(Apply(out[0]->command)) == 0);
+  EXPECT_TRUE(CountOf<EntryCompletedAction>(Apply(cancel_callee)) == 0);
   EXPECT_TRUE(Status(callee)->cancellation_pending());
   actions = Apply(Propose(callee, 1, 1, SleepEntry(90000)));
   auto completed = ActionsOf<EntryCompletedAction>(actions);
@@ -942,7 +944,7 @@ TEST_F(StateMachineTest, CancelFailsEveryWaitAndCancelsTheCallees) {
   EXPECT_TRUE(Timers().empty());
   // A redelivered cancellation changes nothing: the next wait (say, a
   // compensation's) is a normal step again.
-  Apply(out[0]->command);
+  Apply(cancel_callee);
   EXPECT_FALSE(Status(callee)->cancellation_pending());
   EXPECT_EQ(CountOf<EntryCompletedAction>(
                 Apply(Propose(callee, 1, 2, SleepEntry(90000)))),

@@ -251,13 +251,20 @@ absl::StatusOr<ResolvedTarget> ServiceRegistry::Resolve(
         absl::StrFormat("target.key must be empty: %s is a stateless service",
                         target.service()));
   }
-  uint64_t retention_ms = default_retention_ms_;
-  if (found->options().has_retention_ms()) {
-    retention_ms = found->options().retention_ms();
-  } else if (definition.options().has_retention_ms()) {
-    retention_ms = definition.options().retention_ms();
+  return ResolvedTarget{definition.type(), found->type(),
+                        RetentionMs(definition, *found)};
+}
+
+uint64_t ServiceRegistry::RetentionMs(
+    const v1::ServiceDefinition& service,
+    const v1::HandlerDefinition& handler) const {
+  if (handler.options().has_retention_ms()) {
+    return handler.options().retention_ms();
   }
-  return ResolvedTarget{definition.type(), found->type(), retention_ms};
+  if (service.options().has_retention_ms()) {
+    return service.options().retention_ms();
+  }
+  return default_retention_ms_;
 }
 
 std::vector<v1::RegisteredService> ServiceRegistry::List() const {

@@ -56,6 +56,10 @@ class ServiceRegistry {
   // InvalidArgument a missing key (virtual objects, workflows) or one given
   // to a stateless service.
   absl::StatusOr<ResolvedTarget> Resolve(const v1::Target& target) const;
+  // How long completed invocations of `handler` are kept: its own
+  // retention, else its service's, else the default.
+  uint64_t RetentionMs(const v1::ServiceDefinition& service,
+                       const v1::HandlerDefinition& handler) const;
   std::vector<v1::RegisteredService> List() const;
 
  private:

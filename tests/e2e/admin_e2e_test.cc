@@ -269,6 +269,7 @@ TEST_F(AdminE2eTest, ServicesDescribeAndWorkersList) {
   // Not declared: the runtime's defaults.
   EXPECT_EQ(handlers["thrice"]["retry_policy"]["max_attempts"], 30);
   EXPECT_EQ(handlers["thrice"]["inactivity_timeout_ms"], 300000);
+  EXPECT_EQ(handlers["thrice"]["retention_ms"], 24 * 3600 * 1000);
   ASSERT_EQ(d["workers"].size(), 1u);
   EXPECT_EQ(d["workers"][0]["name"], "steps");
   EXPECT_EQ(d["invocations_by_status"]["backing-off"], 1);

@@ -177,6 +177,12 @@ class Worker::Impl {
   // mutual TLS).
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials()
       const {
+    if (options_.tls_cert_file.empty() != options_.tls_key_file.empty() ||
+        (!options_.tls_cert_file.empty() && options_.tls_ca_file.empty())) {
+      return absl::InvalidArgumentError(
+          "a TLS client certificate needs its key and the runtime's CA "
+          "(tls_cert_file, tls_key_file, tls_ca_file)");
+    }
     if (options_.tls_ca_file.empty()) return grpc::InsecureChannelCredentials();
     grpc::SslCredentialsOptions tls;
     auto read = [](const std::string& path, std::string& out) -> absl::Status {
