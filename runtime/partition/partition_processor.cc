@@ -14,8 +14,10 @@ namespace reprise::partition {
 namespace {
 
 constexpr size_t kMaxBatchRecords = 1024;
-// How often the leader looks for completed invocations to remove.
-constexpr absl::Duration kExpiryCheckInterval = absl::Seconds(1);
+// How often the leader looks for completed invocations to remove. Short,
+// so that each sweep is small (it runs on the partition's thread) and the
+// sweeps still keep up with 10,000 completions a second.
+constexpr absl::Duration kExpiryCheckInterval = absl::Milliseconds(100);
 
 }  // namespace
 
@@ -222,7 +224,7 @@ void PartitionProcessor::MaybeExpire() {
     return;
   }
   if (!first->has_value() || **first > absl::ToUnixMillis(now)) return;
-  // Applied like any command; at most one a second, since each removes
+  // Applied like any command; at most one per interval, since each removes
   // everything due (up to a bound) at its own time.
   v1::Command command;
   command.set_timestamp_ms(absl::ToUnixMillis(now));

@@ -107,7 +107,7 @@ class PartitionProcessor {
       std::vector<state_machine::Action>& actions);
   absl::Status ResumeLiveInvocations();
   // As the leader: appends an ExpireCommand when completed invocations are
-  // due for removal (checked at most once a second).
+  // due for removal (checked at most every 100 ms).
   void MaybeExpire();
   // Executes `action` as the leader, adding what it needs from the store.
   void Execute(state_machine::Action action);

@@ -1286,5 +1286,23 @@ TEST_F(StateMachineTest, CompletedInvocationsAreRemovedAfterTheirRetention) {
   EXPECT_TRUE(Expiries().empty());
 }
 
+TEST_F(StateMachineTest, OneExpireCommandRemovesABoundedBatch) {
+  constexpr int kDue = 1001;  // one more than a command removes
+  for (int i = 0; i < kDue; ++i) {
+    v1::Command invoke = Invoke({7, static_cast<uint64_t>(100 + i)});
+    invoke.mutable_invoke()->set_retention_ms(1000);
+    Apply(invoke);
+    Apply(Output({7, static_cast<uint64_t>(100 + i)}, 1, "done", 2000 + i));
+  }
+  Apply(Expire(10'000));
+  // The oldest go first; the newest waits for the next sweep.
+  ASSERT_EQ(Expiries().size(), 1u);
+  EXPECT_EQ(Expiries()[0], 3000 + kDue - 1);
+  EXPECT_TRUE(Status({7, 100 + kDue - 1}).has_value());
+  EXPECT_FALSE(Status({7, 100}).has_value());
+  Apply(Expire(10'001));
+  EXPECT_TRUE(Expiries().empty());
+}
+
 }  // namespace
 }  // namespace reprise::state_machine

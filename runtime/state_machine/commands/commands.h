@@ -139,7 +139,7 @@ inline constexpr uint32_t kStartTimerIndex = 0xfffffffe;
 std::optional<int64_t> ExpiresAt(const v1::InvocationStatus& status);
 
 // Most invocations one ExpireCommand removes.
-inline constexpr int kMaxExpiredPerCommand = 10000;
+inline constexpr int kMaxExpiredPerCommand = 1000;
 absl::Status ApplyExpire(int64_t now_ms, storage::Transaction& txn);
 
 // Runs a new (or scheduled) invocation: takes its key if it is exclusive,
