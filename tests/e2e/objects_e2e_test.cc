@@ -2,44 +2,29 @@
 // server and the CLI — keyed state, exclusive and shared handlers, queued
 // invocations, idempotency keys, and the errors for bad keys.
 #include <gmock/gmock.h>
-#include <grpcpp/grpcpp.h>
-#include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
-#include "reprise/v1/admin.grpc.pb.h"
-#include "reprise/v1/ingress.grpc.pb.h"
-#include "tests/testing/runtime_process.h"
-#include "tests/testing/temp_dir.h"
+#include "tests/testing/e2e_fixture.h"
 
 namespace reprise {
 namespace {
 
 using nlohmann::json;
-using testing::BuildPath;
-using testing::ChildProcess;
 using testing::Deadline;
 using ::testing::HasSubstr;
 
-class ObjectsE2eTest : public ::testing::Test {
+class ObjectsE2eTest : public testing::E2eTest {
  protected:
   void SetUp() override {
-    runtime_ = std::make_unique<testing::RuntimeProcess>(dir_.path() + "/data");
-    ASSERT_TRUE(runtime_->Start()) << testing::ReadFile(runtime_->log_path());
-    stub_ =
-        v1::Ingress::NewStub(testing::NewChannel(runtime_->ingress_address()));
-    const std::string log = dir_.path() + "/counter.log";
-    worker_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{BuildPath("examples/counter/counter"),
-                                 "--address", runtime_->worker_address()},
-        log);
-    ASSERT_TRUE(worker_->WaitForLine("registered as", absl::Seconds(30)))
-        << testing::ReadFile(log);
+    E2eTest::SetUp();
+    worker_ = StartWorker({testing::BuildPath("examples/counter/counter")},
+                          "counter");
   }
 
+  // Counter/<handler> on `key` (these hide the fixture's generic ones).
   grpc::Status Invoke(const std::string& handler, const std::string& key,
                       const std::string& payload, v1::InvokeResponse& response,
                       const std::string& idempotency_key = "") {
@@ -63,19 +48,7 @@ class ObjectsE2eTest : public ::testing::Test {
     return response.result().value();
   }
 
-  testing::CommandResult Cli(std::vector<std::string> args) {
-    std::vector<std::string> argv = {BuildPath("runtime/cli/reprise"),
-                                     "--address", runtime_->admin_address(),
-                                     "--ingress-address",
-                                     runtime_->ingress_address()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return testing::RunCommand(argv);
-  }
-
-  testing::TempDir dir_;
-  std::unique_ptr<testing::RuntimeProcess> runtime_;
-  std::unique_ptr<v1::Ingress::Stub> stub_;
-  std::unique_ptr<ChildProcess> worker_;
+  std::unique_ptr<testing::ChildProcess> worker_;
 };
 
 TEST_F(ObjectsE2eTest, EachKeyKeepsItsOwnCount) {
