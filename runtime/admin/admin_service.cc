@@ -23,6 +23,19 @@ namespace {
 constexpr uint32_t kDefaultListLimit = 100;
 constexpr uint32_t kMaxListLimit = 1000;
 
+// The statuses of admin.proto's InvocationSummary.
+constexpr std::string_view kStatusNames[] = {
+    "scheduled",   "queued", "pending",   "running", "suspended",
+    "backing-off", "paused", "succeeded", "failed"};
+constexpr const char* kStatusNamesText =
+    "scheduled, queued, pending, running, suspended, backing-off, paused, "
+    "succeeded or failed";
+
+bool IsStatusName(std::string_view name) {
+  return std::find(std::begin(kStatusNames), std::end(kStatusNames), name) !=
+         std::end(kStatusNames);
+}
+
 // "inv_..." for a 16-byte id; empty for anything else.
 std::string InvocationIdText(const std::string& bytes) {
   auto id = InvocationId::FromBytes(bytes);
@@ -108,16 +121,9 @@ bool ListedBefore(int64_t a_created, const std::string& a_id, int64_t b_created,
 
 absl::Status AdminService::DoList(const v1::ListInvocationsRequest& request,
                                   v1::ListInvocationsResponse& response) {
-  static const char* kStatuses[] = {"scheduled", "queued",    "pending",
-                                    "running",   "suspended", "backing-off",
-                                    "paused",    "succeeded", "failed"};
-  if (!request.status().empty() &&
-      std::find(std::begin(kStatuses), std::end(kStatuses), request.status()) ==
-          std::end(kStatuses)) {
+  if (!request.status().empty() && !IsStatusName(request.status())) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "unknown status '%s': use scheduled, queued, pending, running, "
-        "suspended, backing-off, paused, succeeded or failed",
-        request.status()));
+        "unknown status '%s': use %s", request.status(), kStatusNamesText));
   }
   if (request.limit() > kMaxListLimit) {
     return absl::InvalidArgumentError(
@@ -607,18 +613,13 @@ grpc::ServerWriteReactor<v1::InvocationEvent>* AdminService::WatchInvocations(
     return new RefusedWatch(ToGrpcStatus(denied));
   }
   // The names the watch reports (a pending invocation is "running").
-  static const char* kStatuses[] = {"scheduled", "queued",      "running",
-                                    "suspended", "backing-off", "paused",
-                                    "succeeded", "failed"};
   if (!request->status().empty() &&
-      std::find(std::begin(kStatuses), std::end(kStatuses),
-                request->status()) == std::end(kStatuses)) {
+      (!IsStatusName(request->status()) || request->status() == "pending")) {
     return new RefusedWatch(grpc::Status(
         grpc::StatusCode::INVALID_ARGUMENT,
-        absl::StrFormat("unknown status '%s': watch reports scheduled, queued, "
-                        "running (a pending invocation too), suspended, "
-                        "backing-off, paused, succeeded or failed",
-                        request->status())));
+        absl::StrFormat("unknown status '%s': watch reports %s, except "
+                        "pending (a pending invocation is running there)",
+                        request->status(), kStatusNamesText)));
   }
   // Sent when subscribed: tells the client its watch is live.
   context->AddInitialMetadata("reprise-watch", "subscribed");

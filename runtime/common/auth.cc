@@ -50,6 +50,11 @@ absl::StatusOr<std::string> ReadPemFile(const std::string& path,
   }
   std::stringstream text;
   text << in.rdbuf();
+  // A wrong file would otherwise surface only as a port that cannot open.
+  if (text.str().find("-----BEGIN ") == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "the %s file '%s' is not PEM (no -----BEGIN line)", what, path));
+  }
   return text.str();
 }
 

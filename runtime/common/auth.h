@@ -35,7 +35,8 @@ struct TlsFiles {
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
     const TlsFiles& files);
 
-// The contents of `path`; INVALID_ARGUMENT naming `what` if unreadable.
+// The contents of `path`; INVALID_ARGUMENT naming `what` if it cannot be
+// read or is not PEM.
 absl::StatusOr<std::string> ReadPemFile(const std::string& path,
                                         std::string_view what);
 

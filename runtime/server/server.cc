@@ -77,6 +77,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
 Server::Server(ServerOptions options) : options_(std::move(options)) {}
 
 absl::Status Server::Init() {
+  // First: a TLS file that cannot be read fails the start before recovery.
+  REPRISE_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                           ServerCredentials(options_.tls));
   REPRISE_RETURN_IF_ERROR(
       PrepareDataDir(options_.data_dir, options_.partitions));
   REPRISE_ASSIGN_OR_RETURN(
@@ -110,8 +113,6 @@ absl::Status Server::Init() {
   }
 
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  REPRISE_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
-                           ServerCredentials(options_.tls));
   worker_service_ =
       std::make_unique<invoker::WorkerServiceImpl>(*invoker_, options_.token);
   ingress_service_ = std::make_unique<ingress::IngressService>(
