@@ -277,6 +277,9 @@ absl::Status AdminService::DoDescribe(
       case v1::JournalEntry::kInput:
         view->set_kind("input");
         view->mutable_result()->set_value(entry.input().value());
+        if (entry.input().has_kafka_record()) {
+          *view->mutable_kafka_record() = entry.input().kafka_record();
+        }
         break;
       case v1::JournalEntry::kOutput:
         view->set_kind("output");

@@ -23,8 +23,10 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "google/protobuf/util/json_util.h"
 #include "reprise/v1/admin.grpc.pb.h"
 #include "reprise/v1/ingress.grpc.pb.h"
+#include "reprise/v1/subscriptions.grpc.pb.h"
 
 namespace {
 
@@ -74,6 +76,9 @@ int ReportRpcError(const grpc::Status& status, const std::string& address) {
       break;
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       code = "timed out";
+      break;
+    case grpc::StatusCode::ALREADY_EXISTS:
+      code = "already exists";
       break;
     case grpc::StatusCode::UNAUTHENTICATED:
       code = "unauthenticated";
@@ -394,6 +399,15 @@ int DescribeInvocation(const Globals& g, const std::string& id) {
                     {"time_ms", e.time_ms()},
                     {"size_bytes", e.size_bytes()}};
       entry.update(ResultJson(e.result()));
+      if (e.has_kafka_record()) {
+        const auto& k = e.kafka_record();
+        entry["kafka_record"] = {{"subscription", k.subscription()},
+                                 {"topic", k.topic()},
+                                 {"partition", k.partition()},
+                                 {"offset", k.offset()},
+                                 {"timestamp_ms", k.timestamp_ms()}};
+        if (k.has_key()) entry["kafka_record"]["key"] = PayloadText(k.key());
+      }
       journal.push_back(entry);
     }
     out["journal"] = journal;
@@ -426,6 +440,16 @@ int DescribeInvocation(const Globals& g, const std::string& id) {
   }
   if (!d.pinned_version().empty()) {
     std::printf("Version     %s (pinned)\n", d.pinned_version().c_str());
+  }
+  for (const auto& e : d.journal()) {
+    if (!e.has_kafka_record()) continue;
+    const auto& k = e.kafka_record();
+    std::printf(
+        "Source      subscription %s: topic %s, partition %d, offset "
+        "%lld, key %s\n",
+        k.subscription().c_str(), k.topic().c_str(), k.partition(),
+        static_cast<long long>(k.offset()),
+        k.has_key() ? PayloadText(k.key(), 60).c_str() : "(none)");
   }
   std::printf("Partition   %u\n", d.partition());
   std::printf("Created     %s (%s)\n", FormatTime(s.created_at_ms()).c_str(),
@@ -1022,6 +1046,180 @@ int ListServices(const Globals& g) {
   return kOk;
 }
 
+// subscriptions --------------------------------------------------------------
+
+struct SubscriptionArgs {
+  std::string name, topic, target, bootstrap_servers;
+  std::vector<std::string> options;  // name=value
+  std::string start = "latest";
+};
+
+std::unique_ptr<reprise::v1::Subscriptions::Stub> SubscriptionsStub(
+    const Globals& g) {
+  return reprise::v1::Subscriptions::NewStub(OpenChannel(g, g.address));
+}
+
+void PrintJson(const google::protobuf::Message& message) {
+  std::string text;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &text, options);
+  std::cout << text << "\n";
+}
+
+std::string Lag(const reprise::v1::SubscriptionDescription& d) {
+  int64_t total = 0;
+  for (const auto& p : d.partitions()) {
+    if (p.lag() < 0) return "?";
+    total += p.lag();
+  }
+  return d.partitions().empty() ? "-" : std::to_string(total);
+}
+
+void PrintSubscription(const reprise::v1::SubscriptionDescription& d) {
+  const auto& s = d.subscription();
+  std::printf("Name:          %s\n", s.name().c_str());
+  std::printf("Topic:         %s on %s\n", s.topic().c_str(),
+              s.bootstrap_servers().c_str());
+  std::printf("Target:        %s\n", TargetText(s.target()).c_str());
+  std::printf("Start:         %s\n",
+              s.start_position() == reprise::v1::START_POSITION_EARLIEST
+                  ? "earliest"
+                  : "latest");
+  for (const auto& [name, value] : s.options()) {
+    std::printf("Option:        %s=%s\n", name.c_str(), value.c_str());
+  }
+  std::printf("Created:       %s\n", FormatTime(s.created_at_ms()).c_str());
+  std::printf("State:         %s\n", d.state().c_str());
+  if (!d.error().empty()) {
+    std::printf("Error:         %s\n", d.error().c_str());
+  }
+  std::printf("Records:       %llu appended since the runtime started\n",
+              static_cast<unsigned long long>(d.records_invoked()));
+  std::printf("\n%-9s  %-12s  %-12s  %s\n", "PARTITION", "COMMITTED", "END",
+              "LAG");
+  for (const auto& p : d.partitions()) {
+    auto or_unknown = [](int64_t v) {
+      return v < 0 ? std::string("?") : std::to_string(v);
+    };
+    std::printf("%-9d  %-12s  %-12s  %s\n", p.partition(),
+                or_unknown(p.committed_offset()).c_str(),
+                or_unknown(p.high_watermark()).c_str(),
+                or_unknown(p.lag()).c_str());
+  }
+  if (!d.blocked_keys().empty()) {
+    std::printf(
+        "\nKeys held up by a paused invocation (their later records wait; "
+        "resume it after a fix):\n");
+    for (const auto& b : d.blocked_keys()) {
+      std::printf("  %-24s  %s  %s\n", b.key().c_str(),
+                  b.invocation_id().c_str(), b.status().c_str());
+    }
+  }
+}
+
+int CreateSubscription(const Globals& g, const SubscriptionArgs& args) {
+  reprise::v1::CreateSubscriptionRequest request;
+  auto* s = request.mutable_subscription();
+  s->set_name(args.name);
+  s->set_topic(args.topic);
+  s->set_bootstrap_servers(args.bootstrap_servers);
+  std::vector<std::string> parts =
+      absl::StrSplit(args.target, absl::MaxSplits('/', 1));
+  if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) {
+    std::fprintf(stderr,
+                 "error: --target must be Service/handler, e.g. "
+                 "Customers/add\n");
+    return kUsage;
+  }
+  s->mutable_target()->set_service(parts[0]);
+  s->mutable_target()->set_handler(parts[1]);
+  for (const std::string& option : args.options) {
+    auto eq = option.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::fprintf(stderr, "error: --option must be name=value, got '%s'\n",
+                   option.c_str());
+      return kUsage;
+    }
+    (*s->mutable_options())[option.substr(0, eq)] = option.substr(eq + 1);
+  }
+  s->set_start_position(args.start == "earliest"
+                            ? reprise::v1::START_POSITION_EARLIEST
+                            : reprise::v1::START_POSITION_LATEST);
+  reprise::v1::SubscriptionDescription response;
+  grpc::ClientContext context;
+  SetDeadline(context, g);
+  grpc::Status status =
+      SubscriptionsStub(g)->CreateSubscription(&context, request, &response);
+  if (!status.ok()) return ReportRpcError(status, g.address);
+  if (g.json_output) {
+    PrintJson(response);
+  } else {
+    std::printf("created subscription %s: %s -> %s\n", args.name.c_str(),
+                args.topic.c_str(),
+                TargetText(response.subscription().target()).c_str());
+  }
+  return kOk;
+}
+
+int ListSubscriptions(const Globals& g) {
+  reprise::v1::ListSubscriptionsResponse response;
+  grpc::ClientContext context;
+  SetDeadline(context, g);
+  grpc::Status status = SubscriptionsStub(g)->ListSubscriptions(
+      &context, reprise::v1::ListSubscriptionsRequest(), &response);
+  if (!status.ok()) return ReportRpcError(status, g.address);
+  if (g.json_output) {
+    PrintJson(response);
+    return kOk;
+  }
+  std::printf("%-20s  %-20s  %-28s  %-8s  %s\n", "NAME", "TOPIC", "TARGET",
+              "STATE", "LAG");
+  for (const auto& d : response.subscriptions()) {
+    std::printf("%-20s  %-20s  %-28s  %-8s  %s\n",
+                d.subscription().name().c_str(),
+                d.subscription().topic().c_str(),
+                TargetText(d.subscription().target()).c_str(),
+                d.state().c_str(), Lag(d).c_str());
+  }
+  return kOk;
+}
+
+int DescribeSubscription(const Globals& g, const std::string& name) {
+  reprise::v1::SubscriptionRequest request;
+  request.set_name(name);
+  reprise::v1::SubscriptionDescription response;
+  grpc::ClientContext context;
+  SetDeadline(context, g);
+  grpc::Status status =
+      SubscriptionsStub(g)->DescribeSubscription(&context, request, &response);
+  if (!status.ok()) return ReportRpcError(status, g.address);
+  if (g.json_output) {
+    PrintJson(response);
+  } else {
+    PrintSubscription(response);
+  }
+  return kOk;
+}
+
+int DeleteSubscription(const Globals& g, const std::string& name) {
+  reprise::v1::SubscriptionRequest request;
+  request.set_name(name);
+  reprise::v1::DeleteSubscriptionResponse response;
+  grpc::ClientContext context;
+  SetDeadline(context, g);
+  grpc::Status status =
+      SubscriptionsStub(g)->DeleteSubscription(&context, request, &response);
+  if (!status.ok()) return ReportRpcError(status, g.address);
+  if (g.json_output) {
+    std::cout << json{{"deleted", name}}.dump() << "\n";
+  } else {
+    std::printf("deleted subscription %s\n", name.c_str());
+  }
+  return kOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -1239,6 +1437,51 @@ int main(int argc, char** argv) {
   });
 
   AwakeableArgs awakeable_args;
+  SubscriptionArgs sub_args;
+  auto* subscriptions =
+      app.add_subcommand("subscriptions", "Feed handlers from Kafka topics");
+  subscriptions->require_subcommand(1);
+  auto* sub_create = subscriptions->add_subcommand(
+      "create",
+      "Subscribe a handler to a Kafka topic: each record invokes it once");
+  sub_create->add_option("name", sub_args.name, "Subscription name")
+      ->required();
+  sub_create->add_option("--topic", sub_args.topic, "Kafka topic")->required();
+  sub_create
+      ->add_option("--target", sub_args.target,
+                   "Service/handler; a keyed service takes each record's key")
+      ->required();
+  sub_create
+      ->add_option("--bootstrap-servers", sub_args.bootstrap_servers,
+                   "Kafka cluster, e.g. broker1:9092,broker2:9092")
+      ->required();
+  sub_create->add_option("--option", sub_args.options,
+                         "librdkafka client option name=value (repeatable), "
+                         "e.g. security.protocol=SSL");
+  sub_create
+      ->add_option("--start", sub_args.start,
+                   "Where a new subscription starts reading")
+      ->check(CLI::IsMember({"earliest", "latest"}))
+      ->capture_default_str();
+  sub_create->callback([&] { result = CreateSubscription(g, sub_args); });
+  subscriptions->add_subcommand("list", "List subscriptions")->callback([&] {
+    result = ListSubscriptions(g);
+  });
+  auto* sub_describe = subscriptions->add_subcommand(
+      "describe",
+      "Show a subscription, its partitions' lag, and keys held up by a "
+      "paused record");
+  sub_describe->add_option("name", sub_args.name, "Subscription name")
+      ->required();
+  sub_describe->callback(
+      [&] { result = DescribeSubscription(g, sub_args.name); });
+  auto* sub_delete = subscriptions->add_subcommand(
+      "delete",
+      "Stop consuming and forget the subscription (its invocations stay)");
+  sub_delete->add_option("name", sub_args.name, "Subscription name")
+      ->required();
+  sub_delete->callback([&] { result = DeleteSubscription(g, sub_args.name); });
+
   auto* awakeables = app.add_subcommand(
       "awakeables", "Complete awakeables that invocations wait for");
   awakeables->require_subcommand(1);

@@ -13,6 +13,7 @@
 #include "runtime/ingress/ingress_service.h"
 #include "runtime/invoker/invoker.h"
 #include "runtime/invoker/worker_service.h"
+#include "runtime/kafka/kafka_ingress.h"
 #include "runtime/log/embedded_log.h"
 #include "runtime/partition/outbox_sender.h"
 #include "runtime/server/data_dir.h"
@@ -26,9 +27,11 @@ namespace {
 // Journals replayed to workers can be much larger than one payload.
 constexpr int kMaxWorkerMessageBytes = 256 << 20;
 
-// Starts a gRPC server for `service` on `address`; returns the bound address.
+// Starts a gRPC server for `services` on `address`; returns the bound
+// address.
 absl::StatusOr<std::string> Listen(
-    const std::string& address, grpc::Service* service, int max_message,
+    const std::string& address, std::vector<grpc::Service*> services,
+    int max_message,
     const std::shared_ptr<grpc::ServerCredentials>& credentials,
     std::vector<std::unique_ptr<grpc::Server>>& out) {
   std::vector<std::string> parts =
@@ -43,7 +46,7 @@ absl::StatusOr<std::string> Listen(
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   int port = 0;
   builder.AddListeningPort(address, credentials, &port);
-  builder.RegisterService(service);
+  for (grpc::Service* service : services) builder.RegisterService(service);
   builder.SetMaxReceiveMessageSize(max_message);
   builder.SetMaxSendMessageSize(kMaxWorkerMessageBytes);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -118,22 +121,27 @@ absl::Status Server::Init() {
   ingress_service_ = std::make_unique<ingress::IngressService>(
       *log_, *registry_, processors, *waiters_,
       ingress::IngressOptions{options_.max_payload_bytes});
+  REPRISE_ASSIGN_OR_RETURN(
+      kafka_,
+      kafka::KafkaIngress::Start(*store_, *log_, *registry_,
+                                 kafka::KafkaIngressOptions(), options_.token));
   admin_service_ = std::make_unique<admin::AdminService>(
       *store_, processors, *registry_, *invoker_, *watch_, options_.token);
   // The transport limit leaves room for the request's other fields; the
   // payload limit itself is checked by the ingress with a clear message.
   REPRISE_ASSIGN_OR_RETURN(
       ingress_address_,
-      Listen(options_.ingress_address, ingress_service_.get(),
+      Listen(options_.ingress_address, {ingress_service_.get()},
              static_cast<int>(options_.max_payload_bytes) + (64 << 10),
              credentials, grpc_servers_));
   REPRISE_ASSIGN_OR_RETURN(
       worker_address_,
-      Listen(options_.worker_address, worker_service_.get(),
+      Listen(options_.worker_address, {worker_service_.get()},
              kMaxWorkerMessageBytes, credentials, grpc_servers_));
-  REPRISE_ASSIGN_OR_RETURN(admin_address_,
-                           Listen(options_.admin_address, admin_service_.get(),
-                                  4 << 20, credentials, grpc_servers_));
+  REPRISE_ASSIGN_OR_RETURN(
+      admin_address_,
+      Listen(options_.admin_address, {admin_service_.get(), kafka_.get()},
+             4 << 20, credentials, grpc_servers_));
   return absl::OkStatus();
 }
 
@@ -150,7 +158,9 @@ Server::~Server() {
   auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(2);
   for (auto& server : grpc_servers_) server->Shutdown(deadline);
   grpc_servers_.clear();
-  // 3. Processors stop applying; the invoker and the timers stop proposing;
+  // 3. Kafka consumers stop appending and commit what is durable.
+  kafka_.reset();
+  // 4. Processors stop applying; the invoker and the timers stop proposing;
   //    the log then drains its queue (its tail listener still finds the
   //    stopped processors) and stops its thread.
   for (auto& processor : processors_) processor->Stop();

@@ -1,6 +1,7 @@
 // Server: the composition root. Owns every component of one runtime node,
 // starts them in dependency order (data dir, log, store, registry, invoker,
-// partition processors, then the gRPC listeners) and stops them in reverse.
+// partition processors, Kafka subscriptions, then the gRPC listeners) and stops
+// them in reverse.
 //
 // Thread-safety: Start and the destructor from one thread; accessors from any.
 #pragma once
@@ -31,6 +32,9 @@ namespace invoker {
 class Invoker;
 class WorkerServiceImpl;
 }  // namespace invoker
+namespace kafka {
+class KafkaIngress;
+}
 namespace log {
 class EmbeddedLog;
 }
@@ -94,6 +98,7 @@ class Server final : public partition::LeaderActions {
   std::vector<std::unique_ptr<partition::PartitionProcessor>> processors_;
   std::unique_ptr<invoker::WorkerServiceImpl> worker_service_;
   std::unique_ptr<ingress::IngressService> ingress_service_;
+  std::unique_ptr<kafka::KafkaIngress> kafka_;
   std::unique_ptr<admin::AdminService> admin_service_;
   std::vector<std::unique_ptr<grpc::Server>> grpc_servers_;
   std::string ingress_address_, worker_address_, admin_address_;

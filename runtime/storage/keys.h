@@ -13,7 +13,11 @@
 // (service, key) pair is a prefix of another. "ob" outbox (key: sequence
 // u64 BE; cursor in "fs" row "outbox"), "pr" workflow promises (key:
 // object key | u32 BE length | name; value: Result), "pw" their waiters
-// (key: the promise's key | invocation id | index u32 BE; empty value). Retired
+// (key: the promise's key | invocation id | index u32 BE; empty value), "ex"
+// expiry index (key: removal time u64 BE ms | invocation id; empty value),
+// "kf" the highest Kafka offset applied (key: u32 BE length | subscription
+// id | u32 BE length | topic | Kafka partition u32 BE; value: offset u64
+// BE). Retired
 // table ids stay reserved.
 #pragma once
 
@@ -36,6 +40,7 @@ inline constexpr std::string_view kOutboxTable = "ob";
 inline constexpr std::string_view kPromiseTable = "pr";
 inline constexpr std::string_view kPromiseWaiterTable = "pw";
 inline constexpr std::string_view kExpiryTable = "ex";
+inline constexpr std::string_view kKafkaOffsetTable = "kf";
 
 inline std::string TablePrefix(PartitionId partition, std::string_view table) {
   std::string key(1, 'p');
@@ -123,6 +128,19 @@ inline std::string PromiseKey(PartitionId partition, std::string_view table,
   std::string key = TablePrefix(partition, table).append(object_key);
   AppendBigEndian32(key, static_cast<uint32_t>(name.size()));
   key.append(name);
+  return key;
+}
+
+inline std::string KafkaOffsetKey(PartitionId partition,
+                                  std::string_view subscription_id,
+                                  std::string_view topic,
+                                  int32_t kafka_partition) {
+  std::string key = TablePrefix(partition, kKafkaOffsetTable);
+  AppendBigEndian32(key, static_cast<uint32_t>(subscription_id.size()));
+  key.append(subscription_id);
+  AppendBigEndian32(key, static_cast<uint32_t>(topic.size()));
+  key.append(topic);
+  AppendBigEndian32(key, static_cast<uint32_t>(kafka_partition));
   return key;
 }
 

@@ -202,6 +202,19 @@ absl::StatusOr<std::optional<v1::KeyLock>> PartitionReader::GetKeyLock(
   return ParseValue<v1::KeyLock>(*value, "key lock");
 }
 
+absl::StatusOr<std::optional<int64_t>> PartitionReader::GetKafkaOffset(
+    std::string_view subscription_id, std::string_view topic,
+    int32_t kafka_partition) {
+  REPRISE_ASSIGN_OR_RETURN(
+      auto value,
+      Get(KafkaOffsetKey(partition_, subscription_id, topic, kafka_partition)));
+  if (!value.has_value()) return std::nullopt;
+  if (value->size() != 8) {
+    return absl::DataLossError("malformed Kafka offset in the partition store");
+  }
+  return static_cast<int64_t>(DecodeBigEndian64(value->data()));
+}
+
 absl::StatusOr<std::optional<v1::Result>> PartitionReader::GetPromise(
     const v1::Target& object, std::string_view name) {
   REPRISE_ASSIGN_OR_RETURN(
@@ -297,6 +310,18 @@ void Transaction::PutTimer(const Timer& timer) {
       ->Put(TimerKey(partition(), timer.wake_up_at_ms, timer.invocation_id,
                      timer.index),
             "")
+      .PermitUncheckedError();
+}
+
+void Transaction::PutKafkaOffset(std::string_view subscription_id,
+                                 std::string_view topic,
+                                 int32_t kafka_partition, int64_t offset) {
+  std::string value;
+  AppendBigEndian64(value, static_cast<uint64_t>(offset));
+  batch_
+      ->Put(
+          KafkaOffsetKey(partition(), subscription_id, topic, kafka_partition),
+          value)
       .PermitUncheckedError();
 }
 

@@ -94,6 +94,12 @@ class PartitionReader {
           fn);
   // When the soonest removal is due, if any is.
   absl::StatusOr<std::optional<int64_t>> FirstExpiry();
+  // The highest offset of Kafka partition `kafka_partition` of `topic`
+  // that subscription `subscription_id` turned into an invocation on this
+  // partition, if any.
+  absl::StatusOr<std::optional<int64_t>> GetKafkaOffset(
+      std::string_view subscription_id, std::string_view topic,
+      int32_t kafka_partition);
   // The invocation queued at `seq` in `object`'s inbox, if any.
   absl::StatusOr<std::optional<InvocationId>> GetQueued(
       const v1::Target& object, uint64_t seq);
@@ -153,6 +159,8 @@ class Transaction final : public PartitionReader {
   void DeleteOutbox(uint64_t seq);
   void PutExpiry(int64_t expires_at_ms, const InvocationId& id);
   void DeleteExpiry(int64_t expires_at_ms, const InvocationId& id);
+  void PutKafkaOffset(std::string_view subscription_id, std::string_view topic,
+                      int32_t kafka_partition, int64_t offset);
   // Removes every promise of workflow `object`.
   absl::Status DeleteAllPromises(const v1::Target& object);
   // Removes the invocation's status, journal and pending timers.

@@ -17,6 +17,8 @@
 //                  key's "count" and checks that each caller's seq is the
 //                  one after its previous, counting "violations" if not.
 //                  Output: the new count.
+//   Tally/careful  as add, but an input from caller "poison" fails (at most
+//                  3 attempts, then paused) while --poison-file exists.
 //   Tally/get      shared: "<count> <violations>".
 //   Tally/self     calls Tally/<input> on its own key; returns the result
 //                  or the error.
@@ -77,6 +79,9 @@ int main(int argc, char** argv) {
   app.add_option("--effects-file", effects_file)->required();
   app.add_option("--concurrency", options.concurrency);
   app.add_option("--step-ms", step_ms, "time each workflow step takes");
+  std::string poison_file;
+  app.add_option("--poison-file", poison_file,
+                 "while it exists, Tally/careful fails for caller poison");
   CLI11_PARSE(app, argc, argv);
   effects_fd = open(effects_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (effects_fd < 0) return 1;
@@ -156,24 +161,32 @@ int main(int argc, char** argv) {
     std::optional<std::string> value = ctx.Get(key);
     return value.has_value() ? std::stoll(*value) : 0;
   };
+  auto add = [number](Context& ctx, const std::string& input) -> Result {
+    const std::string caller = input.substr(0, input.find(' '));
+    const int64_t seq = std::stoll(input.substr(input.find(' ') + 1));
+    const std::string last_key = "last/" + caller;
+    if (number(ctx, last_key) != seq - 1) {
+      ctx.Set("violations", std::to_string(number(ctx, "violations") + 1));
+    }
+    ctx.Set(last_key, std::to_string(seq));
+    const int64_t count = number(ctx, "count") + 1;
+    ctx.Set("count", std::to_string(count));
+    return std::to_string(count);
+  };
   worker.Add(
       reprise::sdk::ServiceDefinition::VirtualObject("Tally")
-          .Handler("add",
-                   [number](Context& ctx, const std::string& input) -> Result {
-                     const std::string caller =
-                         input.substr(0, input.find(' '));
-                     const int64_t seq =
-                         std::stoll(input.substr(input.find(' ') + 1));
-                     const std::string last_key = "last/" + caller;
-                     if (number(ctx, last_key) != seq - 1) {
-                       ctx.Set("violations",
-                               std::to_string(number(ctx, "violations") + 1));
-                     }
-                     ctx.Set(last_key, std::to_string(seq));
-                     const int64_t count = number(ctx, "count") + 1;
-                     ctx.Set("count", std::to_string(count));
-                     return std::to_string(count);
-                   })
+          .Handler("add", add)
+          .Handler(
+              "careful",
+              [add, poison_file](Context& ctx,
+                                 const std::string& input) -> Result {
+                if (input.rfind("poison ", 0) == 0 && !poison_file.empty() &&
+                    access(poison_file.c_str(), F_OK) == 0) {
+                  throw std::runtime_error("poisoned record");
+                }
+                return add(ctx, input);
+              },
+              reprise::sdk::HandlerOptions{three_tries, std::nullopt})
           .Handler(
               "get",
               [number](Context& ctx, const std::string&) -> Result {

@@ -5,6 +5,11 @@
 // invocation (an idempotent request, a workflow submitted again, a
 // redelivery) creates nothing: a new calling invocation is added to those
 // that get the result, and gets it at once if it completed already.
+// A command from a Kafka subscription is dropped when its record, or a
+// later one of the same subscription, topic and partition, was applied
+// before: the subscription appends its records in offset order and
+// commits an offset only once its invocation is durable, so a record read
+// again after a crash or a rebalance is at or below that mark.
 #include "runtime/common/status_macros.h"
 #include "runtime/state_machine/commands/commands.h"
 
@@ -37,6 +42,18 @@ absl::Status ApplyInvoke(const v1::InvokeCommand& command, int64_t now_ms,
                          std::vector<Action>& actions) {
   auto id = InvocationId::FromBytes(command.invocation_id());
   if (!id.ok()) return absl::OkStatus();  // not produced by this runtime
+  if (command.has_kafka_record()) {
+    const v1::KafkaRecord& record = command.kafka_record();
+    REPRISE_ASSIGN_OR_RETURN(
+        std::optional<int64_t> applied,
+        txn.GetKafkaOffset(command.subscription_id(), record.topic(),
+                           record.partition()));
+    if (applied.has_value() && record.offset() <= *applied) {
+      return absl::OkStatus();
+    }
+    txn.PutKafkaOffset(command.subscription_id(), record.topic(),
+                       record.partition(), record.offset());
+  }
   REPRISE_ASSIGN_OR_RETURN(auto existing, txn.GetInvocationStatus(*id));
   if (existing.has_value()) {
     if (existing->state() != v1::INVOCATION_STATE_COMPLETED) {
@@ -58,6 +75,9 @@ absl::Status ApplyInvoke(const v1::InvokeCommand& command, int64_t now_ms,
   v1::JournalEntry input;
   input.set_appended_at_ms(now_ms);
   input.mutable_input()->set_value(command.input());
+  if (command.has_kafka_record()) {
+    *input.mutable_input()->mutable_kafka_record() = command.kafka_record();
+  }
   txn.PutJournalEntry(*id, 0, input);
 
   v1::InvocationStatus status;
@@ -71,6 +91,16 @@ absl::Status ApplyInvoke(const v1::InvokeCommand& command, int64_t now_ms,
   status.set_created_at_ms(now_ms);
   status.set_modified_at_ms(now_ms);
   status.set_journal_length(1);
+  status.set_subscription(command.kafka_record().subscription());
+
+  if (!command.rejected().empty()) {
+    v1::Result failure;
+    failure.mutable_failure()->set_code(
+        static_cast<uint32_t>(absl::StatusCode::kInvalidArgument));
+    failure.mutable_failure()->set_message(command.rejected());
+    return CompleteInvocation(*id, status, std::move(failure), now_ms, txn,
+                              actions);
+  }
 
   if (command.invoke_at_ms() > now_ms) {
     status.set_state(v1::INVOCATION_STATE_SCHEDULED);

@@ -16,6 +16,9 @@ const std::string& Context::handler() const {
   return attempt_.target().handler();
 }
 const std::string& Context::key() const { return attempt_.target().key(); }
+const v1::KafkaRecord* Context::kafka_record() const {
+  return attempt_.kafka_record();
+}
 uint32_t Context::attempt() const { return attempt_.number(); }
 
 absl::StatusOr<std::string> Context::Run(std::string_view name,

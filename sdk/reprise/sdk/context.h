@@ -41,6 +41,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "reprise/v1/common.pb.h"
 
 namespace reprise::sdk {
 
@@ -171,6 +172,10 @@ class Context {
   const std::string& key() const;
   // 1 for the first attempt, incremented on every retry and resume.
   uint32_t attempt() const;
+  // The Kafka record that started the invocation when a subscription did
+  // (topic, partition, offset, timestamp, key, headers; its value is the
+  // input); nullptr otherwise. Valid for the handler's run.
+  const v1::KafkaRecord* kafka_record() const;
 
   // Runs `fn` once and records its result (or terminal failure): on later
   // runs of the handler, returns the recorded result without calling `fn`.

@@ -51,6 +51,12 @@ class Attempt {
   uint32_t number() const { return start_.attempt(); }
   const v1::Target& target() const { return start_.target(); }
   const std::string& invocation_id() const { return id_text_; }
+  // The Kafka record behind the invocation's input, if any.
+  const v1::KafkaRecord* kafka_record() const {
+    if (start_.journal().empty()) return nullptr;
+    const v1::InputEntry& input = start_.journal(0).input();
+    return input.has_kafka_record() ? &input.kafka_record() : nullptr;
+  }
 
   // Runs `handler` and sends its outcome: the output entry, an
   // AttemptFailed (exception, journal mismatch) or nothing more if the

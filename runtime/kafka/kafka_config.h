@@ -1,0 +1,61 @@
+// How a subscription becomes librdkafka configuration, how it is checked,
+// and how its records become InvokeCommands. Internal to runtime/kafka.
+//
+// Thread-safety: pure functions, except that CheckTopic blocks on the
+// network for up to its timeout.
+#pragma once
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "reprise/v1/common.pb.h"
+#include "reprise/v1/log.pb.h"
+#include "runtime/common/ids.h"
+#include "runtime/storage/service_registry.h"
+
+namespace reprise::kafka {
+
+// "reprise-<name>-<id>": unique per creation of the subscription.
+std::string DefaultGroupId(const v1::Subscription& subscription);
+
+// The consumer configuration: the subscription's options, then the
+// runtime's own (bootstrap servers, group, manual offset commits, start
+// position). InvalidArgument names an option librdkafka refuses.
+absl::StatusOr<std::unique_ptr<RdKafka::Conf>> ConsumerConf(
+    const v1::Subscription& subscription, const std::string& group_id);
+
+// Checks the fields of a subscription to create and that its target is a
+// registered handler; InvalidArgument or NotFound say what to fix.
+absl::Status ValidateSubscription(const v1::Subscription& subscription,
+                                  const storage::ServiceRegistry& registry);
+
+// Asks the cluster for its topics: Unavailable if it does not answer
+// within `timeout`, NotFound if it lacks the subscription's topic.
+absl::Status CheckTopic(const v1::Subscription& subscription,
+                        absl::Duration timeout);
+
+// The subscription with the values of options that look secret (their
+// name contains "password", "secret" or "key") replaced by "***".
+v1::Subscription Redacted(v1::Subscription subscription);
+
+// A record's invocation: its id, decided by the record, and the command
+// that creates it. The id is derived from the subscription id, topic,
+// partition and offset: on the partition of the record's key for a keyed
+// target (so a key's records are handled in order), spread over the
+// partitions otherwise; a workflow's run handler gets the workflow's run
+// id. A keyed target and a record without a key make a rejected command.
+// NotFound if the target is no longer registered.
+struct RecordInvocation {
+  InvocationId id;
+  v1::Command command;
+};
+absl::StatusOr<RecordInvocation> NewRecordInvocation(
+    const v1::Subscription& subscription,
+    const storage::ServiceRegistry& registry, v1::KafkaRecord record,
+    std::string value, int64_t now_ms);
+
+}  // namespace reprise::kafka

@@ -1,0 +1,223 @@
+#include "runtime/kafka/kafka_ingress.h"
+
+#include "absl/random/random.h"
+#include "absl/strings/str_format.h"
+#include "reprise/v1/storage.pb.h"
+#include "runtime/common/auth.h"
+#include "runtime/common/clock.h"
+#include "runtime/common/status_convert.h"
+#include "runtime/common/status_macros.h"
+#include "runtime/kafka/kafka_config.h"
+
+namespace reprise::kafka {
+namespace {
+
+constexpr std::string_view kMetadataName = "subscriptions";
+constexpr int kMaxBlockedKeys = 20;
+
+std::string NewSubscriptionId() {
+  absl::BitGen gen;
+  return absl::StrFormat("%016x", absl::Uniform<uint64_t>(gen));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<KafkaIngress>> KafkaIngress::Start(
+    storage::Store& store, log::Log& log, storage::ServiceRegistry& registry,
+    KafkaIngressOptions options, std::string token) {
+  std::unique_ptr<KafkaIngress> ingress(new KafkaIngress(
+      store, log, registry, std::move(options), std::move(token)));
+  REPRISE_ASSIGN_OR_RETURN(std::optional<std::string> stored,
+                           store.GetMetadata(kMetadataName));
+  if (!stored.has_value()) return ingress;
+  v1::SubscriptionRegistryData data;
+  if (!data.ParseFromString(*stored)) {
+    return absl::DataLossError("the stored Kafka subscriptions are corrupt");
+  }
+  absl::MutexLock lock(&ingress->mu_);
+  for (v1::Subscription& subscription : *data.mutable_subscriptions()) {
+    std::string name = subscription.name();
+    ingress->consumers_[name] = std::make_shared<SubscriptionConsumer>(
+        std::move(subscription), log, registry, ingress->options_.consumer);
+  }
+  return ingress;
+}
+
+KafkaIngress::KafkaIngress(storage::Store& store, log::Log& log,
+                           storage::ServiceRegistry& registry,
+                           KafkaIngressOptions options, std::string token)
+    : store_(store),
+      log_(log),
+      registry_(registry),
+      options_(std::move(options)),
+      token_(std::move(token)) {}
+
+// The task thread stops first (members go in reverse order), then the
+// consumers.
+KafkaIngress::~KafkaIngress() = default;
+
+absl::Status KafkaIngress::Persist() {
+  v1::SubscriptionRegistryData data;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [name, consumer] : consumers_) {
+      *data.add_subscriptions() = consumer->subscription();
+    }
+  }
+  return store_.PutMetadata(kMetadataName, data.SerializeAsString());
+}
+
+absl::StatusOr<v1::SubscriptionDescription> KafkaIngress::Create(
+    v1::Subscription subscription) {
+  REPRISE_RETURN_IF_ERROR(ValidateSubscription(subscription, registry_));
+  absl::MutexLock write_lock(&write_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (consumers_.contains(subscription.name())) {
+      return absl::AlreadyExistsError(absl::StrFormat(
+          "subscription %s exists: delete it first, or pick another name",
+          subscription.name()));
+    }
+  }
+  REPRISE_RETURN_IF_ERROR(CheckTopic(subscription, options_.check_timeout));
+  subscription.set_id(NewSubscriptionId());
+  subscription.set_created_at_ms(NowMillis());
+  auto consumer = std::make_shared<SubscriptionConsumer>(
+      subscription, log_, registry_, options_.consumer);
+  {
+    absl::MutexLock lock(&mu_);
+    consumers_[subscription.name()] = consumer;
+  }
+  if (absl::Status stored = Persist(); !stored.ok()) {
+    absl::MutexLock lock(&mu_);
+    consumers_.erase(subscription.name());
+    return stored;
+  }
+  return Full(*consumer);
+}
+
+absl::Status KafkaIngress::Delete(const std::string& name) {
+  std::shared_ptr<SubscriptionConsumer> consumer;
+  {
+    absl::MutexLock write_lock(&write_mu_);
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = consumers_.find(name);
+      if (it == consumers_.end()) {
+        return absl::NotFoundError(
+            absl::StrFormat("no subscription named %s", name));
+      }
+      consumer = std::move(it->second);
+      consumers_.erase(it);
+    }
+    if (absl::Status stored = Persist(); !stored.ok()) {
+      absl::MutexLock lock(&mu_);
+      consumers_[name] = std::move(consumer);
+      return stored;
+    }
+  }
+  consumer.reset();  // stops consuming, commits what is durable
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::SubscriptionDescription> KafkaIngress::Describe(
+    const std::string& name) {
+  std::shared_ptr<SubscriptionConsumer> consumer;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = consumers_.find(name);
+    if (it == consumers_.end()) {
+      return absl::NotFoundError(
+          absl::StrFormat("no subscription named %s", name));
+    }
+    consumer = it->second;
+  }
+  return Full(*consumer);
+}
+
+std::vector<v1::SubscriptionDescription> KafkaIngress::List() {
+  std::vector<v1::SubscriptionDescription> out;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [name, consumer] : consumers_) {
+    out.push_back(consumer->Describe());
+    *out.back().mutable_subscription() = Redacted(out.back().subscription());
+  }
+  return out;
+}
+
+v1::SubscriptionDescription KafkaIngress::Full(
+    const SubscriptionConsumer& consumer) {
+  v1::SubscriptionDescription out = consumer.Describe();
+  *out.mutable_subscription() = Redacted(out.subscription());
+  const std::string& name = out.subscription().name();
+  for (uint32_t p = 0; p < log_.partitions(); ++p) {
+    absl::Status scanned =
+        store_.Reader(PartitionId(p))
+            ->ForEachInvocation([&](const InvocationId& id,
+                                    const v1::InvocationStatus& status) {
+              if (status.subscription() == name &&
+                  status.state() == v1::INVOCATION_STATE_PAUSED) {
+                v1::BlockedKey* blocked = out.add_blocked_keys();
+                blocked->set_key(status.target().key());
+                blocked->set_invocation_id(id.ToString());
+                blocked->set_status("paused");
+              }
+              return out.blocked_keys_size() < kMaxBlockedKeys;
+            });
+    if (!scanned.ok() || out.blocked_keys_size() >= kMaxBlockedKeys) break;
+  }
+  return out;
+}
+
+template <typename Fn>
+grpc::ServerUnaryReactor* KafkaIngress::RunTask(
+    grpc::CallbackServerContext* context, Fn fn) {
+  auto* reactor = context->DefaultReactor();
+  if (absl::Status denied = CheckBearerToken(*context, token_); !denied.ok()) {
+    reactor->Finish(ToGrpcStatus(denied));
+    return reactor;
+  }
+  tasks_.Post([reactor, fn = std::move(fn)]() mutable {
+    reactor->Finish(ToGrpcStatus(fn()));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* KafkaIngress::CreateSubscription(
+    grpc::CallbackServerContext* context,
+    const v1::CreateSubscriptionRequest* request,
+    v1::SubscriptionDescription* response) {
+  return RunTask(context, [this, request, response]() -> absl::Status {
+    REPRISE_ASSIGN_OR_RETURN(*response, Create(request->subscription()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* KafkaIngress::ListSubscriptions(
+    grpc::CallbackServerContext* context, const v1::ListSubscriptionsRequest*,
+    v1::ListSubscriptionsResponse* response) {
+  return RunTask(context, [this, response] {
+    for (auto& description : List()) {
+      *response->add_subscriptions() = std::move(description);
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* KafkaIngress::DescribeSubscription(
+    grpc::CallbackServerContext* context,
+    const v1::SubscriptionRequest* request,
+    v1::SubscriptionDescription* response) {
+  return RunTask(context, [this, request, response]() -> absl::Status {
+    REPRISE_ASSIGN_OR_RETURN(*response, Describe(request->name()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* KafkaIngress::DeleteSubscription(
+    grpc::CallbackServerContext* context,
+    const v1::SubscriptionRequest* request, v1::DeleteSubscriptionResponse*) {
+  return RunTask(context, [this, request] { return Delete(request->name()); });
+}
+
+}  // namespace reprise::kafka

@@ -1,0 +1,282 @@
+// Kafka subscriptions end to end: librdkafka's mock cluster (kafka-mock) on
+// loopback, a real runtime, steps_worker's Tally object, and the CLI.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "tests/testing/e2e_fixture.h"
+#include "tests/testing/kafka_testing.h"
+
+namespace reprise {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+class KafkaE2eTest : public testing::E2eTest {
+ protected:
+  void SetUp() override {
+    E2eTest::SetUp();
+    kafka_ = testing::StartKafkaMock({"tally:4", "other:1"},
+                                     dir_.path() + "/kafka.log");
+    ASSERT_FALSE(kafka_.bootstrap_servers.empty())
+        << testing::ReadFile(dir_.path() + "/kafka.log");
+    poison_file_ = dir_.path() + "/poison";
+    worker_ = StartWorker(
+        {testing::BuildPath("tests/fault/steps_worker"), "--effects-file",
+         dir_.path() + "/effects", "--poison-file", poison_file_},
+        "worker");
+  }
+
+  // Creates subscription `name` of `handler` (of Tally) through the CLI.
+  testing::CommandResult Subscribe(const std::string& name,
+                                   const std::string& handler,
+                                   const std::string& topic = "tally") {
+    return Cli({"subscriptions", "create", name, "--topic", topic, "--target",
+                "Tally/" + handler, "--bootstrap-servers",
+                kafka_.bootstrap_servers, "--start", "earliest", "--option",
+                "session.timeout.ms=6000", "--option",
+                "heartbeat.interval.ms=500"});
+  }
+
+  // Records "<caller> <seq>" for seq 1..n on each key.
+  static std::vector<testing::ProducedRecord> Records(
+      const std::vector<std::string>& keys, int n,
+      const std::string& caller = "c", int first = 1) {
+    std::vector<testing::ProducedRecord> out;
+    for (int seq = first; seq < first + n; ++seq) {
+      for (const std::string& key : keys) {
+        out.push_back({key, absl::StrFormat("%s %d", caller, seq), {}});
+      }
+    }
+    return out;
+  }
+
+  // Tally/get of `key`: {count, violations}.
+  std::pair<int, int> Tally(const std::string& key) {
+    v1::Result out = Invoke(Request("Tally", "get", nullptr, key));
+    std::vector<std::string> parts = absl::StrSplit(out.value(), ' ');
+    return {std::stoi(parts[0]), std::stoi(parts[1])};
+  }
+
+  // Polls (bounded) until every key has `count` records counted.
+  bool WaitForCounts(const std::vector<std::string>& keys, int count,
+                     absl::Duration timeout = absl::Seconds(90)) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      bool done = true;
+      for (const std::string& key : keys) {
+        if (Tally(key).first < count) {
+          done = false;
+          break;
+        }
+      }
+      if (done) return true;
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    return false;
+  }
+
+  json DescribeSubscription(const std::string& name) {
+    testing::CommandResult r =
+        Cli({"--json", "subscriptions", "describe", name});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return json::parse(r.output, nullptr, false);
+  }
+
+  static std::vector<std::string> Keys(int n, const std::string& prefix) {
+    std::vector<std::string> keys;
+    for (int i = 0; i < n; ++i) keys.push_back(absl::StrCat(prefix, i));
+    return keys;
+  }
+
+  testing::KafkaMock kafka_;
+  std::string poison_file_;
+  std::unique_ptr<testing::ChildProcess> worker_;
+};
+
+TEST_F(KafkaE2eTest, EachRecordInvokesItsKeyOnceInOrder) {
+  const std::vector<std::string> keys = Keys(20, "k");
+  ASSERT_TRUE(
+      testing::Produce(kafka_.bootstrap_servers, "tally", Records(keys, 10))
+          .ok());
+  testing::CommandResult created = Subscribe("tally", "add");
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+  EXPECT_THAT(created.output, HasSubstr("created subscription tally"));
+
+  ASSERT_TRUE(WaitForCounts(keys, 10));
+  // More records after it started, then a crash and restart of the
+  // runtime (a new consumer, a new assignment): nothing twice, nothing lost.
+  ASSERT_TRUE(testing::Produce(kafka_.bootstrap_servers, "tally",
+                               Records(keys, 5, "c", 11))
+                  .ok());
+  ASSERT_TRUE(WaitForCounts(keys, 15));
+  RestartRuntime();
+  ASSERT_TRUE(testing::Produce(kafka_.bootstrap_servers, "tally",
+                               Records(keys, 5, "c", 16))
+                  .ok());
+  ASSERT_TRUE(WaitForCounts(keys, 20));
+  absl::SleepFor(absl::Seconds(1));  // time for a duplicate to show
+  for (const std::string& key : keys) {
+    EXPECT_EQ(Tally(key), std::make_pair(20, 0)) << key;
+  }
+
+  // Describe: running, all 4 partitions with no lag once committed.
+  json described;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  int64_t lag = -1;
+  while (absl::Now() < deadline) {
+    described = DescribeSubscription("tally");
+    lag = 0;
+    for (const json& p : described.value("partitions", json::array())) {
+      lag += std::stoll(p.value("lag", std::string("-1")));
+    }
+    if (described.value("partitions", json::array()).size() == 4 && lag == 0) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_EQ(described["state"], "running") << described.dump();
+  EXPECT_EQ(lag, 0) << described.dump();
+  EXPECT_EQ(described["subscription"]["target"]["service"], "Tally");
+
+  testing::CommandResult list = Cli({"subscriptions", "list"});
+  EXPECT_EQ(list.exit_code, 0);
+  EXPECT_THAT(list.output, HasSubstr("Tally/add"));
+  EXPECT_THAT(list.output, HasSubstr("running"));
+
+  // Deleted: it stops, and its invocations stay.
+  testing::CommandResult deleted = Cli({"subscriptions", "delete", "tally"});
+  EXPECT_EQ(deleted.exit_code, 0) << deleted.output;
+  EXPECT_EQ(Cli({"subscriptions", "describe", "tally"}).exit_code, 1);
+  ASSERT_TRUE(testing::Produce(kafka_.bootstrap_servers, "tally",
+                               Records(keys, 1, "c", 21))
+                  .ok());
+  absl::SleepFor(absl::Seconds(2));
+  EXPECT_EQ(Tally("k0").first, 20);
+}
+
+TEST_F(KafkaE2eTest, APausedRecordHoldsUpOnlyItsKey) {
+  std::ofstream(poison_file_) << "on";
+  std::vector<testing::ProducedRecord> records = Records({"bad"}, 3, "poison");
+  for (auto& r : Records(Keys(5, "good"), 5)) records.push_back(r);
+  ASSERT_TRUE(
+      testing::Produce(kafka_.bootstrap_servers, "tally", records).ok());
+  testing::CommandResult created = Subscribe("careful", "careful");
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+
+  // The other keys flow.
+  ASSERT_TRUE(WaitForCounts(Keys(5, "good"), 5));
+  // The first "bad" record ends paused and holds up the two after it.
+  json described;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline) {
+    described = DescribeSubscription("careful");
+    if (!described.value("blocked_keys", json::array()).empty()) break;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  ASSERT_EQ(described["blocked_keys"].size(), 1u) << described.dump();
+  EXPECT_EQ(described["blocked_keys"][0]["key"], "bad");
+  const std::string paused = described["blocked_keys"][0]["invocation_id"];
+  EXPECT_EQ(Tally("bad").first, 0);
+  testing::CommandResult human = Cli({"subscriptions", "describe", "careful"});
+  EXPECT_THAT(human.output, HasSubstr("held up by a paused invocation"));
+  EXPECT_THAT(human.output, HasSubstr(paused));
+
+  // The fix, then a resume: it completes, and the key's later records too.
+  std::remove(poison_file_.c_str());
+  testing::CommandResult resumed = Cli({"invocations", "resume", paused});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  ASSERT_TRUE(WaitForCounts({"bad"}, 3));
+  EXPECT_EQ(Tally("bad"), std::make_pair(3, 0));
+  EXPECT_TRUE(DescribeSubscription("careful")
+                  .value("blocked_keys", json::array())
+                  .empty());
+}
+
+TEST_F(KafkaE2eTest, ARecordWithoutAKeyFailsVisibly) {
+  ASSERT_TRUE(testing::Produce(kafka_.bootstrap_servers, "other",
+                               {{std::nullopt, "c 1", {}}, {"k", "c 1", {}}})
+                  .ok());
+  testing::CommandResult created = Subscribe("other", "add", "other");
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+  ASSERT_TRUE(WaitForCounts({"k"}, 1));
+  // The keyless record is an invocation that failed with the reason.
+  json list;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline) {
+    testing::CommandResult r =
+        Cli({"--json", "invocations", "list", "--service", "Tally"});
+    list = json::parse(r.output, nullptr, false);
+    if (list.value("invocations", json::array()).size() >= 2) break;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  std::string failed_id;
+  for (const json& inv : list.value("invocations", json::array())) {
+    if (inv["key"] == "") failed_id = inv["invocation_id"];
+  }
+  ASSERT_FALSE(failed_id.empty()) << list.dump();
+  json description = Describe(failed_id);
+  EXPECT_EQ(description["status"], "failed") << description.dump();
+  EXPECT_THAT(description.dump(), HasSubstr("has no key"));
+}
+
+TEST_F(KafkaE2eTest, BadSubscriptionsAreRefusedWithTheReason) {
+  testing::CommandResult r =
+      Cli({"subscriptions", "create", "x", "--topic", "tally", "--target",
+           "Tally/nope", "--bootstrap-servers", kafka_.bootstrap_servers});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("not found"));
+  EXPECT_THAT(r.output, HasSubstr("nope"));
+
+  r = Cli({"subscriptions", "create", "x", "--topic", "tally", "--target",
+           "Nope/add", "--bootstrap-servers", kafka_.bootstrap_servers});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("Nope is not registered"));
+
+  r = Cli({"subscriptions", "create", "x", "--topic", "missing", "--target",
+           "Tally/add", "--bootstrap-servers", kafka_.bootstrap_servers});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("topic missing does not exist"));
+
+  // Port 1 on loopback: nothing listens there.
+  r = Cli({"subscriptions", "create", "x", "--topic", "tally", "--target",
+           "Tally/add", "--bootstrap-servers", "127.0.0.1:1"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("did not answer"));
+
+  r = Cli({"subscriptions", "create", "x", "--topic", "tally", "--target",
+           "Tally/add", "--bootstrap-servers", kafka_.bootstrap_servers,
+           "--option", "enable.auto.commit=true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("enable.auto.commit cannot be set"));
+
+  r = Cli({"subscriptions", "create", "x", "--topic", "tally", "--target",
+           "Tally/add", "--bootstrap-servers", kafka_.bootstrap_servers,
+           "--option", "no.such.option=1"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("no.such.option"));
+
+  // Nothing was stored or consumed.
+  r = Cli({"--json", "subscriptions", "list"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(json::parse(r.output, nullptr, false)
+                .value("subscriptions", json::array())
+                .size(),
+            0u)
+      << r.output;
+
+  ASSERT_EQ(Subscribe("once", "add").exit_code, 0);
+  r = Subscribe("once", "add");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("already exists"));
+}
+
+}  // namespace
+}  // namespace reprise
