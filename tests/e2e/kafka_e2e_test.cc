@@ -278,5 +278,67 @@ TEST_F(KafkaE2eTest, BadSubscriptionsAreRefusedWithTheReason) {
   EXPECT_THAT(r.output, HasSubstr("already exists"));
 }
 
+// examples/kafka-orders, as its README runs it.
+class KafkaOrdersE2eTest : public testing::E2eTest {};
+
+TEST_F(KafkaOrdersE2eTest, KeepsARunningTotalPerCustomer) {
+  testing::KafkaMock kafka =
+      testing::StartKafkaMock({"orders:4"}, dir_.path() + "/kafka.log");
+  ASSERT_FALSE(kafka.bootstrap_servers.empty());
+  auto worker = StartWorker(
+      {testing::BuildPath("examples/kafka-orders/kafka-orders")}, "orders");
+  testing::CommandResult created = Cli(
+      {"subscriptions", "create", "orders", "--topic", "orders", "--target",
+       "Customers/add_order", "--bootstrap-servers", kafka.bootstrap_servers,
+       "--start", "earliest", "--option", "session.timeout.ms=6000"});
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+
+  std::vector<testing::ProducedRecord> records;
+  for (int i = 1; i <= 30; ++i) {
+    const std::string customer = i % 3 == 0 ? "ada" : i % 3 == 1 ? "bob" : "cy";
+    records.push_back(
+        {customer,
+         json{{"order_id", absl::StrCat("o-", i)}, {"amount_cents", i * 100}}
+             .dump(),
+         {}});
+  }
+  records.push_back({"bob", R"({"order": 1})", {}});
+  ASSERT_TRUE(
+      testing::Produce(kafka.bootstrap_servers, "orders", records).ok());
+
+  json ada;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline) {
+    ada = Call("Customers", "get", nullptr, "ada");
+    if (ada.value("orders", 0) == 10) break;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  // ada got orders 3, 6, ..., 30: 3 + 6 + ... + 30 = 165, times 100 cents.
+  EXPECT_EQ(ada["orders"], 10) << ada.dump();
+  EXPECT_EQ(ada["total_cents"], 16500);
+  EXPECT_EQ(ada["last_order"], "o-30");
+  EXPECT_THAT(ada["last_record"].get<std::string>(),
+              ::testing::MatchesRegex("orders\\[[0-3]\\]@[0-9]+"));
+
+  // The malformed order failed on its own; bob's orders all counted.
+  json bob;
+  for (int i = 0; i < 100; ++i) {
+    bob = Call("Customers", "get", nullptr, "bob");
+    if (bob.value("orders", 0) == 10) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(bob["orders"], 10) << bob.dump();
+  testing::CommandResult failed =
+      Cli({"--json", "invocations", "list", "--status", "failed"});
+  json list = json::parse(failed.output, nullptr, false);
+  ASSERT_EQ(list.value("invocations", json::array()).size(), 1u)
+      << failed.output;
+  json described = Describe(list["invocations"][0]["invocation_id"]);
+  EXPECT_EQ(described["key"], "bob");
+  EXPECT_EQ(described["journal"][0]["kafka_record"]["topic"], "orders")
+      << described.dump();
+  EXPECT_THAT(described.dump(), HasSubstr("amount_cents"));
+}
+
 }  // namespace
 }  // namespace reprise
