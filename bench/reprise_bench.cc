@@ -14,6 +14,16 @@
 //   add-hot   the same `add`, always on one key: the adds run one by one
 //   call      a durable call A -> B, B a no-op (two invocations)
 //
+// Kafka workloads (not closed-loop): --kafka-records records are produced
+// to a 4-partition topic of a mock cluster (kafka-mock) first; then a
+// subscription is created and the rate at which the handler completes them
+// is measured, from the first completion to the last (so the consumer
+// group's join is not counted):
+//
+//   kafka-noop  a stateless no-op handler
+//   kafka-add   the virtual object's `add`, keyed by the record's key (one
+//               of 1,000)
+//
 //   ./build-release/bench/reprise-bench --in-flight 1,16,64 --seconds 10
 //   ./build-release/bench/reprise-bench --workload steps3,sleep100
 #include <grpcpp/grpcpp.h>
@@ -34,6 +44,8 @@
 #include "absl/time/clock.h"
 #include "reprise/sdk/worker.h"
 #include "reprise/v1/ingress.grpc.pb.h"
+#include "reprise/v1/subscriptions.grpc.pb.h"
+#include "tests/testing/kafka_testing.h"
 #include "tests/testing/process.h"
 
 namespace {
@@ -146,6 +158,93 @@ class ClosedLoop {
   absl::Notification done_;
 };
 
+// Completions of the Kafka workloads' handlers, with the first and last
+// time.
+struct KafkaCompletions {
+  absl::Mutex mu;
+  int64_t count ABSL_GUARDED_BY(mu) = 0;
+  absl::Time first ABSL_GUARDED_BY(mu), last ABSL_GUARDED_BY(mu);
+  void Add() {
+    absl::MutexLock lock(&mu);
+    last = absl::Now();
+    if (count++ == 0) first = last;
+  }
+};
+KafkaCompletions kafka_completions;
+
+// Runs Kafka workload `workload` (see the top); returns false on a failure.
+bool RunKafka(const std::string& workload, int records,
+              const std::string& admin_address, pid_t server_pid,
+              const std::string& dir) {
+  reprise::testing::KafkaMock kafka = reprise::testing::StartKafkaMock(
+      {workload + ":4"}, dir + "/" + workload + ".log");
+  if (kafka.bootstrap_servers.empty()) {
+    std::fprintf(stderr, "kafka-mock did not start\n");
+    return false;
+  }
+  std::vector<reprise::testing::ProducedRecord> batch;
+  for (int i = 0; i < records; ++i) {
+    batch.push_back({std::to_string(i % 1000), "x", {}});
+  }
+  if (absl::Status produced =
+          reprise::testing::Produce(kafka.bootstrap_servers, workload, batch);
+      !produced.ok()) {
+    std::fprintf(stderr, "producing failed: %s\n", produced.ToString().c_str());
+    return false;
+  }
+  {
+    absl::MutexLock lock(&kafka_completions.mu);
+    kafka_completions.count = 0;
+  }
+  auto stub = reprise::v1::Subscriptions::NewStub(
+      grpc::CreateChannel(admin_address, grpc::InsecureChannelCredentials()));
+  reprise::v1::CreateSubscriptionRequest request;
+  auto* subscription = request.mutable_subscription();
+  subscription->set_name(workload);
+  subscription->set_topic(workload);
+  subscription->set_bootstrap_servers(kafka.bootstrap_servers);
+  subscription->set_start_position(reprise::v1::START_POSITION_EARLIEST);
+  subscription->mutable_target()->set_service(
+      workload == "kafka-add" ? "BenchObject" : "Bench");
+  subscription->mutable_target()->set_handler(
+      workload == "kafka-add" ? "kafka_add" : "kafka_noop");
+  ProcStats before = ReadProc(server_pid);
+  grpc::ClientContext context;
+  reprise::v1::SubscriptionDescription created;
+  grpc::Status status = stub->CreateSubscription(&context, request, &created);
+  if (!status.ok()) {
+    std::fprintf(stderr, "subscription refused: %s\n",
+                 status.error_message().c_str());
+    return false;
+  }
+  const absl::Time deadline = absl::Now() + absl::Minutes(5);
+  absl::Duration elapsed;
+  {
+    absl::MutexLock lock(&kafka_completions.mu);
+    auto all_done = [records] {
+      kafka_completions.mu.AssertHeld();
+      return kafka_completions.count >= records;
+    };
+    while (!all_done() && absl::Now() < deadline) {
+      kafka_completions.mu.AwaitWithTimeout(absl::Condition(&all_done),
+                                            absl::Seconds(1));
+    }
+    if (kafka_completions.count < records) {
+      std::fprintf(stderr, "only %lld of %d records handled\n",
+                   static_cast<long long>(kafka_completions.count), records);
+      return false;
+    }
+    elapsed = kafka_completions.last - kafka_completions.first;
+  }
+  ProcStats after = ReadProc(server_pid);
+  std::printf("%-10s %9d %13.0f %14.1f %11.1f\n", workload.c_str(), records,
+              (records - 1) / absl::ToDoubleSeconds(elapsed),
+              (after.cpu_seconds - before.cpu_seconds) * 1e6 / records,
+              after.rss_mib);
+  std::fflush(stdout);
+  return true;
+}
+
 double Percentile(std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
   size_t i = static_cast<size_t>(p * static_cast<double>(sorted.size() - 1));
@@ -168,10 +267,14 @@ int main(int argc, char** argv) {
       ->delimiter(',')
       ->capture_default_str();
   app.add_option("--workload", workloads,
-                 "noop, steps3, sleep100, add-rand, add-hot, call")
+                 "noop, steps3, sleep100, add-rand, add-hot, call, "
+                 "kafka-noop, kafka-add")
       ->delimiter(',')
-      ->check(CLI::IsMember(
-          {"noop", "steps3", "sleep100", "add-rand", "add-hot", "call"}))
+      ->check(CLI::IsMember({"noop", "steps3", "sleep100", "add-rand",
+                             "add-hot", "call", "kafka-noop", "kafka-add"}))
+      ->capture_default_str();
+  int kafka_records = 50000;
+  app.add_option("--kafka-records", kafka_records, "Records per Kafka workload")
       ->capture_default_str();
   app.add_option("--seconds", seconds, "Measured seconds per level")
       ->capture_default_str();
@@ -231,6 +334,11 @@ int main(int argc, char** argv) {
                    [](reprise::sdk::Context& ctx, const std::string&) {
                      return ctx.Call("Bench", "noop", "");
                    })
+          .Handler("kafka_noop",
+                   [](reprise::sdk::Context&, const std::string&) -> Result {
+                     kafka_completions.Add();
+                     return std::string();
+                   })
           .Handler(
               "sleep100",
               [](reprise::sdk::Context& ctx, const std::string&) -> Result {
@@ -247,6 +355,16 @@ int main(int argc, char** argv) {
                     (count.has_value() ? std::stoll(*count) : 0) + 1);
                 ctx.Set("count", next);
                 return next;
+              })
+          .Handler(
+              "kafka_add",
+              [](reprise::sdk::Context& ctx, const std::string&) -> Result {
+                std::optional<std::string> count = ctx.Get("count");
+                std::string next = std::to_string(
+                    (count.has_value() ? std::stoll(*count) : 0) + 1);
+                ctx.Set("count", next);
+                kafka_completions.Add();
+                return next;
               }));
   std::thread worker_thread([&] { (void)worker.Run(); });
   absl::SleepFor(absl::Milliseconds(500));
@@ -256,9 +374,29 @@ int main(int argc, char** argv) {
   auto stub = reprise::v1::Ingress::NewStub(grpc::CreateCustomChannel(
       field("ingress"), grpc::InsecureChannelCredentials(), args));
 
-  std::printf("%-9s %9s %13s %9s %9s %9s %14s %11s\n", "workload", "in-flight",
-              "invocations/s", "p50 ms", "p90 ms", "p99 ms", "server CPU us",
-              "server MiB");
+  std::vector<std::string> kafka_workloads;
+  std::erase_if(workloads, [&](const std::string& w) {
+    if (w.rfind("kafka-", 0) != 0) return false;
+    kafka_workloads.push_back(w);
+    return true;
+  });
+  if (!kafka_workloads.empty()) {
+    std::printf("%-10s %9s %13s %14s %11s\n", "workload", "records",
+                "records/s", "server CPU us", "server MiB");
+  }
+  bool failed = false;
+  for (const std::string& workload : kafka_workloads) {
+    if (!failed) {
+      failed =
+          !RunKafka(workload, kafka_records, field("admin"), server.pid(), dir);
+    }
+  }
+  if (failed) workloads.clear();
+  if (!workloads.empty()) {
+    std::printf("%-9s %9s %13s %9s %9s %9s %14s %11s\n", "workload",
+                "in-flight", "invocations/s", "p50 ms", "p90 ms", "p99 ms",
+                "server CPU us", "server MiB");
+  }
   for (const std::string& workload : workloads) {
     for (int level : levels) {
       ClosedLoop warmup(*stub, workload, level,
@@ -290,5 +428,5 @@ int main(int argc, char** argv) {
   worker_thread.join();
   server.Kill(SIGTERM);
   std::filesystem::remove_all(dir);
-  return 0;
+  return failed ? 1 : 0;
 }
