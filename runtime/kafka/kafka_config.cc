@@ -79,10 +79,9 @@ absl::StatusOr<std::unique_ptr<RdKafka::Conf>> ConsumerConf(
   REPRISE_RETURN_IF_ERROR(SetOption(*conf, "enable.auto.commit", "false"));
   REPRISE_RETURN_IF_ERROR(
       SetOption(*conf, "enable.auto.offset.store", "false"));
-  REPRISE_RETURN_IF_ERROR(SetOption(
-      *conf, "auto.offset.reset",
-      subscription.start_position() == v1::START_POSITION_EARLIEST ? "earliest"
-                                                                   : "latest"));
+  // LATEST is carried out with the start offsets instead: "latest" would
+  // skip what is produced before the group's first assignment.
+  REPRISE_RETURN_IF_ERROR(SetOption(*conf, "auto.offset.reset", "earliest"));
   return conf;
 }
 
@@ -128,8 +127,8 @@ absl::Status ValidateSubscription(const v1::Subscription& subscription,
   return ConsumerConf(subscription, DefaultGroupId(subscription)).status();
 }
 
-absl::Status CheckTopic(const v1::Subscription& subscription,
-                        absl::Duration timeout) {
+absl::StatusOr<std::map<int32_t, int64_t>> CheckTopic(
+    const v1::Subscription& subscription, absl::Duration timeout) {
   REPRISE_ASSIGN_OR_RETURN(
       std::unique_ptr<RdKafka::Conf> conf,
       ConsumerConf(subscription, DefaultGroupId(subscription)));
@@ -139,33 +138,45 @@ absl::Status CheckTopic(const v1::Subscription& subscription,
   if (consumer == nullptr) {
     return absl::InvalidArgumentError("cannot create a Kafka client: " + error);
   }
-  // All topics, not the one: asking for one could create it on a cluster
-  // that creates topics on demand.
-  RdKafka::Metadata* raw = nullptr;
-  RdKafka::ErrorCode err = consumer->metadata(
-      /*all_topics=*/true, nullptr, &raw,
-      static_cast<int>(absl::ToInt64Milliseconds(timeout)));
-  std::unique_ptr<RdKafka::Metadata> metadata(raw);
-  consumer->close();
-  if (err != RdKafka::ERR_NO_ERROR) {
-    return absl::UnavailableError(absl::StrFormat(
+  const int timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(timeout));
+  auto unanswered = [&](RdKafka::ErrorCode err) {
+    return absl::FailedPreconditionError(absl::StrFormat(
         "the Kafka cluster at %s did not answer within %s (%s): check "
         "bootstrap_servers and the security options",
         subscription.bootstrap_servers(), absl::FormatDuration(timeout),
         RdKafka::err2str(err)));
-  }
+  };
+  // All topics, not the one: asking for one could create it on a cluster
+  // that creates topics on demand.
+  RdKafka::Metadata* raw = nullptr;
+  RdKafka::ErrorCode err =
+      consumer->metadata(/*all_topics=*/true, nullptr, &raw, timeout_ms);
+  std::unique_ptr<RdKafka::Metadata> metadata(raw);
+  if (err != RdKafka::ERR_NO_ERROR) return unanswered(err);
+  const RdKafka::TopicMetadata* found = nullptr;
   for (const RdKafka::TopicMetadata* topic : *metadata->topics()) {
-    if (topic->topic() != subscription.topic()) continue;
-    if (topic->err() != RdKafka::ERR_NO_ERROR) {
-      return absl::UnavailableError(absl::StrFormat(
-          "topic %s on %s: %s", subscription.topic(),
-          subscription.bootstrap_servers(), RdKafka::err2str(topic->err())));
-    }
-    return absl::OkStatus();
+    if (topic->topic() == subscription.topic()) found = topic;
   }
-  return absl::NotFoundError(absl::StrFormat(
-      "topic %s does not exist on the Kafka cluster at %s: create it first",
-      subscription.topic(), subscription.bootstrap_servers()));
+  if (found == nullptr) {
+    return absl::NotFoundError(absl::StrFormat(
+        "topic %s does not exist on the Kafka cluster at %s: create it first",
+        subscription.topic(), subscription.bootstrap_servers()));
+  }
+  if (found->err() != RdKafka::ERR_NO_ERROR) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "topic %s on %s: %s", subscription.topic(),
+        subscription.bootstrap_servers(), RdKafka::err2str(found->err())));
+  }
+  std::map<int32_t, int64_t> end_offsets;
+  for (const RdKafka::PartitionMetadata* partition : *found->partitions()) {
+    int64_t low = 0, high = 0;
+    err = consumer->query_watermark_offsets(
+        subscription.topic(), partition->id(), &low, &high, timeout_ms);
+    if (err != RdKafka::ERR_NO_ERROR) return unanswered(err);
+    end_offsets[partition->id()] = high;
+  }
+  consumer->close();
+  return end_offsets;
 }
 
 v1::Subscription Redacted(v1::Subscription subscription) {
@@ -192,16 +203,17 @@ absl::StatusOr<RecordInvocation> NewRecordInvocation(
   }
   const bool keyed = IsKeyed(service->definition().type());
   std::string rejected;
-  if (keyed && !record.has_key()) {
+  if (keyed && record.key().empty()) {
     rejected = absl::StrFormat(
-        "the record (topic %s, partition %d, offset %d) has no key, and %s "
-        "is keyed: each record needs a key to name its object",
+        "the record (topic %s, partition %d, offset %d) has no key (or an "
+        "empty one), and %s is keyed: each record needs a key to name its "
+        "object",
         record.topic(), record.partition(), record.offset(), target.service());
   } else if (keyed) {
     target.set_key(record.key());
   }
   v1::Target probe = target;
-  if (keyed && probe.key().empty()) probe.set_key("k");
+  if (!rejected.empty()) probe.set_key("k");
   absl::StatusOr<storage::ResolvedTarget> resolved = registry.Resolve(probe);
   if (!resolved.ok()) {
     return absl::NotFoundError(absl::StrCat("the subscription's target: ",

@@ -7,6 +7,7 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -23,8 +24,9 @@ namespace reprise::kafka {
 std::string DefaultGroupId(const v1::Subscription& subscription);
 
 // The consumer configuration: the subscription's options, then the
-// runtime's own (bootstrap servers, group, manual offset commits, start
-// position). InvalidArgument names an option librdkafka refuses.
+// runtime's own (bootstrap servers, group, manual offset commits; a
+// partition with no committed offset and no start offset starts at its
+// beginning). InvalidArgument names an option librdkafka refuses.
 absl::StatusOr<std::unique_ptr<RdKafka::Conf>> ConsumerConf(
     const v1::Subscription& subscription, const std::string& group_id);
 
@@ -33,10 +35,12 @@ absl::StatusOr<std::unique_ptr<RdKafka::Conf>> ConsumerConf(
 absl::Status ValidateSubscription(const v1::Subscription& subscription,
                                   const storage::ServiceRegistry& registry);
 
-// Asks the cluster for its topics: Unavailable if it does not answer
-// within `timeout`, NotFound if it lacks the subscription's topic.
-absl::Status CheckTopic(const v1::Subscription& subscription,
-                        absl::Duration timeout);
+// Asks the cluster for its topics, then for the end offset of each
+// partition of the subscription's topic, which it returns by partition.
+// FailedPrecondition if the cluster does not answer within `timeout`,
+// NotFound if it lacks the topic.
+absl::StatusOr<std::map<int32_t, int64_t>> CheckTopic(
+    const v1::Subscription& subscription, absl::Duration timeout);
 
 // The subscription with the values of options that look secret (their
 // name contains "password", "secret" or "key") replaced by "***".

@@ -56,13 +56,20 @@ KafkaIngress::KafkaIngress(storage::Store& store, log::Log& log,
 // consumers.
 KafkaIngress::~KafkaIngress() = default;
 
-absl::Status KafkaIngress::Persist() {
+std::vector<v1::Subscription> KafkaIngress::Definitions() {
+  std::vector<v1::Subscription> out;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [name, consumer] : consumers_) {
+    out.push_back(consumer->subscription());
+  }
+  return out;
+}
+
+absl::Status KafkaIngress::Persist(
+    const std::vector<v1::Subscription>& subscriptions) {
   v1::SubscriptionRegistryData data;
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [name, consumer] : consumers_) {
-      *data.add_subscriptions() = consumer->subscription();
-    }
+  for (const v1::Subscription& subscription : subscriptions) {
+    *data.add_subscriptions() = subscription;
   }
   return store_.PutMetadata(kMetadataName, data.SerializeAsString());
 }
@@ -79,19 +86,24 @@ absl::StatusOr<v1::SubscriptionDescription> KafkaIngress::Create(
           subscription.name()));
     }
   }
-  REPRISE_RETURN_IF_ERROR(CheckTopic(subscription, options_.check_timeout));
+  using EndOffsets = std::map<int32_t, int64_t>;
+  REPRISE_ASSIGN_OR_RETURN(EndOffsets end_offsets,
+                           CheckTopic(subscription, options_.check_timeout));
   subscription.set_id(NewSubscriptionId());
   subscription.set_created_at_ms(NowMillis());
+  if (subscription.start_position() == v1::START_POSITION_LATEST) {
+    subscription.mutable_start_offsets()->insert(end_offsets.begin(),
+                                                 end_offsets.end());
+  }
+  // Stored before it consumes anything.
+  std::vector<v1::Subscription> all = Definitions();
+  all.push_back(subscription);
+  REPRISE_RETURN_IF_ERROR(Persist(all));
   auto consumer = std::make_shared<SubscriptionConsumer>(
-      subscription, log_, registry_, options_.consumer);
+      std::move(subscription), log_, registry_, options_.consumer);
   {
     absl::MutexLock lock(&mu_);
-    consumers_[subscription.name()] = consumer;
-  }
-  if (absl::Status stored = Persist(); !stored.ok()) {
-    absl::MutexLock lock(&mu_);
-    consumers_.erase(subscription.name());
-    return stored;
+    consumers_[consumer->subscription().name()] = consumer;
   }
   return Full(*consumer);
 }
@@ -100,21 +112,18 @@ absl::Status KafkaIngress::Delete(const std::string& name) {
   std::shared_ptr<SubscriptionConsumer> consumer;
   {
     absl::MutexLock write_lock(&write_mu_);
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = consumers_.find(name);
-      if (it == consumers_.end()) {
-        return absl::NotFoundError(
-            absl::StrFormat("no subscription named %s", name));
-      }
-      consumer = std::move(it->second);
-      consumers_.erase(it);
+    std::vector<v1::Subscription> rest = Definitions();
+    std::erase_if(rest,
+                  [&](const v1::Subscription& s) { return s.name() == name; });
+    absl::MutexLock lock(&mu_);
+    auto it = consumers_.find(name);
+    if (it == consumers_.end()) {
+      return absl::NotFoundError(
+          absl::StrFormat("no subscription named %s", name));
     }
-    if (absl::Status stored = Persist(); !stored.ok()) {
-      absl::MutexLock lock(&mu_);
-      consumers_[name] = std::move(consumer);
-      return stored;
-    }
+    REPRISE_RETURN_IF_ERROR(Persist(rest));
+    consumer = std::move(it->second);
+    consumers_.erase(it);
   }
   consumer.reset();  // stops consuming, commits what is durable
   return absl::OkStatus();

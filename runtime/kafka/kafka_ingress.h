@@ -70,8 +70,11 @@ class KafkaIngress final : public v1::Subscriptions::CallbackService {
   KafkaIngress(storage::Store& store, log::Log& log,
                storage::ServiceRegistry& registry, KafkaIngressOptions options,
                std::string token);
-  // Writes the definitions of `consumers_` to the metadata table.
-  absl::Status Persist() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // The definitions of the running subscriptions.
+  std::vector<v1::Subscription> Definitions() ABSL_LOCKS_EXCLUDED(mu_);
+  // Writes `subscriptions` to the metadata table (a synced write).
+  absl::Status Persist(const std::vector<v1::Subscription>& subscriptions)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // The consumer's description, its secrets hidden, with the keys that
   // paused invocations of its records hold up (a store scan).
   v1::SubscriptionDescription Full(const SubscriptionConsumer& consumer);

@@ -111,13 +111,21 @@ class SubscriptionConsumer::Session final : public RdKafka::RebalanceCb,
       std::vector<RdKafka::TopicPartition*>& partitions) override {
     const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
-      // Where the group stands: the lag is measured from there.
+      // Where the group stands: it resumes there, and the lag is measured
+      // from there. A partition it committed nothing for starts at its
+      // start offset, if the subscription has one (LATEST).
       consumer->committed(partitions, kCommittedQueryTimeoutMs);
+      const auto& starts = owner_.subscription_.start_offsets();
       {
         absl::MutexLock lock(&owner_.mu_);
         for (RdKafka::TopicPartition* p : partitions) {
           auto tracker = std::make_shared<Tracker>();
-          if (p->offset() >= 0) tracker->committed = p->offset();
+          if (p->offset() >= 0) {
+            tracker->committed = p->offset();
+          } else if (auto start = starts.find(p->partition());
+                     start != starts.end()) {
+            p->set_offset(start->second);
+          }
           owner_.partitions_[p->partition()] = std::move(tracker);
         }
         owner_.state_ = "running";
@@ -244,6 +252,7 @@ class SubscriptionConsumer::Session final : public RdKafka::RebalanceCb,
       absl::MutexLock lock(&owner_.mu_);
       tracker->pending.emplace_back(offset, false);
       ++owner_.appends_pending_;
+      owner_.state_ = "running";  // the cluster answers again
     }
     const PartitionId partition = PartitionForKey(
         invocation->id.partition_key(), owner_.log_.partitions());
@@ -306,6 +315,7 @@ class SubscriptionConsumer::Session final : public RdKafka::RebalanceCb,
     for (auto& [tracker, offset] : committing) {
       tracker->committed = std::max(tracker->committed, offset);
     }
+    owner_.state_ = "running";  // the cluster answers again
   }
 
   void DrainAndCommit(std::vector<int32_t> revoked) {

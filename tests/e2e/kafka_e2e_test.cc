@@ -37,10 +37,11 @@ class KafkaE2eTest : public testing::E2eTest {
   // Creates subscription `name` of `handler` (of Tally) through the CLI.
   testing::CommandResult Subscribe(const std::string& name,
                                    const std::string& handler,
-                                   const std::string& topic = "tally") {
+                                   const std::string& topic = "tally",
+                                   const std::string& start = "earliest") {
     return Cli({"subscriptions", "create", name, "--topic", topic, "--target",
                 "Tally/" + handler, "--bootstrap-servers",
-                kafka_.bootstrap_servers, "--start", "earliest", "--option",
+                kafka_.bootstrap_servers, "--start", start, "--option",
                 "session.timeout.ms=6000", "--option",
                 "heartbeat.interval.ms=500"});
   }
@@ -160,6 +161,26 @@ TEST_F(KafkaE2eTest, EachRecordInvokesItsKeyOnceInOrder) {
                   .ok());
   absl::SleepFor(absl::Seconds(2));
   EXPECT_EQ(Tally("k0").first, 20);
+}
+
+TEST_F(KafkaE2eTest, LatestReadsWhatIsProducedAfterCreation) {
+  const std::vector<std::string> keys = Keys(4, "late");
+  ASSERT_TRUE(
+      testing::Produce(kafka_.bootstrap_servers, "tally", Records(keys, 5))
+          .ok());
+  testing::CommandResult created = Subscribe("late", "add", "tally", "latest");
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+  // Produced at once, before the consumer group has its partitions.
+  ASSERT_TRUE(testing::Produce(kafka_.bootstrap_servers, "tally",
+                               Records(keys, 5, "c", 6))
+                  .ok());
+  ASSERT_TRUE(WaitForCounts(keys, 5));
+  absl::SleepFor(absl::Seconds(1));
+  for (const std::string& key : keys) {
+    // Records 6..10 only: the first five came before the subscription,
+    // so "c 6" follows nothing and counts one violation.
+    EXPECT_EQ(Tally(key), std::make_pair(5, 1)) << key;
+  }
 }
 
 TEST_F(KafkaE2eTest, APausedRecordHoldsUpOnlyItsKey) {

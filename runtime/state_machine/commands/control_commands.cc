@@ -164,6 +164,7 @@ absl::Status ApplyRestart(const v1::Command& command, int64_t now_ms,
   status.set_handler_type(old.handler_type());
   status.set_created_at_ms(now_ms);
   status.set_retention_ms(old.retention_ms());
+  status.set_subscription(old.subscription());
   status.set_journal_length(restart.from());
   // Replaying recorded steps needs the code that recorded them.
   if (restart.from() > 1) status.set_pinned_version(old.pinned_version());
