@@ -125,6 +125,7 @@ class SubscriptionConsumer::Session final : public RdKafka::RebalanceCb,
           } else if (auto start = starts.find(p->partition());
                      start != starts.end()) {
             p->set_offset(start->second);
+            tracker->committed = start->second;  // nothing before it counts
           }
           owner_.partitions_[p->partition()] = std::move(tracker);
         }
