@@ -89,6 +89,7 @@ absl::StatusOr<v1::SubscriptionDescription> KafkaIngress::Create(
   using EndOffsets = std::map<int32_t, int64_t>;
   REPRISE_ASSIGN_OR_RETURN(EndOffsets end_offsets,
                            CheckTopic(subscription, options_.check_timeout));
+  subscription.clear_start_offsets();  // the runtime's to set
   subscription.set_id(NewSubscriptionId());
   subscription.set_created_at_ms(NowMillis());
   if (subscription.start_position() == v1::START_POSITION_LATEST) {

@@ -289,14 +289,17 @@ class SubscriptionConsumer::Session final : public RdKafka::RebalanceCb,
     return absl::OkStatus();
   }
 
-  // Commits the durable offsets of the assigned partitions that moved.
+  // Commits the durable offsets of the assigned partitions that moved; a
+  // synchronous commit (revoke, close) commits every durable offset again,
+  // in case an asynchronous commit before it failed.
   void Commit(bool sync) {
     PartitionList offsets;
     std::vector<std::pair<std::shared_ptr<Tracker>, int64_t>> committing;
     {
       absl::MutexLock lock(&owner_.mu_);
       for (const auto& [p, tracker] : owner_.partitions_) {
-        if (tracker->durable_next > tracker->committed) {
+        if (tracker->durable_next > tracker->committed ||
+            (sync && tracker->durable_next >= 0)) {
           offsets.list.push_back(RdKafka::TopicPartition::create(
               owner_.subscription_.topic(), p, tracker->durable_next));
           committing.emplace_back(tracker, tracker->durable_next);
