@@ -255,6 +255,21 @@ absl::Status AdminService::DoDescribe(
     view->set_failed_at_ms(failure.failed_at_ms());
   }
   response.set_status_reason(StatusReason(id, *status, journal));
+  if (status->state() == v1::INVOCATION_STATE_QUEUED) {
+    // Name the invocation ahead: a paused one holds up its key's queue.
+    REPRISE_ASSIGN_OR_RETURN(auto lock, reader->GetKeyLock(status->target()));
+    auto holder = lock.has_value() ? InvocationId::FromBytes(lock->holder())
+                                   : absl::NotFoundError("no holder");
+    if (holder.ok()) {
+      REPRISE_ASSIGN_OR_RETURN(auto held, reader->GetInvocationStatus(*holder));
+      if (held.has_value()) {
+        response.set_status_reason(absl::StrFormat(
+            "queued behind %s (%s), which holds %s key '%s'",
+            holder->ToString(), StatusName(*holder, *held),
+            status->target().service(), status->target().key()));
+      }
+    }
+  }
   if (status->state() == v1::INVOCATION_STATE_COMPLETED) {
     response.set_completed_at_ms(status->completed_at_ms());
     *response.mutable_result() = status->result();

@@ -407,6 +407,10 @@ int DescribeInvocation(const Globals& g, const std::string& id) {
                                  {"offset", k.offset()},
                                  {"timestamp_ms", k.timestamp_ms()}};
         if (k.has_key()) entry["kafka_record"]["key"] = PayloadText(k.key());
+        json headers = json::object();
+        for (const auto& h : k.headers())
+          headers[h.key()] = PayloadText(h.value());
+        entry["kafka_record"]["headers"] = headers;
       }
       journal.push_back(entry);
     }

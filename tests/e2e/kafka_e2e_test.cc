@@ -206,6 +206,16 @@ TEST_F(KafkaE2eTest, APausedRecordHoldsUpOnlyItsKey) {
   EXPECT_EQ(described["blocked_keys"][0]["key"], "bad");
   const std::string paused = described["blocked_keys"][0]["invocation_id"];
   EXPECT_EQ(Tally("bad").first, 0);
+  // The key's next record waits behind it, and says so.
+  testing::CommandResult queued = Cli(
+      {"--json", "invocations", "list", "--key", "bad", "--status", "queued"});
+  json queued_list = json::parse(queued.output, nullptr, false);
+  ASSERT_EQ(queued_list.value("invocations", json::array()).size(), 2u)
+      << queued.output;
+  EXPECT_THAT(
+      Describe(queued_list["invocations"][0]["invocation_id"])["status_reason"]
+          .get<std::string>(),
+      HasSubstr("queued behind " + paused + " (paused)"));
   testing::CommandResult human = Cli({"subscriptions", "describe", "careful"});
   EXPECT_THAT(human.output, HasSubstr("held up by a paused invocation"));
   EXPECT_THAT(human.output, HasSubstr(paused));
@@ -323,7 +333,7 @@ TEST_F(KafkaOrdersE2eTest, KeepsARunningTotalPerCustomer) {
              .dump(),
          {}});
   }
-  records.push_back({"bob", R"({"order": 1})", {}});
+  records.push_back({"bob", R"({"order": 1})", {{"source", "shop-7"}}});
   ASSERT_TRUE(
       testing::Produce(kafka.bootstrap_servers, "orders", records).ok());
 
@@ -356,8 +366,11 @@ TEST_F(KafkaOrdersE2eTest, KeepsARunningTotalPerCustomer) {
       << failed.output;
   json described = Describe(list["invocations"][0]["invocation_id"]);
   EXPECT_EQ(described["key"], "bob");
-  EXPECT_EQ(described["journal"][0]["kafka_record"]["topic"], "orders")
-      << described.dump();
+  const json& record = described["journal"][0]["kafka_record"];
+  EXPECT_EQ(record["topic"], "orders") << described.dump();
+  EXPECT_EQ(record["key"], "bob");
+  EXPECT_EQ(record["headers"]["source"], "shop-7");
+  EXPECT_GT(record["timestamp_ms"].get<int64_t>(), 0);
   EXPECT_THAT(described.dump(), HasSubstr("amount_cents"));
 }
 
