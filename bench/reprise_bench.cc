@@ -237,6 +237,13 @@ bool RunKafka(const std::string& workload, int records,
     elapsed = kafka_completions.last - kafka_completions.first;
   }
   ProcStats after = ReadProc(server_pid);
+  // Stopped before its cluster goes, so that it does not load the next
+  // workload with reconnection attempts.
+  grpc::ClientContext delete_context;
+  reprise::v1::SubscriptionRequest name;
+  name.set_name(workload);
+  reprise::v1::DeleteSubscriptionResponse deleted;
+  (void)stub->DeleteSubscription(&delete_context, name, &deleted);
   std::printf("%-10s %9d %13.0f %14.1f %11.1f\n", workload.c_str(), records,
               (records - 1) / absl::ToDoubleSeconds(elapsed),
               (after.cpu_seconds - before.cpu_seconds) * 1e6 / records,

@@ -13,16 +13,23 @@
 namespace reprise::kafka {
 namespace {
 
-// Set by the runtime: a subscription may not pass them as options.
-constexpr std::array<std::pair<std::string_view, std::string_view>, 5>
+// Options a subscription may not pass: the runtime sets them, or they
+// would let an admin API caller run code in the server.
+constexpr std::array<std::pair<std::string_view, std::string_view>, 8>
     kReservedOptions = {{
         {"bootstrap.servers", "use the bootstrap servers field"},
+        {"group.id",
+         "the runtime names the group reprise-<name>-<id>, so that no two "
+         "subscriptions share one"},
         {"enable.auto.commit",
          "the runtime commits offsets once records are durable invocations"},
         {"enable.auto.offset.store",
          "the runtime commits offsets once records are durable invocations"},
         {"auto.offset.reset", "use the start position"},
         {"group.instance.id", "not supported"},
+        {"sasl.kerberos.kinit.cmd",
+         "it runs a command on the runtime's machine; leave the default"},
+        {"plugin.library.paths", "it loads code into the runtime"},
     }};
 
 constexpr size_t kMaxTopicLength = 249;
@@ -57,7 +64,7 @@ std::string DefaultGroupId(const v1::Subscription& subscription) {
 }
 
 absl::StatusOr<std::unique_ptr<RdKafka::Conf>> ConsumerConf(
-    const v1::Subscription& subscription, const std::string& group_id) {
+    const v1::Subscription& subscription) {
   std::unique_ptr<RdKafka::Conf> conf(
       RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   for (const auto& [name, value] : subscription.options()) {
@@ -71,7 +78,8 @@ absl::StatusOr<std::unique_ptr<RdKafka::Conf>> ConsumerConf(
   }
   REPRISE_RETURN_IF_ERROR(
       SetOption(*conf, "bootstrap.servers", subscription.bootstrap_servers()));
-  REPRISE_RETURN_IF_ERROR(SetOption(*conf, "group.id", group_id));
+  REPRISE_RETURN_IF_ERROR(
+      SetOption(*conf, "group.id", DefaultGroupId(subscription)));
   if (!subscription.options().contains("client.id")) {
     REPRISE_RETURN_IF_ERROR(
         SetOption(*conf, "client.id", "reprise-" + subscription.name()));
@@ -124,21 +132,25 @@ absl::Status ValidateSubscription(const v1::Subscription& subscription,
   if (IsKeyed(service->definition().type())) probe.set_key("k");
   REPRISE_RETURN_IF_ERROR(registry.Resolve(probe).status());
   // The options must be ones librdkafka knows, with valid values.
-  return ConsumerConf(subscription, DefaultGroupId(subscription)).status();
+  return ConsumerConf(subscription).status();
 }
 
 absl::StatusOr<std::map<int32_t, int64_t>> CheckTopic(
     const v1::Subscription& subscription, absl::Duration timeout) {
-  REPRISE_ASSIGN_OR_RETURN(
-      std::unique_ptr<RdKafka::Conf> conf,
-      ConsumerConf(subscription, DefaultGroupId(subscription)));
+  REPRISE_ASSIGN_OR_RETURN(std::unique_ptr<RdKafka::Conf> conf,
+                           ConsumerConf(subscription));
   std::string error;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(
       RdKafka::KafkaConsumer::create(conf.get(), error));
   if (consumer == nullptr) {
     return absl::InvalidArgumentError("cannot create a Kafka client: " + error);
   }
-  const int timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(timeout));
+  // One deadline for all the requests.
+  const absl::Time deadline = absl::Now() + timeout;
+  auto timeout_ms = [&] {
+    return static_cast<int>(std::max<int64_t>(
+        1, absl::ToInt64Milliseconds(deadline - absl::Now())));
+  };
   auto unanswered = [&](RdKafka::ErrorCode err) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "the Kafka cluster at %s did not answer within %s (%s): check "
@@ -150,7 +162,7 @@ absl::StatusOr<std::map<int32_t, int64_t>> CheckTopic(
   // that creates topics on demand.
   RdKafka::Metadata* raw = nullptr;
   RdKafka::ErrorCode err =
-      consumer->metadata(/*all_topics=*/true, nullptr, &raw, timeout_ms);
+      consumer->metadata(/*all_topics=*/true, nullptr, &raw, timeout_ms());
   std::unique_ptr<RdKafka::Metadata> metadata(raw);
   if (err != RdKafka::ERR_NO_ERROR) return unanswered(err);
   const RdKafka::TopicMetadata* found = nullptr;
@@ -171,7 +183,7 @@ absl::StatusOr<std::map<int32_t, int64_t>> CheckTopic(
   for (const RdKafka::PartitionMetadata* partition : *found->partitions()) {
     int64_t low = 0, high = 0;
     err = consumer->query_watermark_offsets(
-        subscription.topic(), partition->id(), &low, &high, timeout_ms);
+        subscription.topic(), partition->id(), &low, &high, timeout_ms());
     if (err != RdKafka::ERR_NO_ERROR) return unanswered(err);
     end_offsets[partition->id()] = high;
   }

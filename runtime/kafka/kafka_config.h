@@ -20,15 +20,17 @@
 
 namespace reprise::kafka {
 
-// "reprise-<name>-<id>": unique per creation of the subscription.
+// The consumer group, "reprise-<name>-<id>": unique per creation of the
+// subscription, so no two subscriptions share one.
 std::string DefaultGroupId(const v1::Subscription& subscription);
 
 // The consumer configuration: the subscription's options, then the
 // runtime's own (bootstrap servers, group, manual offset commits; a
 // partition with no committed offset and no start offset starts at its
-// beginning). InvalidArgument names an option librdkafka refuses.
+// beginning). InvalidArgument names an option librdkafka refuses, or one
+// the runtime keeps to itself.
 absl::StatusOr<std::unique_ptr<RdKafka::Conf>> ConsumerConf(
-    const v1::Subscription& subscription, const std::string& group_id);
+    const v1::Subscription& subscription);
 
 // Checks the fields of a subscription to create and that its target is a
 // registered handler; InvalidArgument or NotFound say what to fix.

@@ -86,6 +86,14 @@ TEST_F(KafkaConfigTest, ValidatesFieldsTargetAndOptions) {
   EXPECT_THAT(ValidateSubscription(bad, *registry_).message(),
               HasSubstr("use the start position"));
   bad = Subscription();
+  (*bad.mutable_options())["group.id"] = "shared";
+  EXPECT_THAT(ValidateSubscription(bad, *registry_).message(),
+              HasSubstr("no two subscriptions share one"));
+  bad = Subscription();
+  (*bad.mutable_options())["plugin.library.paths"] = "/tmp/evil.so";
+  EXPECT_THAT(ValidateSubscription(bad, *registry_).message(),
+              HasSubstr("loads code"));
+  bad = Subscription();
   (*bad.mutable_options())["session.timeout.ms"] = "soon";
   EXPECT_THAT(ValidateSubscription(bad, *registry_).message(),
               HasSubstr("session.timeout.ms"));

@@ -37,8 +37,7 @@ absl::StatusOr<std::unique_ptr<KafkaIngress>> KafkaIngress::Start(
   absl::MutexLock lock(&ingress->mu_);
   for (v1::Subscription& subscription : *data.mutable_subscriptions()) {
     std::string name = subscription.name();
-    ingress->consumers_[name] = std::make_shared<SubscriptionConsumer>(
-        std::move(subscription), log, registry, ingress->options_.consumer);
+    ingress->consumers_[name] = ingress->NewConsumer(std::move(subscription));
   }
   return ingress;
 }
@@ -55,6 +54,27 @@ KafkaIngress::KafkaIngress(storage::Store& store, log::Log& log,
 // The task thread stops first (members go in reverse order), then the
 // consumers.
 KafkaIngress::~KafkaIngress() = default;
+
+std::shared_ptr<SubscriptionConsumer> KafkaIngress::NewConsumer(
+    v1::Subscription subscription) {
+  const std::string id = subscription.id();
+  auto applied_offset =
+      [this, id](const std::string& topic,
+                 int32_t partition) -> absl::StatusOr<std::optional<int64_t>> {
+    std::optional<int64_t> highest;
+    for (uint32_t p = 0; p < log_.partitions(); ++p) {
+      REPRISE_ASSIGN_OR_RETURN(
+          std::optional<int64_t> applied,
+          store_.Reader(PartitionId(p))->GetKafkaOffset(id, topic, partition));
+      if (applied.has_value())
+        highest = std::max(highest.value_or(-1), *applied);
+    }
+    return highest;
+  };
+  return std::make_shared<SubscriptionConsumer>(
+      std::move(subscription), log_, registry_, std::move(applied_offset),
+      options_.consumer);
+}
 
 std::vector<v1::Subscription> KafkaIngress::Definitions() {
   std::vector<v1::Subscription> out;
@@ -100,8 +120,8 @@ absl::StatusOr<v1::SubscriptionDescription> KafkaIngress::Create(
   std::vector<v1::Subscription> all = Definitions();
   all.push_back(subscription);
   REPRISE_RETURN_IF_ERROR(Persist(all));
-  auto consumer = std::make_shared<SubscriptionConsumer>(
-      std::move(subscription), log_, registry_, options_.consumer);
+  std::shared_ptr<SubscriptionConsumer> consumer =
+      NewConsumer(std::move(subscription));
   {
     absl::MutexLock lock(&mu_);
     consumers_[consumer->subscription().name()] = consumer;

@@ -70,6 +70,8 @@ class KafkaIngress final : public v1::Subscriptions::CallbackService {
   KafkaIngress(storage::Store& store, log::Log& log,
                storage::ServiceRegistry& registry, KafkaIngressOptions options,
                std::string token);
+  std::shared_ptr<SubscriptionConsumer> NewConsumer(
+      v1::Subscription subscription);
   // The definitions of the running subscriptions.
   std::vector<v1::Subscription> Definitions() ABSL_LOCKS_EXCLUDED(mu_);
   // Writes `subscriptions` to the metadata table (a synced write).

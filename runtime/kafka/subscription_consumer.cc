@@ -12,6 +12,7 @@
 #include "reprise/v1/log.pb.h"
 #include "runtime/common/clock.h"
 #include "runtime/common/logging.h"
+#include "runtime/common/status_macros.h"
 #include "runtime/kafka/kafka_config.h"
 
 namespace reprise::kafka {
@@ -36,6 +37,7 @@ constexpr int kCommittedQueryTimeoutMs = 5000;
 // A revoked partition's appends get this long to become durable, so that
 // their offsets are committed before another member takes the partition.
 constexpr absl::Duration kRevokeDrainTimeout = absl::Seconds(2);
+constexpr absl::Duration kMaxRestartBackoff = absl::Seconds(30);
 
 // Deletes librdkafka TopicPartition lists.
 struct PartitionList {
@@ -52,23 +54,24 @@ struct PartitionList {
 // consumer is stopped or meets an error it cannot get past, then commits
 // what is durable and closes. Runs on the consumer's thread only.
 class SubscriptionConsumer::Session final : public RdKafka::RebalanceCb,
-                                            public RdKafka::EventCb {
+                                            public RdKafka::EventCb,
+                                            public RdKafka::OffsetCommitCb {
  public:
   explicit Session(SubscriptionConsumer& owner) : owner_(owner) {}
 
   // Returns why it ended: OK when stopped.
   absl::Status Run() {
-    std::string group = owner_.subscription_.options().contains("group.id")
-                            ? owner_.subscription_.options().at("group.id")
-                            : DefaultGroupId(owner_.subscription_);
     absl::StatusOr<std::unique_ptr<RdKafka::Conf>> conf =
-        ConsumerConf(owner_.subscription_, group);
+        ConsumerConf(owner_.subscription_);
     if (!conf.ok()) return conf.status();
     std::string error;
     if ((*conf)->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this),
                      error) != RdKafka::Conf::CONF_OK ||
         (*conf)->set("event_cb", static_cast<RdKafka::EventCb*>(this), error) !=
-            RdKafka::Conf::CONF_OK) {
+            RdKafka::Conf::CONF_OK ||
+        (*conf)->set("offset_commit_cb",
+                     static_cast<RdKafka::OffsetCommitCb*>(this),
+                     error) != RdKafka::Conf::CONF_OK) {
       return absl::InternalError(error);
     }
     consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), error));
@@ -98,8 +101,8 @@ class SubscriptionConsumer::Session final : public RdKafka::RebalanceCb,
         next_commit = absl::Now() + kCommitInterval;
       }
     }
-    // Commits what is durable by now; the rest is read again next time.
-    Commit(/*sync=*/true);
+    // Leaving the group revokes the partitions, which commits what is
+    // durable by then (rebalance_cb); the rest is read again next time.
     consumer_->close();
     absl::MutexLock lock(&owner_.mu_);
     owner_.partitions_.clear();
@@ -111,10 +114,11 @@ class SubscriptionConsumer::Session final : public RdKafka::RebalanceCb,
       std::vector<RdKafka::TopicPartition*>& partitions) override {
     const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
-      // Where the group stands: it resumes there, and the lag is measured
-      // from there. A partition it committed nothing for starts at its
-      // start offset, if the subscription has one (LATEST).
-      consumer->committed(partitions, kCommittedQueryTimeoutMs);
+      if (absl::Status checked = CheckAssignment(*consumer, partitions);
+          !checked.ok()) {
+        fatal_ = checked;  // ends the session before it reads anything
+        return;
+      }
       const auto& starts = owner_.subscription_.start_offsets();
       {
         absl::MutexLock lock(&owner_.mu_);
@@ -124,6 +128,8 @@ class SubscriptionConsumer::Session final : public RdKafka::RebalanceCb,
             tracker->committed = p->offset();
           } else if (auto start = starts.find(p->partition());
                      start != starts.end()) {
+            // Nothing committed yet: a LATEST subscription starts where
+            // the partition ended when it was created.
             p->set_offset(start->second);
             tracker->committed = start->second;  // nothing before it counts
           }
@@ -131,6 +137,7 @@ class SubscriptionConsumer::Session final : public RdKafka::RebalanceCb,
         }
         owner_.state_ = "running";
         owner_.error_.clear();
+        owner_.assigned_ = true;
       }
       if (cooperative) {
         delete consumer->incremental_assign(partitions);
@@ -165,10 +172,31 @@ class SubscriptionConsumer::Session final : public RdKafka::RebalanceCb,
       fatal_ = absl::UnavailableError("fatal consumer error: " + what);
       return;
     }
-    // Transient: librdkafka retries (e.g. brokers down); shown meanwhile.
-    Log(LogLevel::kWarning, "subscription %s: %s", owner_.subscription_.name(),
-        what);
-    owner_.SetState("error", what);
+    // librdkafka retries on its own. A lost cluster or refused credentials
+    // make the state "error" until it answers again; other errors (a
+    // broker's idle connection closed, ...) are only noted.
+    const bool serious = event.err() == RdKafka::ERR__ALL_BROKERS_DOWN ||
+                         event.err() == RdKafka::ERR__AUTHENTICATION ||
+                         event.err() == RdKafka::ERR__SSL ||
+                         event.err() == RdKafka::ERR_SASL_AUTHENTICATION_FAILED;
+    Log(serious ? LogLevel::kWarning : LogLevel::kDebug, "subscription %s: %s",
+        owner_.subscription_.name(), what);
+    absl::MutexLock lock(&owner_.mu_);
+    if (serious) owner_.state_ = "error";
+    owner_.error_ = std::move(what);
+  }
+
+  // The outcome of a commit: what the group now holds.
+  void offset_commit_cb(
+      RdKafka::ErrorCode err,
+      std::vector<RdKafka::TopicPartition*>& offsets) override {
+    if (err != RdKafka::ERR_NO_ERROR && err != RdKafka::ERR__NO_OFFSET) {
+      // E.g. a rebalance in progress: the next commit carries it.
+      Log(LogLevel::kWarning, "subscription %s: commit failed: %s",
+          owner_.subscription_.name(), RdKafka::err2str(err));
+      return;
+    }
+    Committed(offsets);
   }
 
  private:
@@ -289,20 +317,16 @@ class SubscriptionConsumer::Session final : public RdKafka::RebalanceCb,
     return absl::OkStatus();
   }
 
-  // Commits the durable offsets of the assigned partitions that moved; a
-  // synchronous commit (revoke, close) commits every durable offset again,
-  // in case an asynchronous commit before it failed.
+  // Commits the durable offsets of the assigned partitions that moved on.
+  // An asynchronous commit's outcome arrives in offset_commit_cb.
   void Commit(bool sync) {
     PartitionList offsets;
-    std::vector<std::pair<std::shared_ptr<Tracker>, int64_t>> committing;
     {
       absl::MutexLock lock(&owner_.mu_);
       for (const auto& [p, tracker] : owner_.partitions_) {
-        if (tracker->durable_next > tracker->committed ||
-            (sync && tracker->durable_next >= 0)) {
+        if (tracker->durable_next > tracker->committed) {
           offsets.list.push_back(RdKafka::TopicPartition::create(
               owner_.subscription_.topic(), p, tracker->durable_next));
-          committing.emplace_back(tracker, tracker->durable_next);
         }
       }
     }
@@ -310,16 +334,66 @@ class SubscriptionConsumer::Session final : public RdKafka::RebalanceCb,
     RdKafka::ErrorCode err = sync ? consumer_->commitSync(offsets.list)
                                   : consumer_->commitAsync(offsets.list);
     if (err != RdKafka::ERR_NO_ERROR) {
-      // E.g. a rebalance in progress: the next commit carries it.
       Log(LogLevel::kWarning, "subscription %s: commit failed: %s",
           owner_.subscription_.name(), RdKafka::err2str(err));
-      return;
+    } else if (sync) {
+      Committed(offsets.list);
     }
+  }
+
+  // Notes `offsets` as committed to the group.
+  void Committed(const std::vector<RdKafka::TopicPartition*>& offsets) {
     absl::MutexLock lock(&owner_.mu_);
-    for (auto& [tracker, offset] : committing) {
-      tracker->committed = std::max(tracker->committed, offset);
+    for (const RdKafka::TopicPartition* p : offsets) {
+      auto it = owner_.partitions_.find(p->partition());
+      if (p->err() != RdKafka::ERR_NO_ERROR || it == owner_.partitions_.end()) {
+        continue;
+      }
+      it->second->committed = std::max(it->second->committed, p->offset());
     }
     owner_.state_ = "running";  // the cluster answers again
+  }
+
+  // Before a partition is read: the group's committed offsets, which it
+  // resumes from (into `partitions`), must be known, and the partition
+  // must not end below the offsets this subscription applied already:
+  // a topic deleted and created again, or truncated, numbers its records
+  // anew, and they would be taken for records already handled.
+  absl::Status CheckAssignment(
+      RdKafka::KafkaConsumer& consumer,
+      std::vector<RdKafka::TopicPartition*>& partitions) {
+    RdKafka::ErrorCode err =
+        consumer.committed(partitions, kCommittedQueryTimeoutMs);
+    if (err != RdKafka::ERR_NO_ERROR) {
+      return absl::UnavailableError(
+          absl::StrFormat("cannot read the group's committed offsets: %s",
+                          RdKafka::err2str(err)));
+    }
+    const std::string& topic = owner_.subscription_.topic();
+    for (const RdKafka::TopicPartition* p : partitions) {
+      REPRISE_ASSIGN_OR_RETURN(std::optional<int64_t> applied,
+                               owner_.applied_offset_(topic, p->partition()));
+      if (!applied.has_value()) continue;
+      int64_t low = -1, high = -1;
+      err = consumer.query_watermark_offsets(topic, p->partition(), &low, &high,
+                                             kCommittedQueryTimeoutMs);
+      if (err != RdKafka::ERR_NO_ERROR) {
+        return absl::UnavailableError(
+            absl::StrFormat("cannot read the end offset of %s[%d]: %s", topic,
+                            p->partition(), RdKafka::err2str(err)));
+      }
+      if (high <= *applied) {
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "partition %d of topic %s ends at offset %d, but this "
+            "subscription turned records up to offset %d into invocations "
+            "already: the topic was deleted and created again, or "
+            "truncated, and its records would be taken for ones handled "
+            "before. Nothing is read: delete the subscription and create it "
+            "again to read the topic afresh",
+            p->partition(), topic, high, *applied));
+      }
+    }
+    return absl::OkStatus();
   }
 
   void DrainAndCommit(std::vector<int32_t> revoked) {
@@ -372,10 +446,12 @@ class SubscriptionConsumer::Session final : public RdKafka::RebalanceCb,
 SubscriptionConsumer::SubscriptionConsumer(v1::Subscription subscription,
                                            log::Log& log,
                                            storage::ServiceRegistry& registry,
+                                           AppliedOffsetFn applied_offset,
                                            ConsumerOptions options)
     : subscription_(std::move(subscription)),
       log_(log),
       registry_(registry),
+      applied_offset_(std::move(applied_offset)),
       options_(options) {
   thread_ = std::thread([this] { Run(); });
 }
@@ -397,18 +473,23 @@ SubscriptionConsumer::~SubscriptionConsumer() {
 }
 
 void SubscriptionConsumer::Run() {
+  absl::Duration backoff = absl::Milliseconds(options_.restart_backoff_ms);
   for (;;) {
     absl::Status ended = Session(*this).Run();
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
+    // A session that got partitions worked for a while: back off from
+    // the start again. One that never did doubles its wait, up to 30 s.
+    if (assigned_) backoff = absl::Milliseconds(options_.restart_backoff_ms);
+    assigned_ = false;
     Log(LogLevel::kWarning,
-        "subscription %s stopped consuming: %s; starting again",
-        subscription_.name(), ended.ToString());
+        "subscription %s stopped consuming: %s; starting again in %s",
+        subscription_.name(), ended.ToString(), absl::FormatDuration(backoff));
     state_ = "error";
     error_ = std::string(ended.message());
-    mu_.AwaitWithTimeout(absl::Condition(&stopping_),
-                         absl::Milliseconds(options_.restart_backoff_ms));
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
     if (stopping_) return;
+    backoff = std::min(backoff * 2, kMaxRestartBackoff);
   }
 }
 

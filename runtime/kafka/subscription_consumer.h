@@ -8,8 +8,10 @@
 // (per subscription id, topic and partition: the highest offset applied).
 //
 // On an error it cannot get past (the target is no longer registered, the
-// log failed, the consumer failed fatally) it closes the consumer, shows the
-// error, and starts again from the committed offsets after a back-off.
+// log failed, the consumer failed fatally, a partition that ends below the
+// offsets it applied) it closes the consumer, shows the error, and starts
+// again from the committed offsets after a back-off (1 s, doubling up to
+// 30 s while no session gets partitions).
 //
 // Thread-safety: Describe may be called from any thread. Ownership: borrows
 // the log and registry, which must outlive it; the destructor stops the
@@ -17,8 +19,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -40,9 +44,14 @@ struct ConsumerOptions {
 
 class SubscriptionConsumer {
  public:
+  // The highest offset of `partition` of `topic` that this subscription
+  // turned into an invocation (the state machine's mark), if any.
+  using AppliedOffsetFn = std::function<absl::StatusOr<std::optional<int64_t>>(
+      const std::string& topic, int32_t partition)>;
+
   SubscriptionConsumer(v1::Subscription subscription, log::Log& log,
                        storage::ServiceRegistry& registry,
-                       ConsumerOptions options);
+                       AppliedOffsetFn applied_offset, ConsumerOptions options);
   ~SubscriptionConsumer();
   SubscriptionConsumer(const SubscriptionConsumer&) = delete;
   SubscriptionConsumer& operator=(const SubscriptionConsumer&) = delete;
@@ -62,6 +71,7 @@ class SubscriptionConsumer {
   const v1::Subscription subscription_;
   log::Log& log_;
   storage::ServiceRegistry& registry_;
+  const AppliedOffsetFn applied_offset_;
   const ConsumerOptions options_;
 
   mutable absl::Mutex mu_;
@@ -72,6 +82,8 @@ class SubscriptionConsumer {
   // records. Replaced on every assignment.
   std::map<int32_t, std::shared_ptr<Tracker>> partitions_ ABSL_GUARDED_BY(mu_);
   uint64_t records_invoked_ ABSL_GUARDED_BY(mu_) = 0;
+  // The current session got partitions.
+  bool assigned_ ABSL_GUARDED_BY(mu_) = false;
   // Appends whose callback has not run yet.
   size_t appends_pending_ ABSL_GUARDED_BY(mu_) = 0;
   // Set when an append failed; the log then accepts nothing more.
