@@ -27,6 +27,9 @@ struct SubscriptionConsumer::Tracker {
   // none.
   int64_t committed = -1;
   int64_t high_watermark = -1;
+  // The lowest offset the next record may have: offsets only grow while
+  // the partition is assigned, from where the group stands.
+  int64_t floor = -1;
 };
 
 namespace {
@@ -126,12 +129,14 @@ class SubscriptionConsumer::Session final : public RdKafka::RebalanceCb,
           auto tracker = std::make_shared<Tracker>();
           if (p->offset() >= 0) {
             tracker->committed = p->offset();
+            tracker->floor = p->offset();
           } else if (auto start = starts.find(p->partition());
                      start != starts.end()) {
             // Nothing committed yet: a LATEST subscription starts where
             // the partition ended when it was created.
             p->set_offset(start->second);
             tracker->committed = start->second;  // nothing before it counts
+            tracker->floor = start->second;
           }
           owner_.partitions_[p->partition()] = std::move(tracker);
         }
@@ -243,6 +248,12 @@ class SubscriptionConsumer::Session final : public RdKafka::RebalanceCb,
       auto it = owner_.partitions_.find(message.partition());
       if (it == owner_.partitions_.end()) return absl::OkStatus();  // revoked
       tracker = it->second;
+      if (message.offset() < tracker->floor) {
+        // Offsets went back: the topic was created again or truncated
+        // while assigned (librdkafka then resets to the beginning).
+        return RenumberedError(message.partition(), tracker->floor - 1);
+      }
+      tracker->floor = message.offset() + 1;
     }
     v1::KafkaRecord record;
     record.set_subscription(owner_.subscription_.name());
@@ -382,18 +393,21 @@ class SubscriptionConsumer::Session final : public RdKafka::RebalanceCb,
             absl::StrFormat("cannot read the end offset of %s[%d]: %s", topic,
                             p->partition(), RdKafka::err2str(err)));
       }
-      if (high <= *applied) {
-        return absl::FailedPreconditionError(absl::StrFormat(
-            "partition %d of topic %s ends at offset %d, but this "
-            "subscription turned records up to offset %d into invocations "
-            "already: the topic was deleted and created again, or "
-            "truncated, and its records would be taken for ones handled "
-            "before. Nothing is read: delete the subscription and create it "
-            "again to read the topic afresh",
-            p->partition(), topic, high, *applied));
-      }
+      if (high <= *applied) return RenumberedError(p->partition(), *applied);
     }
     return absl::OkStatus();
+  }
+
+  // Kafka numbers the records of `partition` anew, below `applied`, an
+  // offset the subscription handled already.
+  absl::Status RenumberedError(int32_t partition, int64_t applied) const {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "partition %d of topic %s now numbers its records below offset %d, "
+        "which this subscription handled already: the topic was deleted "
+        "and created again, or truncated, and its records would be taken "
+        "for ones handled before. Nothing more is read: delete the "
+        "subscription and create it again to read the topic afresh",
+        partition, owner_.subscription_.topic(), applied));
   }
 
   void DrainAndCommit(std::vector<int32_t> revoked) {

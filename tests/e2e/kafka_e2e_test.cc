@@ -183,6 +183,57 @@ TEST_F(KafkaE2eTest, LatestReadsWhatIsProducedAfterCreation) {
   }
 }
 
+TEST_F(KafkaE2eTest, ATopicCreatedAgainStopsTheSubscription) {
+  // A cluster behind a fixed relay address, so that a new one (with the
+  // topic created afresh, numbered from 0 again) takes its place.
+  testing::KafkaMock first = testing::StartKafkaMock(
+      {"again:1"}, dir_.path() + "/again1.log", /*relay_port=*/0);
+  ASSERT_FALSE(first.bootstrap_servers.empty());
+  const std::string relay = first.bootstrap_servers;
+  ASSERT_TRUE(testing::Produce(relay, "again", Records({"a"}, 10)).ok());
+  testing::CommandResult created =
+      Cli({"subscriptions", "create", "again", "--topic", "again", "--target",
+           "Tally/add", "--bootstrap-servers", relay, "--start", "earliest",
+           "--option", "session.timeout.ms=6000", "--option",
+           "heartbeat.interval.ms=500"});
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+  ASSERT_TRUE(WaitForCounts({"a"}, 10));
+
+  first.process.reset();  // the cluster is gone, and with it the topic
+  testing::KafkaMock second =
+      testing::StartKafkaMock({"again:1"}, dir_.path() + "/again2.log",
+                              std::stoi(relay.substr(relay.rfind(':') + 1)));
+  ASSERT_EQ(second.bootstrap_servers, relay);
+  ASSERT_TRUE(
+      testing::Produce(relay, "again", Records({"a"}, 3, "c", 11)).ok());
+
+  // Offsets 0..2 again: taken for records handled, they would be dropped.
+  // The subscription stops and says why instead.
+  json described;
+  const absl::Time deadline = absl::Now() + absl::Seconds(90);
+  while (absl::Now() < deadline) {
+    described = DescribeSubscription("again");
+    if (described.value("error", "").find("created again") !=
+        std::string::npos) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(250));
+  }
+  EXPECT_EQ(described["state"], "error") << described.dump();
+  EXPECT_THAT(described.value("error", ""),
+              HasSubstr("delete the subscription and create it again"));
+  EXPECT_EQ(Tally("a").first, 10);
+
+  // As the message says: a new subscription reads the new topic.
+  ASSERT_EQ(Cli({"subscriptions", "delete", "again"}).exit_code, 0);
+  created =
+      Cli({"subscriptions", "create", "again", "--topic", "again", "--target",
+           "Tally/add", "--bootstrap-servers", relay, "--start", "earliest"});
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+  ASSERT_TRUE(WaitForCounts({"a"}, 13));
+  EXPECT_EQ(Tally("a"), std::make_pair(13, 0));
+}
+
 TEST_F(KafkaE2eTest, APausedRecordHoldsUpOnlyItsKey) {
   std::ofstream(poison_file_) << "on";
   std::vector<testing::ProducedRecord> records = Records({"bad"}, 3, "poison");

@@ -28,8 +28,13 @@ class CountingReports final : public RdKafka::DeliveryReportCb {
 }  // namespace
 
 KafkaMock StartKafkaMock(const std::vector<std::string>& topics,
-                         const std::string& log_path) {
+                         const std::string& log_path,
+                         std::optional<int> relay_port) {
   std::vector<std::string> argv = {BuildDir() + "/tests/testing/kafka-mock"};
+  if (relay_port.has_value()) {
+    argv.push_back("--relay-port");
+    argv.push_back(std::to_string(*relay_port));
+  }
   for (const std::string& topic : topics) {
     argv.push_back("--topic");
     argv.push_back(topic);

@@ -20,9 +20,12 @@ struct KafkaMock {
 };
 
 // Starts kafka-mock with `topics` ("name:partitions"), its output in
-// `log_path`; the bootstrap servers are empty if it did not start.
+// `log_path`; the bootstrap servers are empty if it did not start. With
+// `relay_port` (0: any free one) they are one relay address, which a
+// cluster started again with that port serves too.
 KafkaMock StartKafkaMock(const std::vector<std::string>& topics,
-                         const std::string& log_path);
+                         const std::string& log_path,
+                         std::optional<int> relay_port = std::nullopt);
 
 struct ProducedRecord {
   std::optional<std::string> key;  // the partition follows the key's hash
