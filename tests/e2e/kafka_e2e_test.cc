@@ -5,6 +5,8 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -232,6 +234,46 @@ TEST_F(KafkaE2eTest, ATopicCreatedAgainStopsTheSubscription) {
   ASSERT_EQ(created.exit_code, 0) << created.output;
   ASSERT_TRUE(WaitForCounts({"a"}, 13));
   EXPECT_EQ(Tally("a"), std::make_pair(13, 0));
+}
+
+TEST_F(KafkaE2eTest, AStatelessTargetHandlesEachRecordOnce) {
+  std::vector<testing::ProducedRecord> records;
+  for (int i = 0; i < 60; ++i) {
+    // Keys or none: a stateless service takes both.
+    records.push_back(
+        {i % 2 == 0 ? std::optional<std::string>(absl::StrCat("k", i % 7))
+                    : std::nullopt,
+         absl::StrCat("r", i),
+         {}});
+  }
+  ASSERT_TRUE(
+      testing::Produce(kafka_.bootstrap_servers, "tally", records).ok());
+  testing::CommandResult created =
+      Cli({"subscriptions", "create", "chain", "--topic", "tally", "--target",
+           "Chain/c", "--bootstrap-servers", kafka_.bootstrap_servers,
+           "--start", "earliest"});
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+
+  // Chain/c records "C <invocation id> <input>" in a `run` step.
+  std::map<std::string, std::set<std::string>> ids_by_input;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline) {
+    ids_by_input.clear();
+    for (absl::string_view line :
+         absl::StrSplit(testing::ReadFile(dir_.path() + "/effects"), '\n',
+                        absl::SkipEmpty())) {
+      std::vector<std::string> parts = absl::StrSplit(line, ' ');
+      if (parts.size() == 3 && parts[0] == "C") {
+        ids_by_input[parts[2]].insert(parts[1]);
+      }
+    }
+    if (ids_by_input.size() == records.size()) break;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  ASSERT_EQ(ids_by_input.size(), records.size());
+  for (int i = 0; i < 60; ++i) {
+    EXPECT_EQ(ids_by_input[absl::StrCat("r", i)].size(), 1u) << "r" << i;
+  }
 }
 
 TEST_F(KafkaE2eTest, APausedRecordHoldsUpOnlyItsKey) {
