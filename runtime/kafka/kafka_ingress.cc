@@ -57,15 +57,17 @@ KafkaIngress::~KafkaIngress() = default;
 
 std::shared_ptr<SubscriptionConsumer> KafkaIngress::NewConsumer(
     v1::Subscription subscription) {
-  const std::string id = subscription.id();
+  // The highest mark over the log partitions. Captures what outlives the
+  // consumer, not `this`.
   auto applied_offset =
-      [this, id](const std::string& topic,
-                 int32_t partition) -> absl::StatusOr<std::optional<int64_t>> {
+      [&store = store_, partitions = log_.partitions(), id = subscription.id()](
+          const std::string& topic,
+          int32_t partition) -> absl::StatusOr<std::optional<int64_t>> {
     std::optional<int64_t> highest;
-    for (uint32_t p = 0; p < log_.partitions(); ++p) {
+    for (uint32_t p = 0; p < partitions; ++p) {
       REPRISE_ASSIGN_OR_RETURN(
           std::optional<int64_t> applied,
-          store_.Reader(PartitionId(p))->GetKafkaOffset(id, topic, partition));
+          store.Reader(PartitionId(p))->GetKafkaOffset(id, topic, partition));
       if (applied.has_value())
         highest = std::max(highest.value_or(-1), *applied);
     }

@@ -509,28 +509,22 @@ size_t CountOf(const std::vector<Action>& actions) {
 }
 
 // A record of subscription "sub-1", topic "orders", Kafka partition 2.
-v1::Command KafkaInvoke(const InvocationId& id, int64_t offset,
+v1::Command KafkaInvoke(v1::Command invoke, int64_t offset,
                         std::string subscription_id = "sub-1") {
-  v1::Command command;
-  command.set_timestamp_ms(1000);
-  auto* invoke = command.mutable_invoke();
-  invoke->set_invocation_id(id.ToBytes());
-  invoke->mutable_target()->set_service("Greeter");
-  invoke->mutable_target()->set_handler("greet");
-  invoke->set_input("\"Ada\"");
-  invoke->set_service_type(v1::SERVICE_TYPE_SERVICE);
-  invoke->set_subscription_id(std::move(subscription_id));
-  auto* record = invoke->mutable_kafka_record();
+  auto* command = invoke.mutable_invoke();
+  command->set_subscription_id(std::move(subscription_id));
+  auto* record = command->mutable_kafka_record();
   record->set_subscription("orders-sub");
   record->set_topic("orders");
   record->set_partition(2);
   record->set_offset(offset);
   record->set_key("k");
-  return command;
+  return invoke;
 }
 
 TEST_F(StateMachineTest, KafkaRecordAtOrBelowTheAppliedOffsetIsDropped) {
-  EXPECT_EQ(CountOf<StartAttemptAction>(Apply(KafkaInvoke({1, 1}, 5))), 1u);
+  EXPECT_EQ(CountOf<StartAttemptAction>(Apply(KafkaInvoke(Invoke({1, 1}), 5))),
+            1u);
   auto status = Status({1, 1});
   ASSERT_TRUE(status.has_value());
   EXPECT_EQ(status->subscription(), "orders-sub");
@@ -541,14 +535,16 @@ TEST_F(StateMachineTest, KafkaRecordAtOrBelowTheAppliedOffsetIsDropped) {
 
   // Read again after a crash: the same record, and an earlier one, under
   // other ids, create nothing.
-  EXPECT_TRUE(Apply(KafkaInvoke({1, 2}, 5)).empty());
-  EXPECT_TRUE(Apply(KafkaInvoke({1, 3}, 4)).empty());
+  EXPECT_TRUE(Apply(KafkaInvoke(Invoke({1, 2}), 5)).empty());
+  EXPECT_TRUE(Apply(KafkaInvoke(Invoke({1, 3}), 4)).empty());
   EXPECT_FALSE(Status({1, 2}).has_value());
   EXPECT_FALSE(Status({1, 3}).has_value());
   // The next record, and another subscription's record at a lower offset,
   // are new.
-  EXPECT_EQ(CountOf<StartAttemptAction>(Apply(KafkaInvoke({1, 4}, 6))), 1u);
-  EXPECT_EQ(CountOf<StartAttemptAction>(Apply(KafkaInvoke({1, 5}, 0, "sub-2"))),
+  EXPECT_EQ(CountOf<StartAttemptAction>(Apply(KafkaInvoke(Invoke({1, 4}), 6))),
+            1u);
+  EXPECT_EQ(CountOf<StartAttemptAction>(
+                Apply(KafkaInvoke(Invoke({1, 5}), 0, "sub-2"))),
             1u);
   EXPECT_EQ(
       store_->Reader(kPartition)->GetKafkaOffset("sub-1", "orders", 2).value(),
@@ -556,7 +552,7 @@ TEST_F(StateMachineTest, KafkaRecordAtOrBelowTheAppliedOffsetIsDropped) {
 }
 
 TEST_F(StateMachineTest, RejectedKafkaRecordCompletesFailedAtOnce) {
-  v1::Command command = KafkaInvoke(id_, 9);
+  v1::Command command = KafkaInvoke(Invoke(id_), 9);
   command.mutable_invoke()->set_rejected("the record has no key");
   auto actions = Apply(command);
   EXPECT_EQ(CountOf<StartAttemptAction>(actions), 0u);
