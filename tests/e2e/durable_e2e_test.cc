@@ -5,13 +5,9 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
-
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "reprise/v1/ingress.grpc.pb.h"
-#include "tests/testing/runtime_process.h"
-#include "tests/testing/temp_dir.h"
+#include "tests/testing/e2e_fixture.h"
 
 namespace reprise {
 namespace {
@@ -21,79 +17,31 @@ using testing::BuildPath;
 using testing::ChildProcess;
 using ::testing::HasSubstr;
 
-class DurableE2eTest : public ::testing::Test {
+class DurableE2eTest : public testing::E2eTest {
  protected:
-  void SetUp() override {
-    runtime_ = std::make_unique<testing::RuntimeProcess>(dir_.path() + "/data");
-    ASSERT_TRUE(runtime_->Start()) << testing::ReadFile(runtime_->log_path());
-    stub_ =
-        v1::Ingress::NewStub(testing::NewChannel(runtime_->ingress_address()));
-  }
-
-  std::unique_ptr<ChildProcess> StartWorker(std::vector<std::string> argv,
-                                            const std::string& name) {
-    const std::string log = dir_.path() + "/" + name + ".log";
-    auto worker = std::make_unique<ChildProcess>(std::move(argv), log);
-    EXPECT_TRUE(worker->WaitForLine("registered as", absl::Seconds(30)))
-        << testing::ReadFile(log);
-    return worker;
-  }
-
+  // Sends `payload` as it is (not as JSON) and returns the invocation id.
   std::string Send(const std::string& service, const std::string& handler,
                    const std::string& payload) {
-    v1::InvokeRequest request;
-    request.mutable_target()->set_service(service);
-    request.mutable_target()->set_handler(handler);
+    v1::InvokeRequest request = Request(service, handler, nullptr);
     request.set_payload(payload);
-    v1::SendResponse response;
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(10));
-    EXPECT_TRUE(stub_->Send(&context, request, &response).ok());
-    return response.invocation_id();
+    return E2eTest::Send(request);
   }
+  using E2eTest::Send;
 
-  v1::Result Attach(const std::string& id) {
-    v1::AttachRequest request;
-    request.set_invocation_id(id);
-    v1::InvokeResponse response;
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(60));
-    context.set_wait_for_ready(true);
-    grpc::Status status = stub_->Attach(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return response.result();
-  }
-
-  json Describe(const std::string& id) {
-    testing::CommandResult r = testing::RunCommand(
-        {BuildPath("runtime/cli/reprise"), "--address",
-         runtime_->admin_address(), "--json", "invocations", "describe", id});
-    EXPECT_EQ(r.exit_code, 0) << r.output;
-    return json::parse(r.output, nullptr, false);
-  }
-
-  // Polls describe until the status is `status` (bounded).
   json WaitForStatus(const std::string& id, const std::string& status) {
-    json d;
-    for (int i = 0; i < 300; ++i) {
-      d = Describe(id);
-      if (d.is_object() && d["status"] == status) break;
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    return d;
+    return WaitUntil(id, [&](const json& d) { return d["status"] == status; });
   }
 
-  testing::TempDir dir_;
-  std::unique_ptr<testing::RuntimeProcess> runtime_;
-  std::unique_ptr<v1::Ingress::Stub> stub_;
+  std::unique_ptr<ChildProcess> StartStepsWorker() {
+    return StartWorker({BuildPath("tests/fault/steps_worker"), "--effects-file",
+                        dir_.path() + "/effects"},
+                       "steps");
+  }
 };
 
 TEST_F(DurableE2eTest, OnboardingSuspendsDuringItsTrialAndFinishes) {
-  auto worker = StartWorker({BuildPath("examples/onboarding/onboarding"),
-                             "--address", runtime_->worker_address()},
-                            "onboarding");
+  auto worker =
+      StartWorker({BuildPath("examples/onboarding/onboarding")}, "onboarding");
   const std::string id =
       Send("Onboarding", "start", R"({"user": "ada", "trial_seconds": 3})");
   json suspended = WaitForStatus(id, "suspended");
@@ -135,10 +83,7 @@ TEST_F(DurableE2eTest, OnboardingSuspendsDuringItsTrialAndFinishes) {
 // An awakeable waits across a runtime restart for an outside system (the
 // CLI here); completing it twice, or an unknown one, is a clear error.
 TEST_F(DurableE2eTest, AwakeableWaitsAcrossRestartForItsResolution) {
-  auto worker = StartWorker(
-      {BuildPath("tests/fault/steps_worker"), "--address",
-       runtime_->worker_address(), "--effects-file", dir_.path() + "/effects"},
-      "steps");
+  auto worker = StartStepsWorker();
   const std::string approve = Send("Approval", "ask", "");
   const std::string reject = Send("Approval", "ask", "");
   json d = WaitForStatus(approve, "suspended");
@@ -149,16 +94,10 @@ TEST_F(DurableE2eTest, AwakeableWaitsAcrossRestartForItsResolution) {
   const std::string reject_id =
       WaitForStatus(reject, "suspended")["journal"][1]["invocation_id"];
 
-  runtime_->Crash();
-  ASSERT_TRUE(runtime_->Start()) << testing::ReadFile(runtime_->log_path());
-  stub_ =
-      v1::Ingress::NewStub(testing::NewChannel(runtime_->ingress_address()));
+  RestartRuntime();
   auto cli = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv = {BuildPath("runtime/cli/reprise"),
-                                     "--ingress-address",
-                                     runtime_->ingress_address(), "awakeables"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return testing::RunCommand(argv);
+    args.insert(args.begin(), "awakeables");
+    return Cli(args);
   };
   testing::CommandResult r =
       cli({"resolve", approve_id, "--data", "\"approve\""});
@@ -185,10 +124,7 @@ TEST_F(DurableE2eTest, AwakeableWaitsAcrossRestartForItsResolution) {
 // promise completed before the workflow reaches it is not lost; a second
 // completion is refused.
 TEST_F(DurableE2eTest, WorkflowRunsOncePerIdAndKeepsEarlyPromises) {
-  auto worker = StartWorker(
-      {BuildPath("tests/fault/steps_worker"), "--address",
-       runtime_->worker_address(), "--effects-file", dir_.path() + "/effects"},
-      "steps");
+  auto worker = StartStepsWorker();
   auto request = [](const std::string& handler, const std::string& key,
                     const std::string& payload) {
     v1::InvokeRequest r;
@@ -265,11 +201,8 @@ TEST_F(DurableE2eTest, WorkflowRunsOncePerIdAndKeepsEarlyPromises) {
 
   // The CLI completes promises too: a rejection reaches Get as ABORTED.
   auto cli = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv = {BuildPath("runtime/cli/reprise"),
-                                     "--ingress-address",
-                                     runtime_->ingress_address(), "promises"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return testing::RunCommand(argv);
+    args.insert(args.begin(), "promises");
+    return Cli(args);
   };
   testing::CommandResult r =
       cli({"reject", "Signup", "cy", "confirmed", "--reason", "bounced"});
@@ -294,10 +227,7 @@ TEST_F(DurableE2eTest, WorkflowRunsOncePerIdAndKeepsEarlyPromises) {
 // AwaitAny: an awakeable nobody completes loses its race with a timer,
 // also across the suspension in between; the choice is in the journal.
 TEST_F(DurableE2eTest, AwaitAnyRacesAnAwakeableWithATimeout) {
-  auto worker = StartWorker(
-      {BuildPath("tests/fault/steps_worker"), "--address",
-       runtime_->worker_address(), "--effects-file", dir_.path() + "/effects"},
-      "steps");
+  auto worker = StartStepsWorker();
   const std::string id = Send("Approval", "race", "1500");
   EXPECT_EQ(Attach(id).value(), "timed out");
   std::vector<std::string> kinds;
@@ -310,10 +240,7 @@ TEST_F(DurableE2eTest, AwaitAnyRacesAnAwakeableWithATimeout) {
 // An exclusive handler calling an exclusive handler of its own key would
 // wait for itself: the call fails at once instead. Shared ones are fine.
 TEST_F(DurableE2eTest, CallToOwnKeyIsRefusedInsteadOfDeadlocking) {
-  auto worker = StartWorker(
-      {BuildPath("tests/fault/steps_worker"), "--address",
-       runtime_->worker_address(), "--effects-file", dir_.path() + "/effects"},
-      "steps");
+  auto worker = StartStepsWorker();
   auto self = [&](const std::string& handler) {
     v1::InvokeRequest request;
     request.mutable_target()->set_service("Tally");
@@ -333,10 +260,7 @@ TEST_F(DurableE2eTest, CallToOwnKeyIsRefusedInsteadOfDeadlocking) {
 }
 
 TEST_F(DurableE2eTest, FailingAttemptsAreRetriedThenPaused) {
-  auto worker = StartWorker(
-      {BuildPath("tests/fault/steps_worker"), "--address",
-       runtime_->worker_address(), "--effects-file", dir_.path() + "/effects"},
-      "steps");
+  auto worker = StartStepsWorker();
   // Fails three times, then succeeds: four attempts.
   const std::string thrice = Send("Flaky", "thrice", "");
   EXPECT_EQ(Attach(thrice).value(), "ok");
@@ -360,15 +284,12 @@ TEST_F(DurableE2eTest, FailingAttemptsAreRetriedThenPaused) {
   ASSERT_EQ(d["journal"].size(), 2u);
   EXPECT_EQ(d["journal"][1]["name"], "first");
 
-  testing::CommandResult list = testing::RunCommand(
-      {BuildPath("runtime/cli/reprise"), "--address", runtime_->admin_address(),
-       "invocations", "list", "--status", "paused"});
+  testing::CommandResult list =
+      Cli({"invocations", "list", "--status", "paused"});
   EXPECT_EQ(list.exit_code, 0);
   EXPECT_THAT(list.output, HasSubstr(always));
   EXPECT_THAT(list.output, ::testing::Not(HasSubstr(thrice)));
-  testing::CommandResult text = testing::RunCommand(
-      {BuildPath("runtime/cli/reprise"), "--address", runtime_->admin_address(),
-       "invocations", "describe", always});
+  testing::CommandResult text = Cli({"invocations", "describe", always});
   EXPECT_THAT(text.output,
               HasSubstr("Last failure attempt 3 at journal index 2"));
 }
