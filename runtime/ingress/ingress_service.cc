@@ -365,10 +365,12 @@ grpc::ServerUnaryReactor* IngressService::RejectAwakeable(
 
 void IngressService::AppendIfValid(PartitionId partition, v1::Command command,
                                    grpc::ServerUnaryReactor* reactor,
-                                   partition::PartitionProcessor::Check check) {
+                                   partition::PartitionProcessor::Check check,
+                                   std::string exclusive_key) {
   processors_[partition.value()]->AppendIfValid(
       std::move(command), std::move(check),
-      [reactor](absl::Status status) { FinishWithStatus(reactor, status); });
+      [reactor](absl::Status status) { FinishWithStatus(reactor, status); },
+      std::move(exclusive_key));
 }
 
 grpc::ServerUnaryReactor* IngressService::CompleteAwakeable(
@@ -409,7 +411,8 @@ grpc::ServerUnaryReactor* IngressService::CompleteAwakeable(
               "the invocation of awakeable %s has completed", awakeable_id));
         }
         return absl::OkStatus();
-      });
+      },
+      "awakeable " + ref->ToString());
   return reactor;
 }
 
@@ -462,18 +465,23 @@ grpc::ServerUnaryReactor* IngressService::ResolvePromise(
                       static_cast<uint32_t>(processors_.size()));
   // Copied first: the command is moved into the call.
   v1::Target workflow = complete->workflow();
-  AppendIfValid(partition, std::move(command), reactor,
-                [workflow = std::move(workflow), name = request->name()](
-                    storage::PartitionReader& reader) -> absl::Status {
-                  REPRISE_ASSIGN_OR_RETURN(auto existing,
-                                           reader.GetPromise(workflow, name));
-                  if (existing.has_value()) {
-                    return absl::FailedPreconditionError(absl::StrFormat(
-                        "promise '%s' of workflow %s/%s was completed already",
-                        name, workflow.service(), workflow.key()));
-                  }
-                  return absl::OkStatus();
-                });
+  std::string exclusive_key =
+      "promise " +
+      LengthPrefixed({workflow.service(), workflow.key(), request->name()});
+  AppendIfValid(
+      partition, std::move(command), reactor,
+      [workflow = std::move(workflow), name = request->name()](
+          storage::PartitionReader& reader) -> absl::Status {
+        REPRISE_ASSIGN_OR_RETURN(auto existing,
+                                 reader.GetPromise(workflow, name));
+        if (existing.has_value()) {
+          return absl::FailedPreconditionError(absl::StrFormat(
+              "promise '%s' of workflow %s/%s was completed already", name,
+              workflow.service(), workflow.key()));
+        }
+        return absl::OkStatus();
+      },
+      std::move(exclusive_key));
   return reactor;
 }
 

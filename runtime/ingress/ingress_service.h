@@ -4,13 +4,15 @@
 // completion actions through CompletionWaiters.
 //
 // Awakeables: an unknown one -> NOT_FOUND; one already resolved or
-// rejected, or whose invocation completed -> FAILED_PRECONDITION. Two
-// completions racing past that check both succeed, but only the first to
-// reach the log counts.
+// rejected, or whose invocation completed -> FAILED_PRECONDITION; of
+// completions racing through the ingress, only the first gets OK, the
+// others FAILED_PRECONDITION.
 //
 // Promises: a service that is not a workflow -> NOT_FOUND or
-// INVALID_ARGUMENT; a promise completed already -> FAILED_PRECONDITION
-// (with the same race as awakeables).
+// INVALID_ARGUMENT; a promise completed already, or being completed by
+// another ingress request -> FAILED_PRECONDITION. A handler completing
+// the same promise at the same moment can still race an ingress request
+// that was answered OK: only the first to reach the log counts.
 //
 // Cancel: an unknown invocation -> NOT_FOUND; a completed one ->
 // FAILED_PRECONDITION.
@@ -89,7 +91,8 @@ class IngressService final : public v1::Ingress::CallbackService {
   // PartitionProcessor::AppendIfValid, answering `reactor`.
   void AppendIfValid(PartitionId partition, v1::Command command,
                      grpc::ServerUnaryReactor* reactor,
-                     partition::PartitionProcessor::Check check);
+                     partition::PartitionProcessor::Check check,
+                     std::string exclusive_key = "");
   // Completes awakeable `awakeable_id` with `result`, after checking on its
   // partition that it exists and is not completed yet (NOT_FOUND,
   // FAILED_PRECONDITION otherwise). Answers once the completion is durable.

@@ -82,31 +82,39 @@ void PartitionProcessor::RunAfterApplied(Query query) {
 }
 
 void PartitionProcessor::AppendIfValid(v1::Command command, Check check,
-                                       Done done) {
-  RunAfterApplied(
-      [this, command = std::move(command), check = std::move(check),
-       done = std::move(done)](storage::PartitionReader& reader) mutable {
-        if (absl::Status valid = check(reader); !valid.ok()) {
-          done(std::move(valid));
-          return;
-        }
-        command.set_timestamp_ms(NowMillis());
-        log_.Append(
-            partition_, command.SerializeAsString(),
-            [this, done = std::move(done)](absl::StatusOr<Lsn> lsn) mutable {
-              if (!lsn.ok()) {
-                done(absl::UnavailableError("the command was not stored: " +
-                                            lsn.status().ToString()));
-                return;
-              }
-              // Once applied, so that a read right after the answer sees
-              // the command's effect.
-              RunAfterApplied(
-                  [done = std::move(done)](storage::PartitionReader&) mutable {
-                    done(absl::OkStatus());
-                  });
-            });
-      });
+                                       Done done, std::string exclusive_key) {
+  RunAfterApplied([this, command = std::move(command), check = std::move(check),
+                   done = std::move(done), key = std::move(exclusive_key)](
+                      storage::PartitionReader& reader) mutable {
+    if (!key.empty() && exclusive_in_flight_.contains(key)) {
+      done(absl::FailedPreconditionError(
+          "another request is completing it at this moment; only the first "
+          "counts"));
+      return;
+    }
+    if (absl::Status valid = check(reader); !valid.ok()) {
+      done(std::move(valid));
+      return;
+    }
+    if (!key.empty()) exclusive_in_flight_.insert(key);
+    command.set_timestamp_ms(NowMillis());
+    log_.Append(
+        partition_, command.SerializeAsString(),
+        [this, done = std::move(done),
+         key = std::move(key)](absl::StatusOr<Lsn> lsn) mutable {
+          absl::Status stored =
+              lsn.ok() ? absl::OkStatus()
+                       : absl::UnavailableError("the command was not stored: " +
+                                                lsn.status().ToString());
+          // Answered once applied, so that a read right after the answer
+          // sees the command's effect.
+          RunAfterApplied([this, done = std::move(done), key = std::move(key),
+                           stored](storage::PartitionReader&) mutable {
+            if (!key.empty()) exclusive_in_flight_.erase(key);
+            done(stored);
+          });
+        });
+  });
 }
 
 absl::StatusOr<size_t> PartitionProcessor::ApplyBatch(

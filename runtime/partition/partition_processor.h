@@ -19,10 +19,12 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/synchronization/mutex.h"
 #include "reprise/v1/log.pb.h"
@@ -88,10 +90,15 @@ class PartitionProcessor {
   // or OK once the command is durable and applied (a read after it sees
   // its effect), or UNAVAILABLE if it could not be stored. Commands from
   // outside (completions, cancellations) are checked against the state this way
-  // so that bad requests get a clear error.
+  // so that bad requests get a clear error. With an `exclusive_key`, a
+  // command whose check runs while another one with that key is appended
+  // but not applied yet gets FAILED_PRECONDITION instead: of two racing
+  // completions of one awakeable or promise, which the check alone would
+  // both let through, only the first is answered OK.
   using Check = absl::AnyInvocable<absl::Status(storage::PartitionReader&)>;
   using Done = absl::AnyInvocable<void(absl::Status)>;
-  void AppendIfValid(v1::Command command, Check check, Done done);
+  void AppendIfValid(v1::Command command, Check check, Done done,
+                     std::string exclusive_key = "");
 
   PartitionId partition() const { return partition_; }
 
@@ -123,6 +130,8 @@ class PartitionProcessor {
   std::unique_ptr<storage::PartitionReader> reader_;
   Lsn next_lsn_{1};               // processor thread only
   absl::Time next_expiry_check_;  // processor thread only
+  // Exclusive keys of AppendIfValid commands appended and not yet applied.
+  absl::flat_hash_set<std::string> exclusive_in_flight_;  // processor thread
 
   absl::Mutex mu_;
   Lsn known_tail_ ABSL_GUARDED_BY(mu_){1};

@@ -5,6 +5,10 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "tests/testing/e2e_fixture.h"
@@ -118,6 +122,64 @@ TEST_F(DurableE2eTest, AwakeableWaitsAcrossRestartForItsResolution) {
   r = cli({"resolve", "awk_nope"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.output, HasSubstr("invalid awakeable id"));
+}
+
+// Completions racing each other through the ingress: one is answered OK
+// and counts; the others learn that they lost.
+TEST_F(DurableE2eTest, RacingCompletionsAnswerOneOk) {
+  auto worker = StartStepsWorker();
+  const std::string ask = Send("Approval", "ask", "");
+  const std::string awakeable =
+      WaitForStatus(ask, "suspended")["journal"][1]["invocation_id"];
+  ASSERT_THAT(awakeable, ::testing::StartsWith("awk_"));
+
+  // Runs `call(i)` for i in 0..7 at once; returns the OK ones' i and how
+  // many got FAILED_PRECONDITION.
+  auto race = [](const std::function<grpc::Status(int)>& call) {
+    std::vector<grpc::Status> statuses(8);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 8; ++i) {
+      threads.emplace_back([&, i] { statuses[i] = call(i); });
+    }
+    for (auto& t : threads) t.join();
+    std::vector<int> ok;
+    int lost = 0;
+    for (int i = 0; i < 8; ++i) {
+      if (statuses[i].ok()) ok.push_back(i);
+      lost += statuses[i].error_code() == grpc::StatusCode::FAILED_PRECONDITION;
+    }
+    return std::make_pair(ok, lost);
+  };
+  auto [ok, lost] = race([&](int i) {
+    auto stub =
+        v1::Ingress::NewStub(testing::NewChannel(runtime_->ingress_address()));
+    v1::ResolveAwakeableRequest request;
+    request.set_awakeable_id(awakeable);
+    request.set_payload(absl::StrCat("\"v", i, "\""));
+    v1::ResolveAwakeableResponse response;
+    return stub->ResolveAwakeable(testing::Deadline(10).get(), request,
+                                  &response);
+  });
+  ASSERT_EQ(ok.size(), 1u);
+  EXPECT_EQ(lost, 7);
+  EXPECT_EQ(Attach(ask).value(), absl::StrCat("approved:\"v", ok[0], "\""));
+
+  std::tie(ok, lost) = race([&](int i) {
+    auto stub =
+        v1::Ingress::NewStub(testing::NewChannel(runtime_->ingress_address()));
+    v1::ResolvePromiseRequest request;
+    request.set_service("Signup");
+    request.set_key("zed");
+    request.set_name("confirmed");
+    request.set_payload(absl::StrCat("p", i));
+    v1::ResolvePromiseResponse response;
+    return stub->ResolvePromise(testing::Deadline(10).get(), request,
+                                &response);
+  });
+  ASSERT_EQ(ok.size(), 1u);
+  EXPECT_EQ(lost, 7);
+  v1::Result run = Invoke(Request("Signup", "run", nullptr, "zed"));
+  EXPECT_EQ(run.value(), absl::StrCat("confirmed:p", ok[0]));
 }
 
 // A workflow runs once per id however often it is submitted, and a
