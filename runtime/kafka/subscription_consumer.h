@@ -9,7 +9,8 @@
 //
 // On an error it cannot get past (the target is no longer registered, the
 // log failed, the consumer failed fatally, a partition that ends below the
-// offsets it applied) it closes the consumer, shows the error, and starts
+// offsets it applied or whose offsets go back: the topic was created again)
+// it closes the consumer, shows the error, and starts
 // again from the committed offsets after a back-off (1 s, doubling up to
 // 30 s while no session gets partitions).
 //
