@@ -128,7 +128,7 @@ absl::StatusOr<v1::SubscriptionDescription> KafkaIngress::Create(
     absl::MutexLock lock(&mu_);
     consumers_[consumer->subscription().name()] = consumer;
   }
-  return Full(*consumer);
+  return consumer->Describe();  // new: no invocation of it is paused
 }
 
 absl::Status KafkaIngress::Delete(const std::string& name) {
@@ -172,7 +172,6 @@ std::vector<v1::SubscriptionDescription> KafkaIngress::List() {
   absl::MutexLock lock(&mu_);
   for (const auto& [name, consumer] : consumers_) {
     out.push_back(consumer->Describe());
-    *out.back().mutable_subscription() = Redacted(out.back().subscription());
   }
   return out;
 }
@@ -180,7 +179,6 @@ std::vector<v1::SubscriptionDescription> KafkaIngress::List() {
 v1::SubscriptionDescription KafkaIngress::Full(
     const SubscriptionConsumer& consumer) {
   v1::SubscriptionDescription out = consumer.Describe();
-  *out.mutable_subscription() = Redacted(out.subscription());
   const std::string& name = out.subscription().name();
   for (uint32_t p = 0; p < log_.partitions(); ++p) {
     absl::Status scanned =

@@ -77,8 +77,8 @@ class KafkaIngress final : public v1::Subscriptions::CallbackService {
   // Writes `subscriptions` to the metadata table (a synced write).
   absl::Status Persist(const std::vector<v1::Subscription>& subscriptions)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // The consumer's description, its secrets hidden, with the keys that
-  // paused invocations of its records hold up (a store scan).
+  // The consumer's description with the keys that paused invocations of
+  // its records hold up (a store scan).
   v1::SubscriptionDescription Full(const SubscriptionConsumer& consumer);
   // Runs `fn` on the task thread and answers `context`'s call with it.
   template <typename Fn>

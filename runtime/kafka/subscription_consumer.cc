@@ -91,9 +91,7 @@ class SubscriptionConsumer::Session final : public RdKafka::RebalanceCb,
     }
     absl::Time next_commit = absl::Now() + kCommitInterval;
     while (ended.ok() && !Stopping()) {
-      if (InFlight() >= owner_.options_.max_in_flight) {
-        WaitForRoom();
-      } else {
+      if (WaitForRoom()) {
         std::unique_ptr<RdKafka::Message> message(consumer_->consume(kPollMs));
         ended = Handle(*message);
       }
@@ -210,15 +208,12 @@ class SubscriptionConsumer::Session final : public RdKafka::RebalanceCb,
     return owner_.stopping_;
   }
 
-  size_t InFlight() {
+  // Whether fewer than max_in_flight appends are pending (or the session
+  // stops); waits up to a poll interval for it.
+  bool WaitForRoom() {
     absl::MutexLock lock(&owner_.mu_);
-    return owner_.appends_pending_;
-  }
-
-  void WaitForRoom() {
-    absl::MutexLock lock(&owner_.mu_);
-    owner_.mu_.AwaitWithTimeout(absl::Condition(this, &Session::HasRoom),
-                                absl::Milliseconds(kPollMs));
+    return owner_.mu_.AwaitWithTimeout(absl::Condition(this, &Session::HasRoom),
+                                       absl::Milliseconds(kPollMs));
   }
 
   bool HasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(owner_.mu_) {
@@ -515,7 +510,7 @@ void SubscriptionConsumer::SetState(std::string state, std::string error) {
 
 v1::SubscriptionDescription SubscriptionConsumer::Describe() const {
   v1::SubscriptionDescription out;
-  *out.mutable_subscription() = subscription_;
+  *out.mutable_subscription() = Redacted(subscription_);
   absl::MutexLock lock(&mu_);
   out.set_state(state_);
   out.set_error(error_);

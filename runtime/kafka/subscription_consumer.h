@@ -58,7 +58,8 @@ class SubscriptionConsumer {
   SubscriptionConsumer& operator=(const SubscriptionConsumer&) = delete;
 
   const v1::Subscription& subscription() const { return subscription_; }
-  // State, error and the partitions assigned to it, with their lag.
+  // State, error and the partitions assigned to it, with their lag; the
+  // subscription's secret options hidden (Redacted).
   v1::SubscriptionDescription Describe() const;
 
   struct Tracker;  // the records of one assigned partition (internal)
