@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_format.h"
 #include "rocksdb/db.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/table.h"
 #include "rocksdb/utilities/write_batch_with_index.h"
 #include "runtime/common/big_endian.h"
 #include "runtime/common/rocksdb_status.h"
@@ -510,6 +512,19 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.paranoid_checks = true;
+  // A memtable this size stays mostly in cache, so its inserts (most of a
+  // commit's cost) are cheaper than in the 64 MiB default, and the
+  // process is smaller; measured with bench/apply_bench.cc.
+  options.write_buffer_size = 16 << 20;
+  // Many point reads look for a row that is not there (a new invocation's
+  // status, a key nobody holds): bloom filters answer those without a
+  // search, in the memtable and in each table file, however many rows the
+  // store retains.
+  options.memtable_prefix_bloom_size_ratio = 0.02;
+  options.memtable_whole_key_filtering = true;
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* raw = nullptr;
   REPRISE_RETURN_IF_ERROR(
       FromRocksStatus(rocksdb::DB::Open(options, dir, &raw),
