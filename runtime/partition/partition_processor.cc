@@ -122,6 +122,17 @@ absl::StatusOr<size_t> PartitionProcessor::ApplyBatch(
   REPRISE_ASSIGN_OR_RETURN(auto records,
                            log_.Read(partition_, next_lsn_, kMaxBatchRecords));
   if (records.empty()) return 0;
+  if (records.front().lsn != next_lsn_) {
+    // Only a store older than the log's trim point gets here (restored
+    // from an old copy, or deleted): applying on would skip commands.
+    return absl::DataLossError(absl::StrFormat(
+        "partition %d: the state store has applied the log up to Lsn %d, "
+        "but the log now starts at Lsn %d; the records between are gone, "
+        "so the state cannot be rebuilt. Restore the data directory as a "
+        "whole, never the state store alone",
+        partition_.value(), next_lsn_.value() - 1,
+        records.front().lsn.value()));
+  }
   storage::Transaction txn(store_, partition_);
   std::vector<std::pair<InvocationId, v1::InvocationStatus>> status_writes;
   StatusListener* listener = options_.status_listener;

@@ -53,6 +53,11 @@ int main(int argc, char** argv) {
                  "How long completed invocations are kept when their handler "
                  "and service declare no retention (e.g. 30m, 24h, 168h)")
       ->capture_default_str();
+  std::string log_trim_interval = "10s";
+  app.add_option("--log-trim-interval", log_trim_interval,
+                 "How often the log drops the records whose state is durable "
+                 "(e.g. 1s, 10s, 1m)")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "debug, info, warning or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"debug", "info", "warning", "error"}));
@@ -70,6 +75,14 @@ int main(int argc, char** argv) {
                  "reprise-server: --retention %s: give a duration of at least "
                  "1ms, e.g. 30m, 24h or 168h\n",
                  retention.c_str());
+    return 2;
+  }
+  if (!absl::ParseDuration(log_trim_interval, &options.log_trim_interval) ||
+      options.log_trim_interval < absl::Milliseconds(10)) {
+    std::fprintf(stderr,
+                 "reprise-server: --log-trim-interval %s: give a duration of "
+                 "at least 10ms, e.g. 1s, 10s or 1m\n",
+                 log_trim_interval.c_str());
     return 2;
   }
 

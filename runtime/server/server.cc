@@ -114,6 +114,8 @@ absl::Status Server::Init() {
   for (auto& processor : processors_) {
     REPRISE_RETURN_IF_ERROR(processor->Start());
   }
+  trimmer_ = std::make_unique<partition::LogTrimmer>(
+      *log_, *store_, options_.log_trim_interval);
 
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   worker_service_ =
@@ -164,6 +166,7 @@ Server::~Server() {
   //    the log then drains its queue (its tail listener still finds the
   //    stopped processors) and stops its thread.
   for (auto& processor : processors_) processor->Stop();
+  trimmer_.reset();
   invoker_.reset();
   timers_.reset();
   // The log's destructor runs the callbacks of pending appends, some the

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "runtime/common/auth.h"
+#include "runtime/partition/log_trimmer.h"
 #include "runtime/partition/partition_processor.h"
 
 namespace grpc {
@@ -63,6 +64,9 @@ struct ServerOptions {
   // How long a completed invocation is kept when its handler and service
   // declare no retention.
   absl::Duration default_retention = absl::Hours(24);
+  // How often the log is trimmed up to what the partition store has made
+  // durable (each trim costs two syncs; between trims the log grows).
+  absl::Duration log_trim_interval = absl::Seconds(10);
   // When set, calls to the admin and worker ports must carry it.
   std::string token;
   // TLS for every listener when `tls.cert` is set; mutual TLS with
@@ -96,6 +100,7 @@ class Server final : public partition::LeaderActions {
   std::unique_ptr<timers::TimerService> timers_;
   std::unique_ptr<partition::OutboxSender> outbox_;
   std::vector<std::unique_ptr<partition::PartitionProcessor>> processors_;
+  std::unique_ptr<partition::LogTrimmer> trimmer_;
   std::unique_ptr<invoker::WorkerServiceImpl> worker_service_;
   std::unique_ptr<ingress::IngressService> ingress_service_;
   std::unique_ptr<kafka::KafkaIngress> kafka_;

@@ -540,6 +540,10 @@ std::unique_ptr<PartitionReader> Store::Reader(PartitionId partition) {
   return std::make_unique<DbReader>(*db_, partition);
 }
 
+absl::Status Store::SyncWal() {
+  return FromRocksStatus(db_->SyncWAL(), "syncing the partition store");
+}
+
 absl::Status Store::PutMetadata(std::string_view name,
                                 const std::string& value) {
   rocksdb::WriteOptions options;

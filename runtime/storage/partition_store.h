@@ -4,8 +4,9 @@
 //
 // Durability: partition writes are not synced. The log is the durable copy;
 // the applied Lsn is written in the same batch as the state it produced, so
-// after a crash the processor re-applies the log from there. Metadata writes
-// are synced (they are not derived from the log).
+// after a crash the processor re-applies the log from there. The log is
+// trimmed only below what SyncWal made durable. Metadata writes are synced
+// (they are not derived from the log).
 //
 // Thread-safety: Store and PartitionReader methods may be called from any
 // thread (RocksDB reads are thread-safe). A Transaction belongs to one
@@ -199,6 +200,12 @@ class Store {
 
   // A reader of committed state of `partition`.
   std::unique_ptr<PartitionReader> Reader(PartitionId partition);
+
+  // Makes every committed partition write durable: one sync of the WAL,
+  // which holds each batch committed before the call. Until then a machine
+  // crash may lose the latest batches, which recovery re-derives from the
+  // log; once this returns, the log records they came from may go.
+  absl::Status SyncWal();
 
   absl::Status PutMetadata(std::string_view name, const std::string& value);
   absl::StatusOr<std::optional<std::string>> GetMetadata(std::string_view name);

@@ -35,7 +35,9 @@ constexpr int kKills = 4;
 class DurableExecutionTest : public ::testing::Test {
  protected:
   DurableExecutionTest()
-      : runtime_(dir_.path() + "/data"), effects_(dir_.path() + "/effects") {}
+      // Trims run between the kills, so recovery starts from a trimmed log.
+      : runtime_(dir_.path() + "/data", {"--log-trim-interval", "50ms"}),
+        effects_(dir_.path() + "/effects") {}
 
   void SetUp() override {
     ASSERT_TRUE(runtime_.Start()) << testing::ReadFile(runtime_.log_path());
