@@ -226,6 +226,16 @@ class Worker::Impl {
     StartThreads();
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(256 << 20);
+    // The channel's own reconnection back-off (by default from 1 s up to
+    // 120 s) would otherwise decide when a restarted runtime is seen again,
+    // whatever the delays below.
+    const int initial_ms = static_cast<int>(
+        absl::ToInt64Milliseconds(options_.initial_reconnect_delay));
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, initial_ms);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, initial_ms);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+                static_cast<int>(
+                    absl::ToInt64Milliseconds(options_.max_reconnect_delay)));
     absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
         Credentials();
     if (!credentials.ok()) {

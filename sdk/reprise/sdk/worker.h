@@ -48,6 +48,9 @@ struct WorkerOptions {
   // before its attempt suspends and frees its thread; a timer due later
   // than this suspends at once.
   absl::Duration suspend_after = absl::Seconds(1);
+  // After a lost connection, the next try comes this long later, doubling
+  // up to the maximum; both bound the gRPC channel's own reconnection too,
+  // so a restarted runtime is found within max_reconnect_delay.
   absl::Duration initial_reconnect_delay = absl::Milliseconds(50);
   absl::Duration max_reconnect_delay = absl::Seconds(2);
 };
