@@ -74,11 +74,27 @@ TEST_F(LogTrimmerTest, DiscardsOnlyWhatTheStoreApplied) {
   txn.PutAppliedLsn(Lsn(3));
   ASSERT_TRUE(txn.Commit().ok());
 
-  LogTrimmer trimmer(*log_, *store_, absl::Hours(1));
+  LogTrimmer trimmer(*log_, *store_, absl::Hours(1), /*min_records=*/1);
   ASSERT_TRUE(trimmer.TrimOnce().ok());
   EXPECT_EQ(Lsns(PartitionId(0)), (std::vector<uint64_t>{4, 5}));
   EXPECT_EQ(Lsns(PartitionId(1)), (std::vector<uint64_t>{1, 2, 3}));
   // Nothing applied since: nothing more goes.
+  ASSERT_TRUE(trimmer.TrimOnce().ok());
+  EXPECT_EQ(Lsns(PartitionId(0)), (std::vector<uint64_t>{4, 5}));
+}
+
+TEST_F(LogTrimmerTest, WaitsUntilEnoughRecordsCanGo) {
+  for (int i = 0; i < 5; ++i) AppendAndWait(PartitionId(0), "a");
+  LogTrimmer trimmer(*log_, *store_, absl::Hours(1), /*min_records=*/3);
+  auto apply = [&](uint64_t lsn) {
+    storage::Transaction txn(*store_, PartitionId(0));
+    txn.PutAppliedLsn(Lsn(lsn));
+    ASSERT_TRUE(txn.Commit().ok());
+  };
+  apply(2);
+  ASSERT_TRUE(trimmer.TrimOnce().ok());
+  EXPECT_EQ(Lsns(PartitionId(0)), (std::vector<uint64_t>{1, 2, 3, 4, 5}));
+  apply(3);
   ASSERT_TRUE(trimmer.TrimOnce().ok());
   EXPECT_EQ(Lsns(PartitionId(0)), (std::vector<uint64_t>{4, 5}));
 }
@@ -95,7 +111,8 @@ TEST_F(LogTrimmerTest, PeriodicTrimKeepsRecoveryWhole) {
   AppendAndWait(PartitionId(0), Invoke(first).SerializeAsString());
   ASSERT_EQ(StateAfterApplied(*processor, first), v1::INVOCATION_STATE_INVOKED);
   {
-    LogTrimmer trimmer(*log_, *store_, absl::Milliseconds(10));
+    LogTrimmer trimmer(*log_, *store_, absl::Milliseconds(10),
+                       /*min_records=*/1);
     for (int i = 0; i < 500 && !Lsns(PartitionId(0)).empty(); ++i) {
       absl::SleepFor(absl::Milliseconds(10));
     }

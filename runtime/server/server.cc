@@ -115,7 +115,8 @@ absl::Status Server::Init() {
     REPRISE_RETURN_IF_ERROR(processor->Start());
   }
   trimmer_ = std::make_unique<partition::LogTrimmer>(
-      *log_, *store_, options_.log_trim_interval);
+      *log_, *store_, options_.log_trim_interval,
+      options_.log_trim_min_records);
 
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   worker_service_ =

@@ -67,6 +67,8 @@ struct ServerOptions {
   // How often the log is trimmed up to what the partition store has made
   // durable (each trim costs two syncs; between trims the log grows).
   absl::Duration log_trim_interval = absl::Seconds(10);
+  // A partition's log is trimmed once at least this many records can go.
+  uint64_t log_trim_min_records = 1000;
   // When set, calls to the admin and worker ports must carry it.
   std::string token;
   // TLS for every listener when `tls.cert` is set; mutual TLS with
