@@ -24,6 +24,13 @@
 //   kafka-add   the virtual object's `add`, keyed by the record's key (one
 //               of 1,000)
 //
+// With --restart-retained N, last: no-op invocations fill the runtime
+// until N are retained (completed, kept for the default 24 h), then the
+// server is killed with SIGKILL and started again on the same data
+// directory and ports; prints the time until it is ready (recovery done,
+// listening) and until a no-op invocation succeeds again (the worker
+// reconnects meanwhile).
+//
 //   ./build-release/bench/reprise-bench --in-flight 1,16,64 --seconds 10
 //   ./build-release/bench/reprise-bench --workload steps3,sleep100
 #include <grpcpp/grpcpp.h>
@@ -288,6 +295,11 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", warmup_seconds, "Warm-up seconds per level")
       ->capture_default_str();
   app.add_option("--partitions", partitions)->capture_default_str();
+  int64_t restart_retained = 0;
+  app.add_option("--restart-retained", restart_retained,
+                 "Then measure a restart after SIGKILL with this many "
+                 "retained invocations (0: no restart)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (server_path.empty()) {
     server_path =
@@ -299,12 +311,24 @@ int main(int argc, char** argv) {
 
   char templ[] = "/tmp/reprise-bench-XXXXXX";
   std::string dir = mkdtemp(templ);
-  reprise::testing::ChildProcess server(
-      {server_path, "--data-dir", dir + "/data", "--ingress-address",
-       "127.0.0.1:0", "--worker-address", "127.0.0.1:0", "--admin-address",
-       "127.0.0.1:0", "--partitions", std::to_string(partitions)},
+  auto server_args = [&](const std::string& ingress, const std::string& worker,
+                         const std::string& admin) {
+    return std::vector<std::string>{server_path,
+                                    "--data-dir",
+                                    dir + "/data",
+                                    "--ingress-address",
+                                    ingress,
+                                    "--worker-address",
+                                    worker,
+                                    "--admin-address",
+                                    admin,
+                                    "--partitions",
+                                    std::to_string(partitions)};
+  };
+  auto server = std::make_unique<reprise::testing::ChildProcess>(
+      server_args("127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"),
       dir + "/server.log");
-  auto ready = server.WaitForLine("reprise-server ready:", absl::Seconds(30));
+  auto ready = server->WaitForLine("reprise-server ready:", absl::Seconds(30));
   if (!ready) {
     std::fprintf(stderr, "server did not start:\n%s\n",
                  reprise::testing::ReadFile(dir + "/server.log").c_str());
@@ -320,6 +344,9 @@ int main(int argc, char** argv) {
   options.address = field("workers");
   options.name = "bench";
   options.concurrency = 128;
+  // Short, so that a restart measures the server's recovery, not the
+  // worker's back-off.
+  options.max_reconnect_delay = absl::Milliseconds(100);
   reprise::sdk::Worker worker(options);
   using Result = absl::StatusOr<std::string>;
   worker.Add(
@@ -378,6 +405,8 @@ int main(int argc, char** argv) {
 
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 100);
   auto stub = reprise::v1::Ingress::NewStub(grpc::CreateCustomChannel(
       field("ingress"), grpc::InsecureChannelCredentials(), args));
 
@@ -394,8 +423,8 @@ int main(int argc, char** argv) {
   bool failed = false;
   for (const std::string& workload : kafka_workloads) {
     if (!failed) {
-      failed =
-          !RunKafka(workload, kafka_records, field("admin"), server.pid(), dir);
+      failed = !RunKafka(workload, kafka_records, field("admin"), server->pid(),
+                         dir);
     }
   }
   if (failed) workloads.clear();
@@ -409,12 +438,12 @@ int main(int argc, char** argv) {
       ClosedLoop warmup(*stub, workload, level,
                         absl::Now() + absl::Seconds(warmup_seconds));
       warmup.Run();
-      ProcStats before = ReadProc(server.pid());
+      ProcStats before = ReadProc(server->pid());
       absl::Time start = absl::Now();
       ClosedLoop loop(*stub, workload, level, start + absl::Seconds(seconds));
       loop.Run();
       double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
-      ProcStats after = ReadProc(server.pid());
+      ProcStats after = ReadProc(server->pid());
       auto& lat = loop.latencies_ms();
       std::sort(lat.begin(), lat.end());
       double count = static_cast<double>(lat.size());
@@ -431,9 +460,46 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
     }
   }
+  if (!failed && restart_retained > 0) {
+    int64_t retained = 0;
+    while (retained < restart_retained) {
+      ClosedLoop fill(*stub, "noop", 64, absl::Now() + absl::Seconds(5));
+      fill.Run();
+      retained += static_cast<int64_t>(fill.latencies_ms().size());
+    }
+    server->Kill(SIGKILL);
+    const absl::Time start = absl::Now();
+    server = std::make_unique<reprise::testing::ChildProcess>(
+        server_args(field("ingress"), field("workers"), field("admin")),
+        dir + "/restarted.log");
+    if (!server->WaitForLine("reprise-server ready:", absl::Minutes(5))) {
+      std::fprintf(stderr, "server did not restart:\n%s\n",
+                   reprise::testing::ReadFile(dir + "/restarted.log").c_str());
+      failed = true;
+    } else {
+      const absl::Time listening = absl::Now();
+      absl::Time serving = absl::InfiniteFuture();
+      while (absl::Now() < listening + absl::Seconds(60)) {
+        ClosedLoop probe(*stub, "noop", 1, absl::Now());
+        probe.Run();
+        if (!probe.latencies_ms().empty()) {
+          serving = absl::Now();
+          break;
+        }
+        absl::SleepFor(absl::Milliseconds(10));
+      }
+      std::printf(
+          "restart after SIGKILL with %lld retained invocations: ready in "
+          "%.0f ms, a no-op invocation served in %.0f ms\n",
+          static_cast<long long>(retained),
+          absl::ToDoubleMilliseconds(listening - start),
+          absl::ToDoubleMilliseconds(serving - start));
+      failed = serving == absl::InfiniteFuture();
+    }
+  }
   worker.Shutdown();
   worker_thread.join();
-  server.Kill(SIGTERM);
+  server->Kill(SIGTERM);
   std::filesystem::remove_all(dir);
   return failed ? 1 : 0;
 }

@@ -49,8 +49,14 @@ absl::StatusOr<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(
   rocksdb::Options options;
   options.create_if_missing = true;
   options.paranoid_checks = true;
-  // Log records are read back soon after they are written, then rarely.
-  options.write_buffer_size = 64 << 20;
+  // Records are read back soon after they are written and trimmed a few
+  // seconds later, mostly before their memtable is flushed (a flush drops
+  // what a trim covers). The memtable's size also bounds the WAL that a
+  // restart replays.
+  options.write_buffer_size = 16 << 20;
+  // A restart replays the WAL into the memtable and goes on; the next
+  // regular flush writes it out.
+  options.avoid_flush_during_recovery = true;
   rocksdb::DB* raw = nullptr;
   REPRISE_RETURN_IF_ERROR(FromRocksStatus(rocksdb::DB::Open(options, dir, &raw),
                                           "opening the log at " + dir));

@@ -3,6 +3,8 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 
+#include <thread>
+
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "runtime/admin/admin_service.h"
@@ -111,9 +113,16 @@ absl::Status Server::Init() {
   log_->SetTailListener([this](PartitionId p, Lsn tail) {
     processors_[p.value()]->OnTailAdvanced(tail);
   });
-  for (auto& processor : processors_) {
-    REPRISE_RETURN_IF_ERROR(processor->Start());
+  // Recovery scans each partition's tables; the partitions do it at once.
+  std::vector<absl::Status> started(processors_.size());
+  {
+    std::vector<std::thread> threads;
+    for (size_t p = 0; p < processors_.size(); ++p) {
+      threads.emplace_back([&, p] { started[p] = processors_[p]->Start(); });
+    }
+    for (std::thread& t : threads) t.join();
   }
+  for (const absl::Status& status : started) REPRISE_RETURN_IF_ERROR(status);
   trimmer_ = std::make_unique<partition::LogTrimmer>(
       *log_, *store_, options_.log_trim_interval,
       options_.log_trim_min_records);

@@ -516,6 +516,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
   // commit's cost) are cheaper than in the 64 MiB default, and the
   // process is smaller; measured with bench/apply_bench.cc.
   options.write_buffer_size = 16 << 20;
+  options.avoid_flush_during_recovery = true;  // as the log's
   // Many point reads look for a row that is not there (a new invocation's
   // status, a key nobody holds): bloom filters answer those without a
   // search, in the memtable and in each table file, however many rows the
