@@ -4,15 +4,25 @@
 #include "runtime/state_machine/commands/commands.h"
 
 namespace reprise::state_machine {
+namespace {
 
-absl::Status StateMachine::Apply(const v1::Command& command, Lsn lsn,
-                                 storage::Transaction& txn,
-                                 std::vector<Action>& actions) {
-  if (!applied_.has_value()) {
-    REPRISE_ASSIGN_OR_RETURN(applied_, txn.GetAppliedLsn());
-  }
-  // Already applied before a crash: recovery re-reads from an older Lsn.
-  if (lsn <= *applied_) return absl::OkStatus();
+// Whether `command` is new here: not a redelivery of an outbox message
+// applied before. Records it if so.
+absl::StatusOr<bool> CheckOutboxOrigin(const v1::Command& command,
+                                       storage::Transaction& txn) {
+  if (!command.has_outbox_origin()) return true;
+  const PartitionId source(command.outbox_origin().partition());
+  const uint64_t seq = command.outbox_origin().seq();
+  REPRISE_ASSIGN_OR_RETURN(std::optional<uint64_t> applied,
+                           txn.GetOutboxDedup(source));
+  if (applied.has_value() && seq <= *applied) return false;
+  txn.PutOutboxDedup(source, seq);
+  return true;
+}
+
+// Applies `command` by its kind.
+absl::Status ApplyKind(const v1::Command& command, storage::Transaction& txn,
+                       std::vector<Action>& actions) {
   const int64_t now = command.timestamp_ms();
   switch (command.kind_case()) {
     case v1::Command::kInvoke:
@@ -82,6 +92,21 @@ absl::Status StateMachine::Apply(const v1::Command& command, Lsn lsn,
       // this version has nothing to apply.
       break;
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status StateMachine::Apply(const v1::Command& command, Lsn lsn,
+                                 storage::Transaction& txn,
+                                 std::vector<Action>& actions) {
+  if (!applied_.has_value()) {
+    REPRISE_ASSIGN_OR_RETURN(applied_, txn.GetAppliedLsn());
+  }
+  // Already applied before a crash: recovery re-reads from an older Lsn.
+  if (lsn <= *applied_) return absl::OkStatus();
+  REPRISE_ASSIGN_OR_RETURN(bool fresh, CheckOutboxOrigin(command, txn));
+  if (fresh) REPRISE_RETURN_IF_ERROR(ApplyKind(command, txn, actions));
   txn.PutAppliedLsn(lsn);
   applied_ = lsn;
   return absl::OkStatus();

@@ -1361,5 +1361,31 @@ TEST_F(StateMachineTest, OneExpireCommandRemovesABoundedBatch) {
   EXPECT_TRUE(Expiries().empty());
 }
 
+TEST_F(StateMachineTest,
+       OutboxRedeliveryIsDroppedEvenAfterItsInvocationIsGone) {
+  auto from = [](v1::Command command, uint32_t partition, uint64_t seq) {
+    command.mutable_outbox_origin()->set_partition(partition);
+    command.mutable_outbox_origin()->set_seq(seq);
+    return command;
+  };
+  EXPECT_EQ(Apply(from(Invoke(id_), 1, 5)).size(), 1u);
+  Apply(Output(id_, 1, "\"done\""));
+  Apply(Control(id_, v1::Command::kPurge));
+  ASSERT_FALSE(Status(id_).has_value());
+
+  // The same message again (its truncation was lost in a crash) creates
+  // nothing, though the invocation it created is purged; so does an
+  // earlier one of that source.
+  EXPECT_TRUE(Apply(from(Invoke(id_), 1, 5)).empty());
+  EXPECT_TRUE(Apply(from(Invoke(InvocationId(7, 10)), 1, 4)).empty());
+  EXPECT_FALSE(Status(id_).has_value());
+  EXPECT_FALSE(Status(InvocationId(7, 10)).has_value());
+  // Later messages of that source, and those of another, apply.
+  EXPECT_EQ(Apply(from(Invoke(InvocationId(7, 11)), 1, 6)).size(), 1u);
+  EXPECT_EQ(Apply(from(Invoke(InvocationId(7, 12)), 2, 1)).size(), 1u);
+  EXPECT_TRUE(Status(InvocationId(7, 11)).has_value());
+  EXPECT_TRUE(Status(InvocationId(7, 12)).has_value());
+}
+
 }  // namespace
 }  // namespace reprise::state_machine

@@ -41,6 +41,7 @@ inline constexpr std::string_view kPromiseTable = "pr";
 inline constexpr std::string_view kPromiseWaiterTable = "pw";
 inline constexpr std::string_view kExpiryTable = "ex";
 inline constexpr std::string_view kKafkaOffsetTable = "kf";
+inline constexpr std::string_view kOutboxDedupTable = "dd";
 
 inline std::string TablePrefix(PartitionId partition, std::string_view table) {
   std::string key(1, 'p');
@@ -128,6 +129,12 @@ inline std::string PromiseKey(PartitionId partition, std::string_view table,
   std::string key = TablePrefix(partition, table).append(object_key);
   AppendBigEndian32(key, static_cast<uint32_t>(name.size()));
   key.append(name);
+  return key;
+}
+
+inline std::string OutboxDedupKey(PartitionId partition, PartitionId source) {
+  std::string key = TablePrefix(partition, kOutboxDedupTable);
+  AppendBigEndian32(key, source.value());
   return key;
 }
 

@@ -217,6 +217,16 @@ absl::StatusOr<std::optional<int64_t>> PartitionReader::GetKafkaOffset(
   return static_cast<int64_t>(DecodeBigEndian64(value->data()));
 }
 
+absl::StatusOr<std::optional<uint64_t>> PartitionReader::GetOutboxDedup(
+    PartitionId source) {
+  REPRISE_ASSIGN_OR_RETURN(auto value, Get(OutboxDedupKey(partition_, source)));
+  if (!value.has_value()) return std::nullopt;
+  if (value->size() != 8) {
+    return absl::DataLossError("malformed outbox mark in the partition store");
+  }
+  return DecodeBigEndian64(value->data());
+}
+
 absl::StatusOr<std::optional<v1::Result>> PartitionReader::GetPromise(
     const v1::Target& object, std::string_view name) {
   REPRISE_ASSIGN_OR_RETURN(
@@ -312,6 +322,13 @@ void Transaction::PutTimer(const Timer& timer) {
       ->Put(TimerKey(partition(), timer.wake_up_at_ms, timer.invocation_id,
                      timer.index),
             "")
+      .PermitUncheckedError();
+}
+
+void Transaction::PutOutboxDedup(PartitionId source, uint64_t seq) {
+  std::string value;
+  AppendBigEndian64(value, seq);
+  batch_->Put(OutboxDedupKey(partition(), source), value)
       .PermitUncheckedError();
 }
 

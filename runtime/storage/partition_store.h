@@ -101,6 +101,9 @@ class PartitionReader {
   absl::StatusOr<std::optional<int64_t>> GetKafkaOffset(
       std::string_view subscription_id, std::string_view topic,
       int32_t kafka_partition);
+  // The highest outbox sequence number of partition `source` whose command
+  // was applied here, if any.
+  absl::StatusOr<std::optional<uint64_t>> GetOutboxDedup(PartitionId source);
   // The invocation queued at `seq` in `object`'s inbox, if any.
   absl::StatusOr<std::optional<InvocationId>> GetQueued(
       const v1::Target& object, uint64_t seq);
@@ -160,6 +163,7 @@ class Transaction final : public PartitionReader {
   void DeleteOutbox(uint64_t seq);
   void PutExpiry(int64_t expires_at_ms, const InvocationId& id);
   void DeleteExpiry(int64_t expires_at_ms, const InvocationId& id);
+  void PutOutboxDedup(PartitionId source, uint64_t seq);
   void PutKafkaOffset(std::string_view subscription_id, std::string_view topic,
                       int32_t kafka_partition, int64_t offset);
   // Removes every promise of workflow `object`.
