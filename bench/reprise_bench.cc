@@ -24,6 +24,14 @@
 //   kafka-add   the virtual object's `add`, keyed by the record's key (one
 //               of 1,000)
 //
+// With --send-backlog N, after those: N one-way `Send`s of a no-op
+// handler (BenchBacklog/run) as fast as the ingress takes them (64 in
+// flight), while its service is registered but no worker serves it, so
+// they all wait; then a worker for it connects. Prints how fast the sends
+// were accepted, how fast the backlog drained once the worker came, and
+// how often the handler ran (N when no attempt was retried or timed out
+// while it waited).
+//
 // With --restart-retained N, last: no-op invocations fill the runtime
 // until N are retained (completed, kept for the default 24 h), then the
 // server is killed with SIGKILL and started again on the same data
@@ -165,6 +173,55 @@ class ClosedLoop {
   absl::Notification done_;
 };
 
+// Keeps 64 `Send`s of BenchBacklog/run outstanding until `count` were
+// accepted.
+class SendLoop {
+ public:
+  SendLoop(reprise::v1::Ingress::Stub& stub, int64_t count)
+      : stub_(stub), remaining_(count) {}
+
+  void Run() {
+    in_flight_ = static_cast<int>(slots_.size());
+    for (auto& slot : slots_) Issue(slot);
+    done_.WaitForNotification();
+  }
+  int64_t errors() const { return errors_; }
+
+ private:
+  struct Slot {
+    std::unique_ptr<grpc::ClientContext> context;
+    reprise::v1::InvokeRequest request;
+    reprise::v1::SendResponse response;
+  };
+
+  void Issue(Slot& slot) {
+    if (remaining_.fetch_sub(1) <= 0) {
+      if (--in_flight_ == 0) done_.Notify();
+      return;
+    }
+    slot.context = std::make_unique<grpc::ClientContext>();
+    slot.context->set_deadline(std::chrono::system_clock::now() +
+                               std::chrono::seconds(30));
+    slot.request.mutable_target()->set_service("BenchBacklog");
+    slot.request.mutable_target()->set_handler("run");
+    stub_.async()->Send(slot.context.get(), &slot.request, &slot.response,
+                        [this, &slot](grpc::Status status) {
+                          if (!status.ok()) errors_.fetch_add(1);
+                          Issue(slot);
+                        });
+  }
+
+  reprise::v1::Ingress::Stub& stub_;
+  std::atomic<int64_t> remaining_;
+  std::atomic<int64_t> errors_{0};
+  std::atomic<int> in_flight_{0};
+  std::vector<Slot> slots_ = std::vector<Slot>(64);
+  absl::Notification done_;
+};
+
+// Runs of BenchBacklog/run.
+std::atomic<int64_t> backlog_runs{0};
+
 // Completions of the Kafka workloads' handlers, with the first and last
 // time.
 struct KafkaCompletions {
@@ -295,6 +352,11 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", warmup_seconds, "Warm-up seconds per level")
       ->capture_default_str();
   app.add_option("--partitions", partitions)->capture_default_str();
+  int64_t send_backlog = 0;
+  app.add_option("--send-backlog", send_backlog,
+                 "Then send this many one-way no-op invocations at once and "
+                 "measure how the backlog drains (0: not)")
+      ->capture_default_str();
   int64_t restart_retained = 0;
   app.add_option("--restart-retained", restart_retained,
                  "Then measure a restart after SIGKILL with this many "
@@ -459,6 +521,63 @@ int main(int argc, char** argv) {
               : "");
       std::fflush(stdout);
     }
+  }
+  if (!failed && send_backlog > 0) {
+    // A worker of its own, started twice: once to register the service,
+    // then again once the backlog is there.
+    auto backlog_worker = [&] {
+      reprise::sdk::WorkerOptions backlog_options = options;
+      backlog_options.name = "backlog";
+      auto w = std::make_unique<reprise::sdk::Worker>(backlog_options);
+      w->Add(reprise::sdk::ServiceDefinition::Service("BenchBacklog")
+                 .Handler(
+                     "run",
+                     [](reprise::sdk::Context&, const std::string&) -> Result {
+                       backlog_runs.fetch_add(1);
+                       return std::string();
+                     }));
+      return w;
+    };
+    {
+      auto registering = backlog_worker();
+      std::thread thread([&] { (void)registering->Run(); });
+      absl::SleepFor(absl::Milliseconds(500));
+      registering->Shutdown();
+      thread.join();
+    }
+    const absl::Time start = absl::Now();
+    SendLoop sends(*stub, send_backlog);
+    sends.Run();
+    const absl::Time accepted = absl::Now();
+    auto serving = backlog_worker();
+    std::thread serving_thread([&] { (void)serving->Run(); });
+    // Bounded: stops when the runs stop growing for a minute.
+    int64_t runs = backlog_runs.load();
+    absl::Time progress = absl::Now();
+    while (runs < send_backlog && absl::Now() - progress < absl::Minutes(1)) {
+      absl::SleepFor(absl::Milliseconds(20));
+      if (backlog_runs.load() != runs) {
+        runs = backlog_runs.load();
+        progress = absl::Now();
+      }
+    }
+    const absl::Time drained = absl::Now();
+    absl::SleepFor(absl::Seconds(2));  // retries, if any, would show now
+    serving->Shutdown();
+    serving_thread.join();
+    const double accept_s = absl::ToDoubleSeconds(accepted - start);
+    const double drain_s = absl::ToDoubleSeconds(drained - accepted);
+    std::printf(
+        "send backlog of %lld: accepted in %.1f s (%.0f/s); once a worker "
+        "came, all run in %.1f s (%.0f/s); the handler ran %lld times; %lld "
+        "sends failed\n",
+        static_cast<long long>(send_backlog), accept_s,
+        static_cast<double>(send_backlog) / accept_s, drain_s,
+        static_cast<double>(runs) / drain_s,
+        static_cast<long long>(backlog_runs.load()),
+        static_cast<long long>(sends.errors()));
+    std::fflush(stdout);
+    failed = runs < send_backlog;
   }
   if (!failed && restart_retained > 0) {
     int64_t retained = 0;
