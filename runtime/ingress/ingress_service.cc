@@ -363,14 +363,15 @@ grpc::ServerUnaryReactor* IngressService::RejectAwakeable(
   return CompleteAwakeable(context, request->awakeable_id(), std::move(result));
 }
 
-void IngressService::AppendIfValid(PartitionId partition, v1::Command command,
-                                   grpc::ServerUnaryReactor* reactor,
-                                   partition::PartitionProcessor::Check check,
-                                   std::string exclusive_key) {
+void IngressService::AppendIfValid(
+    PartitionId partition, v1::Command command,
+    grpc::ServerUnaryReactor* reactor,
+    partition::PartitionProcessor::Check check, std::string exclusive_key,
+    partition::PartitionProcessor::Check verify) {
   processors_[partition.value()]->AppendIfValid(
       std::move(command), std::move(check),
       [reactor](absl::Status status) { FinishWithStatus(reactor, status); },
-      std::move(exclusive_key));
+      std::move(exclusive_key), std::move(verify));
 }
 
 grpc::ServerUnaryReactor* IngressService::CompleteAwakeable(
@@ -386,6 +387,9 @@ grpc::ServerUnaryReactor* IngressService::CompleteAwakeable(
   auto* complete = command.mutable_complete_awakeable();
   complete->set_invocation_id(ref->invocation_id.ToBytes());
   complete->set_index(ref->index);
+  // Compared after the apply: a cancellation or the invocation's end may
+  // have completed the entry first, and then this completion did nothing.
+  std::string ours = result.SerializeAsString();
   *complete->mutable_result() = std::move(result);
   AppendIfValid(
       PartitionOf(ref->invocation_id), std::move(command), reactor,
@@ -412,7 +416,21 @@ grpc::ServerUnaryReactor* IngressService::CompleteAwakeable(
         }
         return absl::OkStatus();
       },
-      "awakeable " + ref->ToString());
+      "awakeable " + ref->ToString(),
+      [ref = *ref, awakeable_id, ours = std::move(ours)](
+          storage::PartitionReader& reader) -> absl::Status {
+        REPRISE_ASSIGN_OR_RETURN(
+            auto entry, reader.GetJournalEntry(ref.invocation_id, ref.index));
+        if (entry.has_value() && entry->has_awakeable() &&
+            entry->awakeable().result().SerializeAsString() == ours) {
+          return absl::OkStatus();
+        }
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "awakeable %s was completed otherwise first (its invocation was "
+            "cancelled, killed or ended meanwhile); this completion did "
+            "nothing",
+            awakeable_id));
+      });
   return reactor;
 }
 
@@ -463,14 +481,17 @@ grpc::ServerUnaryReactor* IngressService::ResolvePromise(
   const PartitionId partition =
       PartitionForKey(KeyPartitionHash(request->service(), request->key()),
                       static_cast<uint32_t>(processors_.size()));
-  // Copied first: the command is moved into the call.
+  // Copied first: the command is moved into the call. The completion is
+  // compared after the apply: the workflow itself may have completed the
+  // promise first, and then this completion did nothing.
   v1::Target workflow = complete->workflow();
+  std::string ours = complete->completion().SerializeAsString();
   std::string exclusive_key =
       "promise " +
       LengthPrefixed({workflow.service(), workflow.key(), request->name()});
   AppendIfValid(
       partition, std::move(command), reactor,
-      [workflow = std::move(workflow), name = request->name()](
+      [workflow, name = request->name()](
           storage::PartitionReader& reader) -> absl::Status {
         REPRISE_ASSIGN_OR_RETURN(auto existing,
                                  reader.GetPromise(workflow, name));
@@ -481,7 +502,19 @@ grpc::ServerUnaryReactor* IngressService::ResolvePromise(
         }
         return absl::OkStatus();
       },
-      std::move(exclusive_key));
+      std::move(exclusive_key),
+      [workflow, name = request->name(), ours = std::move(ours)](
+          storage::PartitionReader& reader) -> absl::Status {
+        REPRISE_ASSIGN_OR_RETURN(auto stored,
+                                 reader.GetPromise(workflow, name));
+        if (stored.has_value() && stored->SerializeAsString() == ours) {
+          return absl::OkStatus();
+        }
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "promise '%s' of workflow %s/%s was completed otherwise first (by "
+            "the workflow itself); this completion did nothing",
+            name, workflow.service(), workflow.key()));
+      });
   return reactor;
 }
 

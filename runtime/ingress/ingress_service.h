@@ -92,7 +92,8 @@ class IngressService final : public v1::Ingress::CallbackService {
   void AppendIfValid(PartitionId partition, v1::Command command,
                      grpc::ServerUnaryReactor* reactor,
                      partition::PartitionProcessor::Check check,
-                     std::string exclusive_key = "");
+                     std::string exclusive_key,
+                     partition::PartitionProcessor::Check verify);
   // Completes awakeable `awakeable_id` with `result`, after checking on its
   // partition that it exists and is not completed yet (NOT_FOUND,
   // FAILED_PRECONDITION otherwise). Answers once the completion is durable.

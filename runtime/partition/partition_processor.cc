@@ -82,9 +82,11 @@ void PartitionProcessor::RunAfterApplied(Query query) {
 }
 
 void PartitionProcessor::AppendIfValid(v1::Command command, Check check,
-                                       Done done, std::string exclusive_key) {
+                                       Done done, std::string exclusive_key,
+                                       Check verify) {
   RunAfterApplied([this, command = std::move(command), check = std::move(check),
-                   done = std::move(done), key = std::move(exclusive_key)](
+                   done = std::move(done), key = std::move(exclusive_key),
+                   verify = std::move(verify)](
                       storage::PartitionReader& reader) mutable {
     if (!key.empty() && exclusive_in_flight_.contains(key)) {
       done(absl::FailedPreconditionError(
@@ -100,8 +102,8 @@ void PartitionProcessor::AppendIfValid(v1::Command command, Check check,
     command.set_timestamp_ms(NowMillis());
     log_.Append(
         partition_, command.SerializeAsString(),
-        [this, done = std::move(done),
-         key = std::move(key)](absl::StatusOr<Lsn> lsn) mutable {
+        [this, done = std::move(done), key = std::move(key),
+         verify = std::move(verify)](absl::StatusOr<Lsn> lsn) mutable {
           absl::Status stored =
               lsn.ok() ? absl::OkStatus()
                        : absl::UnavailableError("the command was not stored: " +
@@ -109,8 +111,10 @@ void PartitionProcessor::AppendIfValid(v1::Command command, Check check,
           // Answered once applied, so that a read right after the answer
           // sees the command's effect.
           RunAfterApplied([this, done = std::move(done), key = std::move(key),
-                           stored](storage::PartitionReader&) mutable {
+                           verify = std::move(verify),
+                           stored](storage::PartitionReader& applied) mutable {
             if (!key.empty()) exclusive_in_flight_.erase(key);
+            if (stored.ok() && verify != nullptr) stored = verify(applied);
             done(stored);
           });
         });

@@ -94,11 +94,15 @@ class PartitionProcessor {
   // command whose check runs while another one with that key is appended
   // but not applied yet gets FAILED_PRECONDITION instead: of two racing
   // completions of one awakeable or promise, which the check alone would
-  // both let through, only the first is answered OK.
+  // both let through, only the first is answered OK. With a `verify`, run
+  // once the command is applied, `done` gets its error instead of OK: it
+  // tells whether the command took effect, when a command from elsewhere
+  // (a handler completing the promise, a cancellation) that neither the
+  // check nor the key can see may have come first.
   using Check = absl::AnyInvocable<absl::Status(storage::PartitionReader&)>;
   using Done = absl::AnyInvocable<void(absl::Status)>;
   void AppendIfValid(v1::Command command, Check check, Done done,
-                     std::string exclusive_key = "");
+                     std::string exclusive_key = "", Check verify = nullptr);
 
   PartitionId partition() const { return partition_; }
 

@@ -148,5 +148,75 @@ TEST_F(PartitionProcessorTest,
   EXPECT_TRUE(actions_->WaitFor(0).empty());
 }
 
+TEST_F(PartitionProcessorTest, VerifyTellsWhetherTheCommandTookEffect) {
+  Open();
+  AppendAndWait(Invoke());
+  actions_->WaitFor(1);
+  auto output = [&](const std::string& value) {
+    v1::Command command = Output();
+    command.mutable_propose_entry()
+        ->mutable_entries(0)
+        ->mutable_output()
+        ->mutable_result()
+        ->set_value(value);
+    return command;
+  };
+  auto complete = [&](const std::string& competing) {
+    absl::Notification done;
+    absl::Status answer;
+    processor_->AppendIfValid(
+        output("ours"),
+        [&](storage::PartitionReader&) {
+          // Another output lands between the check and the append, as a
+          // handler's proposal could: the first output counts.
+          if (!competing.empty()) {
+            log_->Append(PartitionId(0), output(competing).SerializeAsString(),
+                         [](absl::StatusOr<Lsn>) {});
+          }
+          return absl::OkStatus();
+        },
+        [&](absl::Status status) {
+          answer = status;
+          done.Notify();
+        },
+        "",
+        [&](storage::PartitionReader& reader) -> absl::Status {
+          auto status = reader.GetInvocationStatus(id_).value();
+          if (status.has_value() && status->result().value() == "ours") {
+            return absl::OkStatus();
+          }
+          return absl::FailedPreconditionError("not ours");
+        });
+    EXPECT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+    return answer;
+  };
+  EXPECT_EQ(complete("theirs").code(), absl::StatusCode::kFailedPrecondition);
+  // Completed already: ours does nothing again, and verify still says so.
+  EXPECT_EQ(complete("").code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(PartitionProcessorTest, VerifyPassesWhenTheCommandCounted) {
+  Open();
+  AppendAndWait(Invoke());
+  actions_->WaitFor(1);
+  absl::Notification done;
+  absl::Status answer = absl::UnknownError("not answered");
+  processor_->AppendIfValid(
+      Output(), [](storage::PartitionReader&) { return absl::OkStatus(); },
+      [&](absl::Status status) {
+        answer = status;
+        done.Notify();
+      },
+      "",
+      [&](storage::PartitionReader& reader) -> absl::Status {
+        auto status = reader.GetInvocationStatus(id_).value();
+        return status.has_value() && status->result().value() == "r"
+                   ? absl::OkStatus()
+                   : absl::FailedPreconditionError("not ours");
+      });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_TRUE(answer.ok()) << answer;
+}
+
 }  // namespace
 }  // namespace reprise::partition
