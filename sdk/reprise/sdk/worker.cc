@@ -86,11 +86,41 @@ class Connection {
     stream_ = stub.Connect(&context_);
   }
 
-  bool Write(const v1::WorkerMessage& message) {
-    absl::MutexLock lock(&mu_);
-    if (broken_) return false;
-    if (!stream_->Write(message)) broken_ = true;
-    return !broken_;
+  // Sends `message` after those queued before it. The first caller to find
+  // no write in progress writes everything queued, including what other
+  // threads queue meanwhile; the others return at once instead of waiting
+  // for the stream in turn. (No buffer hints: the synchronous API's Write
+  // of a hinted message may wait for a flush that never comes.)
+  void Write(v1::WorkerMessage message) {
+    std::deque<v1::WorkerMessage> batch;
+    {
+      absl::MutexLock lock(&mu_);
+      if (broken_) return;
+      queued_.push_back(std::move(message));
+      if (writing_) return;
+      writing_ = true;
+    }
+    for (;;) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (broken_ || queued_.empty()) {
+          queued_.clear();
+          writing_ = false;
+          return;
+        }
+        batch.swap(queued_);
+      }
+      bool ok = true;
+      while (ok && !batch.empty()) {
+        ok = stream_->Write(batch.front());
+        batch.pop_front();
+      }
+      if (!ok) {
+        absl::MutexLock lock(&mu_);
+        broken_ = true;
+      }
+      batch.clear();
+    }
   }
   bool Read(v1::RuntimeMessage* message) { return stream_->Read(message); }
   void Cancel() { context_.TryCancel(); }
@@ -104,8 +134,13 @@ class Connection {
       attempts.swap(attempts_);
     }
     for (auto& [id, attempt] : attempts) attempt->Abort();
-    absl::MutexLock lock(&mu_);
-    broken_ = true;
+    {
+      absl::MutexLock lock(&mu_);
+      broken_ = true;
+      // A write in progress ends at its next look at `broken_`.
+      mu_.Await(absl::Condition(
+          +[](bool* writing) { return !*writing; }, &writing_));
+    }
     return stream_->Finish();
   }
 
@@ -138,11 +173,14 @@ class Connection {
 
  private:
   grpc::ClientContext context_;
-  absl::Mutex mu_;
   std::unique_ptr<
       grpc::ClientReaderWriter<v1::WorkerMessage, v1::RuntimeMessage>>
       stream_;
+  absl::Mutex mu_;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  // A thread is writing; only it touches the stream's write side.
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<v1::WorkerMessage> queued_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex attempts_mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<internal::Attempt>> attempts_
@@ -327,7 +365,9 @@ class Worker::Impl {
       } else if (message.has_start()) {
         auto attempt = std::make_shared<internal::Attempt>(
             std::move(*message.mutable_start()),
-            [connection](v1::WorkerMessage out) { connection->Write(out); },
+            [connection](v1::WorkerMessage out) {
+              connection->Write(std::move(out));
+            },
             internal::AttemptOptions{options_.suspend_after});
         connection->AddAttempt(attempt);
         Enqueue(connection, std::move(attempt));
@@ -405,7 +445,7 @@ class Worker::Impl {
           failed.mutable_attempt_failed()->set_attempt(attempt.number());
           failed.mutable_attempt_failed()->set_message(
               "this worker has no handler " + key);
-          task.connection->Write(failed);
+          task.connection->Write(std::move(failed));
         }
       }
       task.connection->RemoveAttempt(attempt);
