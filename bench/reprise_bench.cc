@@ -4,7 +4,9 @@
 // always) and an in-process SDK worker, then for each workload and each
 // in-flight level keeps exactly that many Invoke calls outstanding for the
 // given duration. Prints throughput, latency percentiles, the server's CPU
-// time per invocation and its resident memory. Workloads (Bench/<name>):
+// time per invocation and its resident memory, and the bench process's own
+// CPU time per invocation (the load generator and the worker together).
+// Workloads (Bench/<name>):
 //
 //   noop      returns at once
 //   steps3    three sequential `run` steps, each durable before the next
@@ -363,6 +365,10 @@ int main(int argc, char** argv) {
                  "retained invocations (0: no restart)")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+#ifdef NDEBUG
+  // As in reprise-server: deadlock detection costs a graph update per lock.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+#endif
   if (server_path.empty()) {
     server_path =
         std::filesystem::path(std::filesystem::read_symlink("/proc/self/exe"))
@@ -491,9 +497,9 @@ int main(int argc, char** argv) {
   }
   if (failed) workloads.clear();
   if (!workloads.empty()) {
-    std::printf("%-9s %9s %13s %9s %9s %9s %14s %11s\n", "workload",
+    std::printf("%-9s %9s %13s %9s %9s %9s %14s %11s %13s\n", "workload",
                 "in-flight", "invocations/s", "p50 ms", "p90 ms", "p99 ms",
-                "server CPU us", "server MiB");
+                "server CPU us", "server MiB", "bench CPU us");
   }
   for (const std::string& workload : workloads) {
     for (int level : levels) {
@@ -501,21 +507,26 @@ int main(int argc, char** argv) {
                         absl::Now() + absl::Seconds(warmup_seconds));
       warmup.Run();
       ProcStats before = ReadProc(server->pid());
+      ProcStats bench_before = ReadProc(getpid());
       absl::Time start = absl::Now();
       ClosedLoop loop(*stub, workload, level, start + absl::Seconds(seconds));
       loop.Run();
       double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
       ProcStats after = ReadProc(server->pid());
+      ProcStats bench_after = ReadProc(getpid());
       auto& lat = loop.latencies_ms();
       std::sort(lat.begin(), lat.end());
       double count = static_cast<double>(lat.size());
       std::printf(
-          "%-9s %9d %13.0f %9.3f %9.3f %9.3f %14.1f %11.1f%s\n",
+          "%-9s %9d %13.0f %9.3f %9.3f %9.3f %14.1f %11.1f %13.1f%s\n",
           workload.c_str(), level, count / elapsed, Percentile(lat, 0.5),
           Percentile(lat, 0.9), Percentile(lat, 0.99),
           count > 0 ? (after.cpu_seconds - before.cpu_seconds) * 1e6 / count
                     : 0.0,
           after.rss_mib,
+          count > 0 ? (bench_after.cpu_seconds - bench_before.cpu_seconds) *
+                          1e6 / count
+                    : 0.0,
           loop.errors() > 0
               ? (" (" + std::to_string(loop.errors()) + " errors)").c_str()
               : "");
