@@ -30,9 +30,17 @@ class StreamConnection final : public WorkerConnection {
     absl::MutexLock lock(&mu_);
     stream_ = nullptr;
   }
+  // The worker said it understands batches: from now on, what is queued
+  // behind a write leaves in one message.
+  void AcceptBatches() {
+    absl::MutexLock lock(&mu_);
+    batches_ = true;
+  }
 
  private:
   void FinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes what is queued: one message, or a batch of them.
+  void StartNextWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
   WorkerStream* stream_ ABSL_GUARDED_BY(mu_);
@@ -41,6 +49,7 @@ class StreamConnection final : public WorkerConnection {
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool batches_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -67,6 +76,9 @@ class WorkerStream final
         return;
       }
       registered_ = true;
+      if (incoming_.registration().accepts_batches()) {
+        connection_->AcceptBatches();
+      }
       invoker_.RegisterWorker(
           connection_, incoming_.registration(),
           [connection = connection_](absl::StatusOr<std::string> worker_id) {
@@ -78,8 +90,13 @@ class WorkerStream final
             }
             v1::RuntimeMessage registered;
             registered.mutable_registered()->set_worker_id(*worker_id);
+            registered.mutable_registered()->set_accepts_batches(true);
             connection->Send(std::move(registered));
           });
+    } else if (incoming_.has_batch()) {
+      for (const v1::WorkerMessage& message : incoming_.batch().messages()) {
+        invoker_.OnWorkerMessage(*connection_, message);
+      }
     } else {
       invoker_.OnWorkerMessage(*connection_, incoming_);
     }
@@ -104,12 +121,29 @@ class WorkerStream final
 void StreamConnection::Send(v1::RuntimeMessage message) {
   absl::MutexLock lock(&mu_);
   if (stream_ == nullptr || finishing_) return;
-  if (writing_) {
-    queue_.push_back(std::move(message));
-    return;
-  }
+  queue_.push_back(std::move(message));
+  if (!writing_) StartNextWriteLocked();
+}
+
+void StreamConnection::StartNextWriteLocked() {
+  // A bound, so that a burst of large journals does not become one huge
+  // message; a single message is never split.
+  constexpr size_t kMaxBatchBytes = 1 << 20;
   writing_ = true;
-  in_flight_ = std::move(message);
+  if (!batches_ || queue_.size() == 1) {
+    in_flight_ = std::move(queue_.front());
+    queue_.pop_front();
+  } else {
+    in_flight_.Clear();
+    v1::RuntimeBatch* batch = in_flight_.mutable_batch();
+    size_t bytes = 0;
+    while (!queue_.empty() &&
+           (batch->messages_size() == 0 || bytes < kMaxBatchBytes)) {
+      bytes += queue_.front().ByteSizeLong();
+      *batch->add_messages() = std::move(queue_.front());
+      queue_.pop_front();
+    }
+  }
   stream_->StartWrite(&in_flight_);
 }
 
@@ -124,10 +158,7 @@ void StreamConnection::OnWriteDone(bool ok) {
     finishing_ = true;
   }
   if (!queue_.empty()) {
-    writing_ = true;
-    in_flight_ = std::move(queue_.front());
-    queue_.pop_front();
-    stream_->StartWrite(&in_flight_);
+    StartNextWriteLocked();
     return;
   }
   if (finishing_) FinishLocked();

@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
@@ -88,9 +89,10 @@ class Connection {
 
   // Sends `message` after those queued before it. The first caller to find
   // no write in progress writes everything queued, including what other
-  // threads queue meanwhile; the others return at once instead of waiting
-  // for the stream in turn. (No buffer hints: the synchronous API's Write
-  // of a hinted message may wait for a flush that never comes.)
+  // threads queue meanwhile (as one batch message once the runtime accepts
+  // batches); the others return at once instead of waiting for the stream
+  // in turn. (No buffer hints: the synchronous API's Write of a hinted
+  // message may wait for a flush that never comes.)
   void Write(v1::WorkerMessage message) {
     std::deque<v1::WorkerMessage> batch;
     {
@@ -112,8 +114,7 @@ class Connection {
       }
       bool ok = true;
       while (ok && !batch.empty()) {
-        ok = stream_->Write(batch.front());
-        batch.pop_front();
+        ok = stream_->Write(TakeNext(batch));
       }
       if (!ok) {
         absl::MutexLock lock(&mu_);
@@ -123,6 +124,8 @@ class Connection {
     }
   }
   bool Read(v1::RuntimeMessage* message) { return stream_->Read(message); }
+  // The runtime said it understands batches.
+  void AcceptBatches() { batches_.store(true); }
   void Cancel() { context_.TryCancel(); }
   // Ends the stream after Read returned false; returns the runtime's
   // status (e.g. why it refused the registration). Its attempts end.
@@ -176,6 +179,30 @@ class Connection {
   std::unique_ptr<
       grpc::ClientReaderWriter<v1::WorkerMessage, v1::RuntimeMessage>>
       stream_;
+  // The next message to write from `queued`: its front, or as many as fit
+  // in a batch. Touched by the writing thread only.
+  v1::WorkerMessage TakeNext(std::deque<v1::WorkerMessage>& queued) {
+    // A bound, so that many large proposals do not become one huge
+    // message; a single message is never split.
+    constexpr size_t kMaxBatchBytes = 1 << 20;
+    v1::WorkerMessage next;
+    if (queued.size() == 1 || !batches_.load()) {
+      next = std::move(queued.front());
+      queued.pop_front();
+      return next;
+    }
+    v1::WorkerBatch* batch = next.mutable_batch();
+    size_t bytes = 0;
+    while (!queued.empty() &&
+           (batch->messages_size() == 0 || bytes < kMaxBatchBytes)) {
+      bytes += queued.front().ByteSizeLong();
+      *batch->add_messages() = std::move(queued.front());
+      queued.pop_front();
+    }
+    return next;
+  }
+
+  std::atomic<bool> batches_{false};
   absl::Mutex mu_;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
   // A thread is writing; only it touches the stream's write side.
@@ -341,6 +368,7 @@ class Worker::Impl {
     registration->set_version(options_.version);
     registration->set_max_concurrency(options_.concurrency);
     registration->set_protocol_version(1);
+    registration->set_accepts_batches(true);
     for (const auto& service : services_) {
       auto* s = registration->add_services();
       s->set_name(service.name());
@@ -356,43 +384,59 @@ class Worker::Impl {
     connection->Write(hello);
     v1::RuntimeMessage message;
     while (connection->Read(&message)) {
-      if (message.has_registered()) {
-        registered = true;
-        std::fprintf(stderr, "reprise worker %s: registered as %s at %s\n",
-                     options_.name.c_str(),
-                     message.registered().worker_id().c_str(),
-                     options_.address.c_str());
-      } else if (message.has_start()) {
-        auto attempt = std::make_shared<internal::Attempt>(
-            std::move(*message.mutable_start()),
-            [connection](v1::WorkerMessage out) {
-              connection->Write(std::move(out));
-            },
-            internal::AttemptOptions{options_.suspend_after});
-        connection->AddAttempt(attempt);
-        Enqueue(connection, std::move(attempt));
-      } else if (message.has_ack()) {
-        const v1::EntryAck& ack = message.ack();
-        if (auto a =
-                connection->FindAttempt(ack.invocation_id(), ack.attempt())) {
-          a->OnAck(ack.index());
+      if (message.has_batch()) {
+        for (v1::RuntimeMessage& m :
+             *message.mutable_batch()->mutable_messages()) {
+          Handle(connection, m, registered);
         }
-      } else if (message.has_completion()) {
-        const v1::Completion& completion = message.completion();
-        if (auto a = connection->FindAttempt(completion.invocation_id(),
-                                             completion.attempt())) {
-          a->OnCompletion(completion.index(), completion.entry());
-        }
-      } else if (message.has_abort()) {
-        const v1::AbortAttempt& abort = message.abort();
-        if (auto a = connection->FindAttempt(abort.invocation_id(),
-                                             abort.attempt())) {
-          a->Abort();
-          connection->RemoveAttempt(*a);
-        }
+      } else {
+        Handle(connection, message, registered);
       }
     }
     return connection->Close();
+  }
+
+  // Acts on one message from the runtime (not a batch).
+  void Handle(const std::shared_ptr<Connection>& connection,
+              v1::RuntimeMessage& message, bool& registered) {
+    if (message.has_registered()) {
+      registered = true;
+      if (message.registered().accepts_batches()) {
+        connection->AcceptBatches();
+      }
+      std::fprintf(stderr, "reprise worker %s: registered as %s at %s\n",
+                   options_.name.c_str(),
+                   message.registered().worker_id().c_str(),
+                   options_.address.c_str());
+    } else if (message.has_start()) {
+      auto attempt = std::make_shared<internal::Attempt>(
+          std::move(*message.mutable_start()),
+          [connection](v1::WorkerMessage out) {
+            connection->Write(std::move(out));
+          },
+          internal::AttemptOptions{options_.suspend_after});
+      connection->AddAttempt(attempt);
+      Enqueue(connection, std::move(attempt));
+    } else if (message.has_ack()) {
+      const v1::EntryAck& ack = message.ack();
+      if (auto a =
+              connection->FindAttempt(ack.invocation_id(), ack.attempt())) {
+        a->OnAck(ack.index());
+      }
+    } else if (message.has_completion()) {
+      const v1::Completion& completion = message.completion();
+      if (auto a = connection->FindAttempt(completion.invocation_id(),
+                                           completion.attempt())) {
+        a->OnCompletion(completion.index(), completion.entry());
+      }
+    } else if (message.has_abort()) {
+      const v1::AbortAttempt& abort = message.abort();
+      if (auto a =
+              connection->FindAttempt(abort.invocation_id(), abort.attempt())) {
+        a->Abort();
+        connection->RemoveAttempt(*a);
+      }
+    }
   }
 
   void Enqueue(std::shared_ptr<Connection> connection,
