@@ -137,9 +137,10 @@ void StreamConnection::StartNextWriteLocked() {
     in_flight_.Clear();
     v1::RuntimeBatch* batch = in_flight_.mutable_batch();
     size_t bytes = 0;
-    while (!queue_.empty() &&
-           (batch->messages_size() == 0 || bytes < kMaxBatchBytes)) {
-      bytes += queue_.front().ByteSizeLong();
+    while (!queue_.empty()) {
+      const size_t size = queue_.front().ByteSizeLong();
+      if (batch->messages_size() > 0 && bytes + size > kMaxBatchBytes) break;
+      bytes += size;
       *batch->add_messages() = std::move(queue_.front());
       queue_.pop_front();
     }

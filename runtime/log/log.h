@@ -65,6 +65,7 @@ class Log {
   virtual absl::StatusOr<Lsn> FindTail(PartitionId partition) = 0;
 
   // Discards the records of `partition` below `before`.
+  // REQUIRES: calls for one partition do not overlap (one trimmer).
   virtual absl::Status Trim(PartitionId partition, Lsn before) = 0;
 
   // Installs the one tail listener. REQUIRES: called before the first Append.

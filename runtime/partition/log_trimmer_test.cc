@@ -145,5 +145,17 @@ TEST_F(LogTrimmerTest, AStoreOlderThanTheLogRefusesToStart) {
       << started;
 }
 
+TEST_F(LogTrimmerTest, AStoreOlderThanAFullyTrimmedLogRefusesToStart) {
+  AppendAndWait(PartitionId(0), Invoke(InvocationId(1, 1)).SerializeAsString());
+  ASSERT_TRUE(log_->Trim(PartitionId(0), Lsn(2)).ok());  // nothing left
+  NoActions actions;
+  PartitionProcessor processor(PartitionId(0), *log_, *store_, actions);
+  absl::Status started = processor.Start();
+  EXPECT_EQ(started.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(started.message().find("log now starts at Lsn 2"),
+            std::string::npos)
+      << started;
+}
+
 }  // namespace
 }  // namespace reprise::partition

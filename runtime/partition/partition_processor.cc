@@ -46,6 +46,7 @@ absl::Status PartitionProcessor::Start() {
     replayed += n;
     discarded.clear();
   }
+  if (next_lsn_ < tail) return MissingRecords(tail);
   REPRISE_RETURN_IF_ERROR(ResumeLiveInvocations());
   if (replayed > 0) {
     Log(LogLevel::kInfo, "partition %d: re-applied %d log records",
@@ -71,6 +72,12 @@ void PartitionProcessor::Stop() {
 void PartitionProcessor::OnTailAdvanced(Lsn tail) {
   absl::MutexLock lock(&mu_);
   known_tail_ = std::max(known_tail_, tail);
+}
+
+void PartitionProcessor::RunWhenApplied(Lsn lsn, Query query) {
+  absl::MutexLock lock(&mu_);
+  known_tail_ = std::max(known_tail_, Lsn(lsn.value() + 1));
+  queries_.push_back({lsn, std::move(query)});
 }
 
 void PartitionProcessor::RunAfterApplied(Query query) {
@@ -104,21 +111,40 @@ void PartitionProcessor::AppendIfValid(v1::Command command, Check check,
         partition_, command.SerializeAsString(),
         [this, done = std::move(done), key = std::move(key),
          verify = std::move(verify)](absl::StatusOr<Lsn> lsn) mutable {
-          absl::Status stored =
-              lsn.ok() ? absl::OkStatus()
-                       : absl::UnavailableError("the command was not stored: " +
-                                                lsn.status().ToString());
+          Query answer = [this, done = std::move(done), key = std::move(key),
+                          verify = std::move(verify), stored = lsn.status()](
+                             storage::PartitionReader& applied) mutable {
+            if (!key.empty()) exclusive_in_flight_.erase(key);
+            if (!stored.ok()) {
+              done(absl::UnavailableError("the command was not stored: " +
+                                          stored.ToString()));
+              return;
+            }
+            // Run after the batch that holds the command's Lsn: verify
+            // reads the command's effect, not that of commands appended
+            // later (only of those applied in the same batch).
+            done(verify != nullptr ? verify(applied) : absl::OkStatus());
+          };
           // Answered once applied, so that a read right after the answer
           // sees the command's effect.
-          RunAfterApplied([this, done = std::move(done), key = std::move(key),
-                           verify = std::move(verify),
-                           stored](storage::PartitionReader& applied) mutable {
-            if (!key.empty()) exclusive_in_flight_.erase(key);
-            if (stored.ok() && verify != nullptr) stored = verify(applied);
-            done(stored);
-          });
+          if (lsn.ok()) {
+            RunWhenApplied(*lsn, std::move(answer));
+          } else {
+            RunAfterApplied(std::move(answer));
+          }
         });
   });
+}
+
+absl::Status PartitionProcessor::MissingRecords(Lsn first_kept) const {
+  // Only a store older than the log's trim point gets here (restored from
+  // an old copy, or deleted): applying on would skip commands.
+  return absl::DataLossError(absl::StrFormat(
+      "partition %d: the state store has applied the log up to Lsn %d, but "
+      "the log now starts at Lsn %d; the records between are gone, so the "
+      "state cannot be rebuilt. Restore the data directory as a whole, "
+      "never the state store alone",
+      partition_.value(), next_lsn_.value() - 1, first_kept.value()));
 }
 
 absl::StatusOr<size_t> PartitionProcessor::ApplyBatch(
@@ -127,15 +153,7 @@ absl::StatusOr<size_t> PartitionProcessor::ApplyBatch(
                            log_.Read(partition_, next_lsn_, kMaxBatchRecords));
   if (records.empty()) return 0;
   if (records.front().lsn != next_lsn_) {
-    // Only a store older than the log's trim point gets here (restored
-    // from an old copy, or deleted): applying on would skip commands.
-    return absl::DataLossError(absl::StrFormat(
-        "partition %d: the state store has applied the log up to Lsn %d, "
-        "but the log now starts at Lsn %d; the records between are gone, "
-        "so the state cannot be rebuilt. Restore the data directory as a "
-        "whole, never the state store alone",
-        partition_.value(), next_lsn_.value() - 1,
-        records.front().lsn.value()));
+    return MissingRecords(records.front().lsn);
   }
   storage::Transaction txn(store_, partition_);
   std::vector<std::pair<InvocationId, v1::InvocationStatus>> status_writes;

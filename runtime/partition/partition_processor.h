@@ -112,6 +112,12 @@ class PartitionProcessor {
     Query query;
   };
 
+  // Runs `query` on the processor thread once `lsn` is applied.
+  void RunWhenApplied(Lsn lsn, Query query);
+
+  // The error for a log whose records from `next_lsn_` on are trimmed;
+  // `first_kept` is the first it still has (its tail when it has none).
+  absl::Status MissingRecords(Lsn first_kept) const;
   // Applies up to one batch from `next_lsn_`, adding its actions to
   // `actions`. Returns the number of records applied (0: caught up).
   absl::StatusOr<size_t> ApplyBatch(

@@ -91,8 +91,10 @@ class Connection {
   // no write in progress writes everything queued, including what other
   // threads queue meanwhile (as one batch message once the runtime accepts
   // batches); the others return at once instead of waiting for the stream
-  // in turn. (No buffer hints: the synchronous API's Write of a hinted
-  // message may wait for a flush that never comes.)
+  // in turn. The queue stays short: a handler thread has at most one
+  // message out before it waits for the runtime. (No buffer hints: the
+  // synchronous API's Write of a hinted message may wait for a flush that
+  // never comes.)
   void Write(v1::WorkerMessage message) {
     std::deque<v1::WorkerMessage> batch;
     {
@@ -193,9 +195,10 @@ class Connection {
     }
     v1::WorkerBatch* batch = next.mutable_batch();
     size_t bytes = 0;
-    while (!queued.empty() &&
-           (batch->messages_size() == 0 || bytes < kMaxBatchBytes)) {
-      bytes += queued.front().ByteSizeLong();
+    while (!queued.empty()) {
+      const size_t size = queued.front().ByteSizeLong();
+      if (batch->messages_size() > 0 && bytes + size > kMaxBatchBytes) break;
+      bytes += size;
       *batch->add_messages() = std::move(queued.front());
       queued.pop_front();
     }
