@@ -9,6 +9,23 @@
 #include "runtime/common/logging.h"
 #include "runtime/server/server.h"
 
+namespace {
+
+// Parses duration flag `flag` from `text` into `out`; prints what to give
+// and returns false if it is not a duration of at least `min`.
+bool ParseDurationFlag(const char* flag, const std::string& text,
+                       absl::Duration min, const char* examples,
+                       absl::Duration& out) {
+  if (absl::ParseDuration(text, &out) && out >= min) return true;
+  std::fprintf(stderr,
+               "reprise-server: %s %s: give a duration of at least %s, e.g. "
+               "%s\n",
+               flag, text.c_str(), absl::FormatDuration(min).c_str(), examples);
+  return false;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   reprise::server::ServerOptions options;
   std::string log_level = "info";
@@ -69,20 +86,11 @@ int main(int argc, char** argv) {
                  "(and both for --tls-client-ca)\n");
     return 2;
   }
-  if (!absl::ParseDuration(retention, &options.default_retention) ||
-      options.default_retention < absl::Milliseconds(1)) {
-    std::fprintf(stderr,
-                 "reprise-server: --retention %s: give a duration of at least "
-                 "1ms, e.g. 30m, 24h or 168h\n",
-                 retention.c_str());
-    return 2;
-  }
-  if (!absl::ParseDuration(log_trim_interval, &options.log_trim_interval) ||
-      options.log_trim_interval < absl::Milliseconds(10)) {
-    std::fprintf(stderr,
-                 "reprise-server: --log-trim-interval %s: give a duration of "
-                 "at least 10ms, e.g. 1s, 10s or 1m\n",
-                 log_trim_interval.c_str());
+  if (!ParseDurationFlag("--retention", retention, absl::Milliseconds(1),
+                         "30m, 24h or 168h", options.default_retention) ||
+      !ParseDurationFlag("--log-trim-interval", log_trim_interval,
+                         absl::Milliseconds(10), "1s, 10s or 1m",
+                         options.log_trim_interval)) {
     return 2;
   }
 
