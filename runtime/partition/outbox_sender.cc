@@ -20,11 +20,8 @@ void OutboxSender::Send(PartitionId source, uint64_t seq,
       p.truncated = seq;  // nothing below was ever sent by this leader
     }
   }
-  v1::Command delivered = command;
-  delivered.mutable_outbox_origin()->set_partition(source.value());
-  delivered.mutable_outbox_origin()->set_seq(seq);
   log_.Append(PartitionForKey(destination.partition_key(), log_.partitions()),
-              delivered.SerializeAsString(),
+              command.SerializeAsString(),
               [this, source, seq](absl::StatusOr<Lsn> lsn) {
                 if (!lsn.ok()) {
                   // The log is fail-stop; the outbox keeps the message.

@@ -4,10 +4,11 @@
 // caused it; the sender appends the message to the destination partition's
 // log and, once that is durable, truncates the outbox with a
 // TruncateOutboxCommand. A crash in between sends the message again after
-// recovery; each delivered command carries its origin (source partition,
-// sequence number), and the receiving state machine drops one at or below
-// the highest it applied from that source, so delivery is exactly once,
-// even when what the first delivery created is gone by then.
+// recovery; each command carries its origin (source partition, sequence
+// number, written with the outbox row), and the receiving state machine
+// drops one at or below the highest it applied from that source, so
+// delivery is exactly once, even when what the first delivery created is
+// gone by then.
 //
 // Truncations are coalesced: at most one is in flight per partition, and it
 // covers every message delivered so far in sequence order.

@@ -745,6 +745,9 @@ TEST_F(StateMachineTest, CallSendsInvokeAndResultComesBack) {
             invoke.command.invoke().invocation_id());
   EXPECT_EQ(Journal(id_)[1].call().invocation_id(),
             invoke.destination.ToBytes());
+  // It names its origin, for the receiver's dedup.
+  EXPECT_EQ(invoke.command.outbox_origin().partition(), kPartition.value());
+  EXPECT_EQ(invoke.command.outbox_origin().seq(), invoke.seq);
 
   // The callee runs (here on the same partition) and completes.
   Apply(invoke.command);
@@ -754,6 +757,7 @@ TEST_F(StateMachineTest, CallSendsInvokeAndResultComesBack) {
   const OutboxAction result = *out[0];
   ASSERT_TRUE(result.command.has_complete_call());
   EXPECT_EQ(result.destination, id_);
+  EXPECT_EQ(result.command.outbox_origin().seq(), invoke.seq + 1);
 
   // The caller suspended meanwhile: the result resumes it.
   Apply(Suspend(id_, 1, {1}));

@@ -246,6 +246,9 @@ absl::Status SendCommand(const InvocationId& destination, v1::Command command,
   const uint64_t seq = cursor.next();
   cursor.set_next(seq + 1);
   txn.PutOutboxCursor(cursor);
+  // Replaces the origin of a command passed on (a propagated cancel).
+  command.mutable_outbox_origin()->set_partition(txn.partition().value());
+  command.mutable_outbox_origin()->set_seq(seq);
   v1::OutboxMessage message;
   *message.mutable_command() = command;
   message.set_destination(destination.ToBytes());
