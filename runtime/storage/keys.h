@@ -50,8 +50,13 @@ inline std::string TablePrefix(PartitionId partition, std::string_view table) {
   return key;
 }
 
+// 'p' | partition | table.
+inline constexpr size_t kTablePrefixSize = 1 + 4 + 2;
+
+inline constexpr std::string_view kAppliedLsnRow = "applied_lsn";
+
 inline std::string AppliedLsnKey(PartitionId partition) {
-  return TablePrefix(partition, kFsmTable) + "applied_lsn";
+  return TablePrefix(partition, kFsmTable).append(kAppliedLsnRow);
 }
 
 inline std::string OutboxCursorKey(PartitionId partition) {

@@ -136,6 +136,8 @@ class Transaction final : public PartitionReader {
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
 
+  // The row is written once, at Commit, with the last Lsn put: a batch of
+  // commands costs one write of it, not one per command.
   void PutAppliedLsn(Lsn lsn);
   void PutInvocationStatus(const InvocationId& id,
                            const v1::InvocationStatus& status);
@@ -190,6 +192,7 @@ class Transaction final : public PartitionReader {
  private:
   Store& store_;
   std::unique_ptr<rocksdb::WriteBatchWithIndex> batch_;
+  std::optional<Lsn> applied_lsn_;  // written by Commit
   std::vector<std::pair<InvocationId, v1::InvocationStatus>>* status_writes_ =
       nullptr;
 };

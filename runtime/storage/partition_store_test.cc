@@ -52,6 +52,23 @@ TEST(PartitionStoreTest, PartitionsAreSeparate) {
                    .has_value());
 }
 
+TEST(PartitionStoreTest, AppliedLsnIsTheLastPutAndVisibleBeforeCommit) {
+  testing::TempDir dir;
+  auto store = Store::Open(dir.path()).value();
+  Transaction txn(*store, PartitionId(2));
+  txn.PutAppliedLsn(Lsn(3));
+  txn.PutAppliedLsn(Lsn(4));
+  EXPECT_EQ(txn.GetAppliedLsn().value(), Lsn(4));
+  EXPECT_EQ(store->Reader(PartitionId(2))->GetAppliedLsn().value(), Lsn(0));
+  ASSERT_TRUE(txn.Commit().ok());
+  EXPECT_EQ(store->Reader(PartitionId(2))->GetAppliedLsn().value(), Lsn(4));
+  // The next batch of the same transaction starts from the stored value.
+  EXPECT_EQ(txn.GetAppliedLsn().value(), Lsn(4));
+  txn.PutAppliedLsn(Lsn(9));
+  ASSERT_TRUE(txn.Commit().ok());
+  EXPECT_EQ(store->Reader(PartitionId(2))->GetAppliedLsn().value(), Lsn(9));
+}
+
 TEST(PartitionStoreTest, JournalIsReadInIndexOrderPerInvocation) {
   testing::TempDir dir;
   auto store = Store::Open(dir.path()).value();
