@@ -16,6 +16,9 @@ namespace {
 constexpr char kRecordPrefix = 'r';
 constexpr char kTrimPrefix = 't';
 constexpr char kPartitionsKey[] = "meta/partitions";
+// Per partition, what EmbeddedLog keeps of its latest records: the
+// processor reads at most 1,024 records at a time, mostly far fewer.
+constexpr size_t kRecentBytes = 1 << 20;
 
 std::string RecordKey(PartitionId partition, uint64_t lsn) {
   std::string key(1, kRecordPrefix);
@@ -115,7 +118,8 @@ EmbeddedLog::EmbeddedLog(std::unique_ptr<rocksdb::DB> db, uint32_t partitions,
       partitions_(partitions),
       next_lsn_(tails),
       durable_tail_(new std::atomic<uint64_t>[partitions]),
-      trim_point_(new std::atomic<uint64_t>[partitions]) {
+      trim_point_(new std::atomic<uint64_t>[partitions]),
+      recent_(new RecentRecords[partitions]) {
   for (uint32_t p = 0; p < partitions; ++p) {
     durable_tail_[p].store(tails[p]);
     trim_point_[p].store(trim_points[p]);
@@ -190,6 +194,9 @@ void EmbeddedLog::WriterLoop() {
       for (const PendingAppend& a : batch) {
         new_tails[a.partition.value()] = a.lsn.value() + 1;
       }
+      // Before the tails move: a reader that sees a new tail finds its
+      // records here (unless they were evicted already).
+      KeepRecent(batch);
       for (uint32_t p = 0; p < partitions_; ++p) {
         if (new_tails[p] == 0) continue;
         durable_tail_[p].store(new_tails[p], std::memory_order_release);
@@ -207,6 +214,40 @@ void EmbeddedLog::WriterLoop() {
   }
 }
 
+void EmbeddedLog::KeepRecent(std::vector<PendingAppend>& batch) {
+  // The batch holds each partition's records in Lsn order (Append queues
+  // them as it numbers them), right after those kept before.
+  for (PendingAppend& a : batch) {
+    RecentRecords& recent = recent_[a.partition.value()];
+    absl::MutexLock lock(&recent.mu);
+    recent.bytes += a.payload.size();
+    recent.records.push_back({a.lsn, std::move(a.payload)});
+    while (recent.bytes > kRecentBytes && recent.records.size() > 1) {
+      recent.bytes -= recent.records.front().payload.size();
+      recent.records.pop_front();
+    }
+  }
+}
+
+std::optional<std::vector<Record>> EmbeddedLog::ReadRecent(
+    PartitionId partition, uint64_t from, uint64_t tail, size_t max_records) {
+  RecentRecords& recent = recent_[partition.value()];
+  absl::MutexLock lock(&recent.mu);
+  if (recent.records.empty() || from < recent.records.front().lsn.value() ||
+      from > recent.records.back().lsn.value()) {
+    return std::nullopt;
+  }
+  std::vector<Record> records;
+  const size_t first = from - recent.records.front().lsn.value();
+  for (size_t i = first;
+       i < recent.records.size() && records.size() < max_records &&
+       recent.records[i].lsn.value() < tail;
+       ++i) {
+    records.push_back(recent.records[i]);
+  }
+  return records;
+}
+
 absl::StatusOr<std::vector<Record>> EmbeddedLog::Read(PartitionId partition,
                                                       Lsn from,
                                                       size_t max_records) {
@@ -217,6 +258,9 @@ absl::StatusOr<std::vector<Record>> EmbeddedLog::Read(PartitionId partition,
       std::max(from.value(), trim_point_[partition.value()].load());
   std::vector<Record> records;
   if (start >= tail || max_records == 0) return records;
+  if (auto recent = ReadRecent(partition, start, tail, max_records)) {
+    return *std::move(recent);
+  }
   rocksdb::ReadOptions options;
   std::string upper = RecordKey(partition, tail);
   rocksdb::Slice upper_slice(upper);

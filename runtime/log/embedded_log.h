@@ -2,7 +2,8 @@
 // own. Appends from all threads are queued and written by one writer thread,
 // which group-commits everything queued so far in one WriteBatch with a
 // synced WAL, then acknowledges the batch. One sync thus covers many appends,
-// and no caller ever blocks on disk.
+// and no caller ever blocks on disk. The most recent records of each
+// partition stay in memory too (up to 1 MiB), for readers at the tail.
 //
 // Storage format (docs/formats.md): key 'r' | partition (u32 BE) | lsn (u64
 // BE) -> payload; 't' | partition -> trim point (u64 BE); "meta/partitions"
@@ -13,7 +14,9 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -60,9 +63,27 @@ class EmbeddedLog final : public Log {
     AppendCallback done;
   };
 
+  // A partition's most recent durable records, kept after their write so
+  // that a reader following the tail (the partition processor, a batch or
+  // two behind) copies them from here instead of opening a RocksDB
+  // iterator for each read. Lsns are contiguous; the oldest go first once
+  // the bound is reached.
+  struct RecentRecords {
+    absl::Mutex mu;
+    std::deque<Record> records ABSL_GUARDED_BY(mu);
+    size_t bytes ABSL_GUARDED_BY(mu) = 0;
+  };
+
   EmbeddedLog(std::unique_ptr<rocksdb::DB> db, uint32_t partitions,
               std::vector<uint64_t> tails, std::vector<uint64_t> trim_points);
   void WriterLoop();
+  // Appends the batch's records of each partition to `recent_`.
+  void KeepRecent(std::vector<PendingAppend>& batch);
+  // Records [from, tail) (at most `max_records`) if `recent_` still holds
+  // `from`; nullopt otherwise.
+  std::optional<std::vector<Record>> ReadRecent(PartitionId partition,
+                                                uint64_t from, uint64_t tail,
+                                                size_t max_records);
 
   const std::unique_ptr<rocksdb::DB> db_;
   const uint32_t partitions_;
@@ -77,6 +98,7 @@ class EmbeddedLog final : public Log {
   // Per partition: first Lsn not yet durable, and first Lsn not trimmed.
   std::unique_ptr<std::atomic<uint64_t>[]> durable_tail_;
   std::unique_ptr<std::atomic<uint64_t>[]> trim_point_;
+  std::unique_ptr<RecentRecords[]> recent_;
   std::atomic<uint64_t> sync_count_{0};
   std::thread writer_;
 };

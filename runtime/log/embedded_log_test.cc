@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <string>
+#include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "runtime/log/log_conformance.h"
@@ -53,6 +55,57 @@ TEST(EmbeddedLogTest, ConcurrentAppendsShareSyncs) {
   all.WaitForNotification();
   // Appends queued while a sync is in progress go into the next one.
   EXPECT_LT(log->sync_count(), static_cast<uint64_t>(kAppends));
+}
+
+// Appends `payload` and waits until it is durable.
+Lsn AppendDurably(Log& log, PartitionId partition, std::string payload) {
+  absl::Notification done;
+  absl::StatusOr<Lsn> lsn;
+  log.Append(partition, std::move(payload), [&](absl::StatusOr<Lsn> result) {
+    lsn = result;
+    done.Notify();
+  });
+  done.WaitForNotification();
+  EXPECT_TRUE(lsn.ok()) << lsn.status();
+  return lsn.value_or(Lsn(0));
+}
+
+TEST(EmbeddedLogTest, ReadsTheSameWhetherRecordsAreStillInMemoryOrNot) {
+  testing::TempDir dir;
+  auto log = EmbeddedLog::Open(dir.path(), 2).value();
+  // Large records: only the latest of them stay in memory (1 MiB), so
+  // reads from the start come from RocksDB and the last from memory.
+  std::vector<std::string> payloads;
+  for (int i = 0; i < 5; ++i) {
+    payloads.push_back(std::string(400 << 10, static_cast<char>('a' + i)));
+    EXPECT_EQ(AppendDurably(*log, PartitionId(1), payloads.back()),
+              Lsn(static_cast<uint64_t>(i) + 1));
+  }
+  AppendDurably(*log, PartitionId(0), "other partition");
+  for (uint64_t from = 1; from <= 6; ++from) {
+    auto records = log->Read(PartitionId(1), Lsn(from), 10);
+    ASSERT_TRUE(records.ok()) << records.status();
+    ASSERT_EQ(records->size(), 6 - from) << "from " << from;
+    for (size_t i = 0; i < records->size(); ++i) {
+      EXPECT_EQ((*records)[i].lsn, Lsn(from + i));
+      EXPECT_EQ((*records)[i].payload, payloads[from - 1 + i]);
+    }
+  }
+  // The bound on the number of records holds for memory reads too.
+  auto two = log->Read(PartitionId(1), Lsn(4), 1);
+  ASSERT_TRUE(two.ok());
+  ASSERT_EQ(two->size(), 1u);
+  EXPECT_EQ((*two)[0].payload, payloads[3]);
+  auto other = log->Read(PartitionId(0), Lsn(1), 10);
+  ASSERT_TRUE(other.ok());
+  ASSERT_EQ(other->size(), 1u);
+  EXPECT_EQ((*other)[0].payload, "other partition");
+  // Trimmed records are not returned, from memory either.
+  ASSERT_TRUE(log->Trim(PartitionId(1), Lsn(5)).ok());
+  auto trimmed = log->Read(PartitionId(1), Lsn(1), 10);
+  ASSERT_TRUE(trimmed.ok());
+  ASSERT_EQ(trimmed->size(), 1u);
+  EXPECT_EQ((*trimmed)[0].lsn, Lsn(5));
 }
 
 TEST(StopProcessOnFailureTest, StopsOnlyOnAFailedAppend) {
