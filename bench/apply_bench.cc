@@ -49,10 +49,11 @@ v1::Command Output(const InvocationId& id, int64_t now_ms) {
 }
 
 // Applies `commands` as the next log records in one transaction.
-void ApplyBatch(storage::Store& store, state_machine::StateMachine& sm,
-                uint64_t& lsn, const std::vector<v1::Command>& commands,
+void ApplyBatch(storage::Store& store, storage::RecentRows& recent,
+                state_machine::StateMachine& sm, uint64_t& lsn,
+                const std::vector<v1::Command>& commands,
                 benchmark::State& state) {
-  storage::Transaction txn(store, kPartition);
+  storage::Transaction txn(store, kPartition, &recent);
   std::vector<state_machine::Action> actions;
   for (const v1::Command& command : commands) {
     if (!sm.Apply(command, Lsn(++lsn), txn, actions).ok()) {
@@ -73,6 +74,7 @@ void BM_NoopInvocations(benchmark::State& state) {
     return;
   }
   state_machine::StateMachine sm;
+  storage::RecentRows recent(4 << 20);  // as the processor's
   std::mt19937_64 random(42);
   uint64_t lsn = 0;
   int64_t now_ms = 1'700'000'000'000;
@@ -89,8 +91,8 @@ void BM_NoopInvocations(benchmark::State& state) {
       outputs[i] = Output(ids[i], now_ms);
     }
     state.ResumeTiming();
-    ApplyBatch(**store, sm, lsn, invokes, state);
-    ApplyBatch(**store, sm, lsn, outputs, state);
+    ApplyBatch(**store, recent, sm, lsn, invokes, state);
+    ApplyBatch(**store, recent, sm, lsn, outputs, state);
   }
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(batch));
 }

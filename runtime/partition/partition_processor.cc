@@ -14,6 +14,10 @@ namespace reprise::partition {
 namespace {
 
 constexpr size_t kMaxBatchRecords = 1024;
+// What the processor keeps of the rows it wrote last: a second or more of
+// its writes at full load, so a proposal, a timer or a completion finds
+// what the step before it wrote.
+constexpr size_t kRecentRowsBytes = 4 << 20;
 // How often the leader looks for completed invocations to remove. Short,
 // so that each sweep is small (it runs on the partition's thread) and the
 // sweeps still keep up with 10,000 completions a second.
@@ -30,7 +34,8 @@ PartitionProcessor::PartitionProcessor(PartitionId partition, log::Log& log,
       store_(store),
       actions_(actions),
       options_(options),
-      reader_(store.Reader(partition)) {}
+      reader_(store.Reader(partition)),
+      recent_rows_(kRecentRowsBytes) {}
 
 PartitionProcessor::~PartitionProcessor() { Stop(); }
 
@@ -155,7 +160,7 @@ absl::StatusOr<size_t> PartitionProcessor::ApplyBatch(
   if (records.front().lsn != next_lsn_) {
     return MissingRecords(records.front().lsn);
   }
-  storage::Transaction txn(store_, partition_);
+  storage::Transaction txn(store_, partition_, &recent_rows_);
   std::vector<std::pair<InvocationId, v1::InvocationStatus>> status_writes;
   StatusListener* listener = options_.status_listener;
   if (listener != nullptr && listener->Watching()) {

@@ -138,6 +138,9 @@ class PartitionProcessor {
   const PartitionProcessorOptions options_;
   state_machine::StateMachine state_machine_;
   std::unique_ptr<storage::PartitionReader> reader_;
+  // The rows this processor's transactions wrote last (only its thread,
+  // and Start before it, use them).
+  storage::RecentRows recent_rows_;
   Lsn next_lsn_{1};               // processor thread only
   absl::Time next_expiry_check_;  // processor thread only
   // Exclusive keys of AppendIfValid commands appended and not yet applied.

@@ -290,9 +290,11 @@ absl::StatusOr<std::optional<InvocationId>> PartitionReader::GetQueued(
   return InvocationId::FromBytes(*value);
 }
 
-Transaction::Transaction(Store& store, PartitionId partition)
+Transaction::Transaction(Store& store, PartitionId partition,
+                         RecentRows* recent)
     : PartitionReader(partition),
       store_(store),
+      recent_(recent),
       batch_(std::make_unique<rocksdb::WriteBatchWithIndex>(
           rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true)) {}
 
@@ -302,8 +304,10 @@ void Transaction::PutAppliedLsn(Lsn lsn) { applied_lsn_ = lsn; }
 
 void Transaction::PutInvocationStatus(const InvocationId& id,
                                       const v1::InvocationStatus& status) {
-  batch_->Put(InvocationStatusKey(partition(), id), status.SerializeAsString())
-      .PermitUncheckedError();
+  std::string key = InvocationStatusKey(partition(), id);
+  std::string value = status.SerializeAsString();
+  batch_->Put(key, value).PermitUncheckedError();
+  Remember(std::move(key), std::move(value));
   if (status_writes_ != nullptr) status_writes_->emplace_back(id, status);
 }
 
@@ -405,17 +409,18 @@ absl::Status Transaction::DeleteAllState(const v1::Target& object) {
 
 void Transaction::PutKeyLock(const v1::Target& object,
                              const v1::KeyLock& lock) {
-  batch_
-      ->Put(KeyLockKey(partition(), ObjectKey(object.service(), object.key())),
-            lock.SerializeAsString())
-      .PermitUncheckedError();
+  std::string key =
+      KeyLockKey(partition(), ObjectKey(object.service(), object.key()));
+  std::string value = lock.SerializeAsString();
+  batch_->Put(key, value).PermitUncheckedError();
+  Remember(std::move(key), std::move(value));
 }
 
 void Transaction::DeleteKeyLock(const v1::Target& object) {
-  batch_
-      ->Delete(
-          KeyLockKey(partition(), ObjectKey(object.service(), object.key())))
-      .PermitUncheckedError();
+  std::string key =
+      KeyLockKey(partition(), ObjectKey(object.service(), object.key()));
+  batch_->Delete(key).PermitUncheckedError();
+  Remember(std::move(key), std::nullopt);
 }
 
 void Transaction::PutQueued(const v1::Target& object, uint64_t seq,
@@ -493,7 +498,9 @@ absl::Status Transaction::DeleteInvocation(const InvocationId& id) {
     }
     batch_->Delete(JournalKey(partition(), id, i)).PermitUncheckedError();
   }
-  batch_->Delete(InvocationStatusKey(partition(), id)).PermitUncheckedError();
+  std::string key = InvocationStatusKey(partition(), id);
+  batch_->Delete(key).PermitUncheckedError();
+  Remember(std::move(key), std::nullopt);
   return absl::OkStatus();
 }
 
@@ -508,6 +515,12 @@ absl::Status Transaction::Commit() {
   options.sync = false;
   absl::Status status = FromRocksStatus(
       store_.db().Write(options, batch_->GetWriteBatch()), "state commit");
+  if (status.ok()) {
+    for (auto& [key, row] : remembered_) {
+      recent_->Put(std::move(key), std::move(row));
+    }
+  }
+  remembered_.clear();
   batch_->Clear();
   return status;
 }
@@ -522,8 +535,24 @@ absl::StatusOr<std::optional<std::string>> Transaction::Get(
     AppendBigEndian64(value, applied_lsn_->value());
     return value;
   }
-  rocksdb::Status s = batch_->GetFromBatchAndDB(
-      &store_.db(), rocksdb::ReadOptions(), key, &value);
+  rocksdb::Status s;
+  if (recent_ == nullptr) {
+    s = batch_->GetFromBatchAndDB(&store_.db(), rocksdb::ReadOptions(), key,
+                                  &value);
+  } else {
+    // This batch's own write first, then the rows written lately, then
+    // the store.
+    std::unique_ptr<rocksdb::WBWIIterator> it(batch_->NewIterator());
+    it->Seek(key);
+    if (!it->Valid() || it->Entry().key != key) {
+      if (const RecentRows::Row* row = recent_->Find(key)) return *row;
+      s = store_.db().Get(rocksdb::ReadOptions(), key, &value);
+    } else if (it->Entry().type == rocksdb::kPutRecord) {
+      return it->Entry().value.ToString();
+    } else {
+      return std::nullopt;  // deleted (the transaction writes no merges)
+    }
+  }
   if (s.IsNotFound()) return std::nullopt;
   REPRISE_RETURN_IF_ERROR(FromRocksStatus(s, "partition store read"));
   return value;

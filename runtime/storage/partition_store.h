@@ -26,6 +26,7 @@
 #include "reprise/v1/journal.pb.h"
 #include "reprise/v1/storage.pb.h"
 #include "runtime/common/ids.h"
+#include "runtime/storage/recent_rows.h"
 
 namespace rocksdb {
 class DB;
@@ -131,7 +132,11 @@ struct Timer {
 // through a transaction see its own uncommitted writes.
 class Transaction final : public PartitionReader {
  public:
-  Transaction(Store& store, PartitionId partition);
+  // With `recent` (not owned; null: none), reads look there before the
+  // store, and Commit records there the invocation status and key lock
+  // rows it wrote: the rows a processor reads back soon after.
+  Transaction(Store& store, PartitionId partition,
+              RecentRows* recent = nullptr);
   ~Transaction() override;
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
@@ -190,8 +195,17 @@ class Transaction final : public PartitionReader {
   std::unique_ptr<rocksdb::Iterator> NewIterator() override;
 
  private:
+  // Keeps `row` for RecentRows until the commit (if there is one).
+  void Remember(std::string key, RecentRows::Row row) {
+    if (recent_ != nullptr) {
+      remembered_.emplace_back(std::move(key), std::move(row));
+    }
+  }
+
   Store& store_;
+  RecentRows* const recent_;
   std::unique_ptr<rocksdb::WriteBatchWithIndex> batch_;
+  std::vector<std::pair<std::string, RecentRows::Row>> remembered_;
   std::optional<Lsn> applied_lsn_;  // written by Commit
   std::vector<std::pair<InvocationId, v1::InvocationStatus>>* status_writes_ =
       nullptr;

@@ -69,6 +69,52 @@ TEST(PartitionStoreTest, AppliedLsnIsTheLastPutAndVisibleBeforeCommit) {
   EXPECT_EQ(store->Reader(PartitionId(2))->GetAppliedLsn().value(), Lsn(9));
 }
 
+TEST(PartitionStoreTest, RecentRowsAnswerLikeTheStore) {
+  testing::TempDir dir;
+  auto store = Store::Open(dir.path()).value();
+  RecentRows recent(1 << 20);
+  const PartitionId p(0);
+  InvocationId kept(1, 1), removed(1, 2), untouched(1, 3);
+  v1::InvocationStatus first;
+  first.set_attempt(1);
+  {
+    // Written before the cache existed: only the store knows it.
+    Transaction txn(*store, p);
+    txn.PutInvocationStatus(untouched, first);
+    ASSERT_TRUE(txn.Commit().ok());
+  }
+  Transaction txn(*store, p, &recent);
+  txn.PutInvocationStatus(kept, first);
+  txn.PutInvocationStatus(removed, first);
+  ASSERT_TRUE(txn.Commit().ok());
+  ASSERT_TRUE(txn.DeleteInvocation(removed).ok());
+  ASSERT_TRUE(txn.Commit().ok());
+  EXPECT_EQ(txn.GetInvocationStatus(kept).value()->attempt(), 1u);
+  EXPECT_FALSE(txn.GetInvocationStatus(removed).value().has_value());
+  EXPECT_EQ(txn.GetInvocationStatus(untouched).value()->attempt(), 1u);
+  EXPECT_FALSE(txn.GetInvocationStatus(InvocationId(9, 9)).value().has_value());
+  // The batch's own writes come before the remembered rows.
+  v1::InvocationStatus second;
+  second.set_attempt(2);
+  txn.PutInvocationStatus(kept, second);
+  EXPECT_EQ(txn.GetInvocationStatus(kept).value()->attempt(), 2u);
+  txn.PutInvocationStatus(removed, second);
+  EXPECT_EQ(txn.GetInvocationStatus(removed).value()->attempt(), 2u);
+  ASSERT_TRUE(txn.DeleteInvocation(untouched).ok());
+  EXPECT_FALSE(txn.GetInvocationStatus(untouched).value().has_value());
+  ASSERT_TRUE(txn.Commit().ok());
+  // After the commit, a reader of the store and the cache agree.
+  auto reader = store->Reader(p);
+  for (const InvocationId& id : {kept, removed, untouched}) {
+    auto stored = reader->GetInvocationStatus(id).value();
+    auto cached = txn.GetInvocationStatus(id).value();
+    ASSERT_EQ(stored.has_value(), cached.has_value());
+    if (stored.has_value()) {
+      EXPECT_EQ(stored->attempt(), cached->attempt());
+    }
+  }
+}
+
 TEST(PartitionStoreTest, JournalIsReadInIndexOrderPerInvocation) {
   testing::TempDir dir;
   auto store = Store::Open(dir.path()).value();
