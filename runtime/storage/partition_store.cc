@@ -313,8 +313,14 @@ void Transaction::PutInvocationStatus(const InvocationId& id,
 
 void Transaction::PutJournalEntry(const InvocationId& id, uint32_t index,
                                   const v1::JournalEntry& entry) {
-  batch_->Put(JournalKey(partition(), id, index), entry.SerializeAsString())
-      .PermitUncheckedError();
+  std::string key = JournalKey(partition(), id, index);
+  std::string value = entry.SerializeAsString();
+  batch_->Put(key, value).PermitUncheckedError();
+  // Entries whose completion comes later are read back then; the others
+  // are only kept up to date if remembered already.
+  const bool awaits = entry.has_sleep() || entry.has_call() ||
+                      entry.has_awakeable() || entry.has_get_promise();
+  Remember(std::move(key), std::move(value), /*if_known=*/!awaits);
 }
 
 void Transaction::PutTimer(const Timer& timer) {
@@ -326,10 +332,11 @@ void Transaction::PutTimer(const Timer& timer) {
 }
 
 void Transaction::PutOutboxDedup(PartitionId source, uint64_t seq) {
+  std::string key = OutboxDedupKey(partition(), source);
   std::string value;
   AppendBigEndian64(value, seq);
-  batch_->Put(OutboxDedupKey(partition(), source), value)
-      .PermitUncheckedError();
+  batch_->Put(key, value).PermitUncheckedError();
+  Remember(std::move(key), std::move(value));
 }
 
 void Transaction::PutKafkaOffset(std::string_view subscription_id,
@@ -496,7 +503,9 @@ absl::Status Transaction::DeleteInvocation(const InvocationId& id) {
     if (entry.has_sleep() && entry.completed_at_ms() == 0) {
       DeleteTimer({entry.sleep().wake_up_at_ms(), id, i});
     }
-    batch_->Delete(JournalKey(partition(), id, i)).PermitUncheckedError();
+    std::string key = JournalKey(partition(), id, i);
+    batch_->Delete(key).PermitUncheckedError();
+    Remember(std::move(key), std::nullopt);
   }
   std::string key = InvocationStatusKey(partition(), id);
   batch_->Delete(key).PermitUncheckedError();
@@ -516,8 +525,9 @@ absl::Status Transaction::Commit() {
   absl::Status status = FromRocksStatus(
       store_.db().Write(options, batch_->GetWriteBatch()), "state commit");
   if (status.ok()) {
-    for (auto& [key, row] : remembered_) {
-      recent_->Put(std::move(key), std::move(row));
+    for (Remembered& r : remembered_) {
+      if (r.if_known && recent_->Find(r.key) == nullptr) continue;
+      recent_->Put(std::move(r.key), std::move(r.row));
     }
   }
   remembered_.clear();

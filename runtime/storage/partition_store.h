@@ -133,8 +133,10 @@ struct Timer {
 class Transaction final : public PartitionReader {
  public:
   // With `recent` (not owned; null: none), reads look there before the
-  // store, and Commit records there the invocation status and key lock
-  // rows it wrote: the rows a processor reads back soon after.
+  // store, and Commit records there the rows a processor reads back soon
+  // after writing them: invocation statuses, key locks, the outbox dedup
+  // marks, and journal entries that wait for a completion (sleep, call,
+  // awakeable, promise get).
   Transaction(Store& store, PartitionId partition,
               RecentRows* recent = nullptr);
   ~Transaction() override;
@@ -195,17 +197,23 @@ class Transaction final : public PartitionReader {
   std::unique_ptr<rocksdb::Iterator> NewIterator() override;
 
  private:
-  // Keeps `row` for RecentRows until the commit (if there is one).
-  void Remember(std::string key, RecentRows::Row row) {
+  // A row for RecentRows, kept until the commit (if there is one); with
+  // `if_known`, only to update a copy RecentRows already has.
+  struct Remembered {
+    std::string key;
+    RecentRows::Row row;
+    bool if_known;
+  };
+  void Remember(std::string key, RecentRows::Row row, bool if_known = false) {
     if (recent_ != nullptr) {
-      remembered_.emplace_back(std::move(key), std::move(row));
+      remembered_.push_back({std::move(key), std::move(row), if_known});
     }
   }
 
   Store& store_;
   RecentRows* const recent_;
   std::unique_ptr<rocksdb::WriteBatchWithIndex> batch_;
-  std::vector<std::pair<std::string, RecentRows::Row>> remembered_;
+  std::vector<Remembered> remembered_;
   std::optional<Lsn> applied_lsn_;  // written by Commit
   std::vector<std::pair<InvocationId, v1::InvocationStatus>>* status_writes_ =
       nullptr;

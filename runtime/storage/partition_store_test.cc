@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "runtime/storage/keys.h"
 #include "tests/testing/temp_dir.h"
 
 namespace reprise::storage {
@@ -113,6 +114,42 @@ TEST(PartitionStoreTest, RecentRowsAnswerLikeTheStore) {
       EXPECT_EQ(stored->attempt(), cached->attempt());
     }
   }
+}
+
+TEST(PartitionStoreTest, RecentRowsKeepAwaitedJournalEntriesCurrent) {
+  testing::TempDir dir;
+  auto store = Store::Open(dir.path()).value();
+  RecentRows recent(1 << 20);
+  const PartitionId p(0);
+  InvocationId id(4, 2);
+  Transaction txn(*store, p, &recent);
+  txn.PutInvocationStatus(id, v1::InvocationStatus());
+  v1::JournalEntry input;
+  input.mutable_input()->set_value("{}");
+  txn.PutJournalEntry(id, 0, input);
+  v1::JournalEntry call;
+  call.mutable_call()->mutable_target()->set_service("B");
+  txn.PutJournalEntry(id, 1, call);
+  v1::JournalEntry run;
+  run.set_name("step");
+  run.mutable_run()->mutable_result()->set_value("1");
+  txn.PutJournalEntry(id, 2, run);
+  ASSERT_TRUE(txn.Commit().ok());
+  // Only the entry that waits for its completion is remembered.
+  EXPECT_NE(recent.Find(JournalKey(p, id, 1)), nullptr);
+  EXPECT_EQ(recent.Find(JournalKey(p, id, 2)), nullptr);
+  // Its completion replaces the remembered copy.
+  call.mutable_call()->mutable_result()->set_value("done");
+  txn.PutJournalEntry(id, 1, call);
+  ASSERT_TRUE(txn.Commit().ok());
+  EXPECT_EQ(txn.GetJournalEntry(id, 1).value()->call().result().value(),
+            "done");
+  EXPECT_EQ(txn.GetJournalEntry(id, 2).value()->name(), "step");
+  // Removing the invocation removes the remembered rows too.
+  ASSERT_TRUE(txn.DeleteInvocation(id).ok());
+  ASSERT_TRUE(txn.Commit().ok());
+  EXPECT_FALSE(txn.GetJournalEntry(id, 1).value().has_value());
+  EXPECT_FALSE(txn.GetInvocationStatus(id).value().has_value());
 }
 
 TEST(PartitionStoreTest, JournalIsReadInIndexOrderPerInvocation) {
