@@ -5,6 +5,7 @@
 #include "absl/strings/str_format.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
 #include "rocksdb/utilities/write_batch_with_index.h"
 #include "runtime/common/big_endian.h"
@@ -26,6 +27,51 @@ absl::StatusOr<Message> ParseValue(const std::string& bytes,
   return message;
 }
 
+// The prefix of a row of table "st": 'p' | partition | "st" | object key,
+// the object key being u32 BE length | service | u32 BE length | key (so
+// that no object's prefix is a prefix of another's). Rows of other tables
+// have none. The state of most objects is in one table file or none, so
+// the prefix bloom filters spare the scan of one object's state a seek in
+// every other file. The name is stored with each table file: a table
+// written with another extractor is read without its prefix filter, never
+// wrongly.
+class StatePrefixExtractor final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "reprise.StatePrefix.1"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), PrefixSize(key));
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return PrefixSize(key) > 0;
+  }
+
+ private:
+  // 0 for a key with no state prefix.
+  static size_t PrefixSize(const rocksdb::Slice& key) {
+    if (key.size() < kTablePrefixSize || key[0] != 'p' ||
+        rocksdb::Slice(key.data() + 5, 2) !=
+            rocksdb::Slice(kStateTable.data(), kStateTable.size())) {
+      return 0;
+    }
+    size_t end = kTablePrefixSize;
+    for (int part = 0; part < 2; ++part) {  // service, then key
+      if (key.size() < end + 4) return 0;
+      end += 4 + DecodeBigEndian32(key.data() + end);
+      if (end > key.size()) return 0;
+    }
+    return end;
+  }
+};
+
+rocksdb::ReadOptions IteratorOptions(bool one_state_prefix) {
+  rocksdb::ReadOptions options;
+  // Every other scan reads in plain key order, beyond any prefix: with a
+  // prefix extractor set, only total_order_seek guarantees that.
+  options.prefix_same_as_start = one_state_prefix;
+  options.total_order_seek = !one_state_prefix;
+  return options;
+}
+
 // Reads committed state straight from the database.
 class DbReader final : public PartitionReader {
  public:
@@ -41,9 +87,10 @@ class DbReader final : public PartitionReader {
     REPRISE_RETURN_IF_ERROR(FromRocksStatus(s, "partition store read"));
     return value;
   }
-  std::unique_ptr<rocksdb::Iterator> NewIterator() override {
+  std::unique_ptr<rocksdb::Iterator> NewIterator(
+      bool one_state_prefix) override {
     return std::unique_ptr<rocksdb::Iterator>(
-        db_.NewIterator(rocksdb::ReadOptions()));
+        db_.NewIterator(IteratorOptions(one_state_prefix)));
   }
 
  private:
@@ -182,7 +229,7 @@ absl::Status PartitionReader::ForEachState(
     const std::function<bool(std::string_view, std::string_view)>& fn) {
   const std::string prefix =
       StatePrefix(partition_, ObjectKey(object.service(), object.key()));
-  auto it = NewIterator();
+  auto it = NewIterator(/*one_state_prefix=*/true);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
        it->Next()) {
     rocksdb::Slice key = it->key();
@@ -568,9 +615,10 @@ absl::StatusOr<std::optional<std::string>> Transaction::Get(
   return value;
 }
 
-std::unique_ptr<rocksdb::Iterator> Transaction::NewIterator() {
+std::unique_ptr<rocksdb::Iterator> Transaction::NewIterator(
+    bool one_state_prefix) {
   return std::unique_ptr<rocksdb::Iterator>(batch_->NewIteratorWithBase(
-      store_.db().NewIterator(rocksdb::ReadOptions())));
+      store_.db().NewIterator(IteratorOptions(one_state_prefix))));
 }
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
@@ -588,6 +636,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
   // store retains.
   options.memtable_prefix_bloom_size_ratio = 0.02;
   options.memtable_whole_key_filtering = true;
+  options.prefix_extractor = std::make_shared<StatePrefixExtractor>();
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
@@ -608,6 +657,11 @@ std::unique_ptr<PartitionReader> Store::Reader(PartitionId partition) {
 
 absl::Status Store::SyncWal() {
   return FromRocksStatus(db_->SyncWAL(), "syncing the partition store");
+}
+
+absl::Status Store::Flush() {
+  return FromRocksStatus(db_->Flush(rocksdb::FlushOptions()),
+                         "flushing the partition store");
 }
 
 absl::Status Store::PutMetadata(std::string_view name,

@@ -113,7 +113,12 @@ class PartitionReader {
   explicit PartitionReader(PartitionId partition) : partition_(partition) {}
   virtual absl::StatusOr<std::optional<std::string>> Get(
       const std::string& key) = 0;
-  virtual std::unique_ptr<rocksdb::Iterator> NewIterator() = 0;
+  // With `one_state_prefix`, the iterator may stop at the end of the
+  // seek key's object state (rows of one object's `st` prefix): the store
+  // then skips, by their prefix bloom filters, the table files that hold
+  // none of that object's state.
+  virtual std::unique_ptr<rocksdb::Iterator> NewIterator(
+      bool one_state_prefix = false) = 0;
 
  private:
   const PartitionId partition_;
@@ -194,7 +199,8 @@ class Transaction final : public PartitionReader {
  protected:
   absl::StatusOr<std::optional<std::string>> Get(
       const std::string& key) override;
-  std::unique_ptr<rocksdb::Iterator> NewIterator() override;
+  std::unique_ptr<rocksdb::Iterator> NewIterator(
+      bool one_state_prefix = false) override;
 
  private:
   // A row for RecentRows, kept until the commit (if there is one); with
@@ -235,6 +241,8 @@ class Store {
   // crash may lose the latest batches, which recovery re-derives from the
   // log; once this returns, the log records they came from may go.
   absl::Status SyncWal();
+  // Writes what the memtable holds out to a table file and waits for it.
+  absl::Status Flush();
 
   absl::Status PutMetadata(std::string_view name, const std::string& value);
   absl::StatusOr<std::optional<std::string>> GetMetadata(std::string_view name);

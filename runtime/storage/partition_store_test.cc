@@ -152,6 +152,71 @@ TEST(PartitionStoreTest, RecentRowsKeepAwaitedJournalEntriesCurrent) {
   EXPECT_FALSE(txn.GetInvocationStatus(id).value().has_value());
 }
 
+// One object's state, read through `reader`, as key=value pairs.
+std::vector<std::string> StateOf(PartitionReader& reader,
+                                 const v1::Target& object) {
+  std::vector<std::string> rows;
+  EXPECT_TRUE(
+      reader
+          .ForEachState(object,
+                        [&](std::string_view key, std::string_view value) {
+                          rows.push_back(std::string(key) + "=" +
+                                         std::string(value));
+                          return true;
+                        })
+          .ok());
+  return rows;
+}
+
+TEST(PartitionStoreTest, StateScansFindEachObjectsRowsInEveryTableFile) {
+  testing::TempDir dir;
+  auto store = Store::Open(dir.path()).value();
+  const PartitionId p(1);
+  auto target = [](std::string service, std::string key) {
+    v1::Target t;
+    t.set_service(std::move(service));
+    t.set_key(std::move(key));
+    return t;
+  };
+  // Objects whose service or key is a byte prefix of another's.
+  const v1::Target a = target("S", "k"), b = target("S", "k2"),
+                   c = target("Sk", ""), none = target("S", "other");
+  Transaction txn(*store, p);
+  txn.PutState(a, "x", "1");
+  txn.PutState(a, "y", "2");
+  txn.PutState(b, "x", "3");
+  txn.PutInvocationStatus(InvocationId(1, 1), v1::InvocationStatus());
+  ASSERT_TRUE(txn.Commit().ok());
+  ASSERT_TRUE(store->Flush().ok());
+  txn.PutState(c, "z", "4");
+  txn.DeleteState(a, "x");
+  txn.PutInvocationStatus(InvocationId(1, 2), v1::InvocationStatus());
+  ASSERT_TRUE(txn.Commit().ok());
+  ASSERT_TRUE(store->Flush().ok());
+  txn.PutState(a, "w", "5");  // in the memtable only
+  ASSERT_TRUE(txn.Commit().ok());
+
+  auto reader = store->Reader(p);
+  EXPECT_EQ(StateOf(*reader, a), (std::vector<std::string>{"w=5", "y=2"}));
+  EXPECT_EQ(StateOf(*reader, b), (std::vector<std::string>{"x=3"}));
+  EXPECT_EQ(StateOf(*reader, c), (std::vector<std::string>{"z=4"}));
+  EXPECT_TRUE(StateOf(*reader, none).empty());
+  // Through a transaction, its own writes included.
+  txn.PutState(b, "a", "6");
+  EXPECT_EQ(StateOf(txn, b), (std::vector<std::string>{"a=6", "x=3"}));
+  EXPECT_EQ(StateOf(txn, a), (std::vector<std::string>{"w=5", "y=2"}));
+  // Scans of other tables still see every row, in key order.
+  int invocations = 0;
+  ASSERT_TRUE(reader
+                  ->ForEachInvocation(
+                      [&](const InvocationId&, const v1::InvocationStatus&) {
+                        ++invocations;
+                        return true;
+                      })
+                  .ok());
+  EXPECT_EQ(invocations, 2);
+}
+
 TEST(PartitionStoreTest, JournalIsReadInIndexOrderPerInvocation) {
   testing::TempDir dir;
   auto store = Store::Open(dir.path()).value();
