@@ -74,7 +74,7 @@ void BM_NoopInvocations(benchmark::State& state) {
     return;
   }
   state_machine::StateMachine sm;
-  storage::RecentRows recent(4 << 20);  // as the processor's
+  storage::RecentRows recent(2 << 20);  // as the processor's
   std::mt19937_64 random(42);
   uint64_t lsn = 0;
   int64_t now_ms = 1'700'000'000'000;

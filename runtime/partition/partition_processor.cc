@@ -14,10 +14,11 @@ namespace reprise::partition {
 namespace {
 
 constexpr size_t kMaxBatchRecords = 1024;
-// What the processor keeps of the rows it wrote last: a second or more of
+// What the processor keeps of the rows it wrote last (counted with a
+// per-row overhead; about twice that in memory): half a second or more of
 // its writes at full load, so a proposal, a timer or a completion finds
 // what the step before it wrote.
-constexpr size_t kRecentRowsBytes = 4 << 20;
+constexpr size_t kRecentRowsBytes = 2 << 20;
 // How often the leader looks for completed invocations to remove. Short,
 // so that each sweep is small (it runs on the partition's thread) and the
 // sweeps still keep up with 10,000 completions a second.
