@@ -167,6 +167,7 @@ void EmbeddedLog::WriterLoop() {
   rocksdb::WriteOptions sync;
   sync.sync = true;
   std::vector<uint64_t> new_tails(partitions_, 0);
+  absl::Status failed;
   for (;;) {
     {
       absl::MutexLock lock(&mu_);
@@ -177,6 +178,14 @@ void EmbeddedLog::WriterLoop() {
           this));
       if (queue_.empty()) return;  // stopping, nothing left to write
       batch.swap(queue_);
+      failed = failure_;
+    }
+    if (!failed.ok()) {
+      // Queued before the failure, after the records that failed: writing
+      // them would leave a gap in their partitions' Lsns.
+      for (PendingAppend& a : batch) a.done(failed);
+      batch.clear();
+      continue;
     }
     rocksdb::WriteBatch wb;
     for (const PendingAppend& a : batch) {
@@ -217,11 +226,15 @@ void EmbeddedLog::WriterLoop() {
 void EmbeddedLog::KeepRecent(std::vector<PendingAppend>& batch) {
   // The batch holds each partition's records in Lsn order (Append queues
   // them as it numbers them), right after those kept before.
-  for (PendingAppend& a : batch) {
-    RecentRecords& recent = recent_[a.partition.value()];
+  for (size_t i = 0; i < batch.size();) {
+    RecentRecords& recent = recent_[batch[i].partition.value()];
     absl::MutexLock lock(&recent.mu);
-    recent.bytes += a.payload.size();
-    recent.records.push_back({a.lsn, std::move(a.payload)});
+    // This record and those of the same partition right after it.
+    for (; i < batch.size() && &recent_[batch[i].partition.value()] == &recent;
+         ++i) {
+      recent.bytes += batch[i].payload.size();
+      recent.records.push_back({batch[i].lsn, std::move(batch[i].payload)});
+    }
     while (recent.bytes > kRecentBytes && recent.records.size() > 1) {
       recent.bytes -= recent.records.front().payload.size();
       recent.records.pop_front();
@@ -237,8 +250,9 @@ std::optional<std::vector<Record>> EmbeddedLog::ReadRecent(
       from > recent.records.back().lsn.value()) {
     return std::nullopt;
   }
-  std::vector<Record> records;
   const size_t first = from - recent.records.front().lsn.value();
+  if (recent.records[first].lsn.value() != from) return std::nullopt;
+  std::vector<Record> records;
   for (size_t i = first;
        i < recent.records.size() && records.size() < max_records &&
        recent.records[i].lsn.value() < tail;

@@ -3,7 +3,9 @@
 // which group-commits everything queued so far in one WriteBatch with a
 // synced WAL, then acknowledges the batch. One sync thus covers many appends,
 // and no caller ever blocks on disk. The most recent records of each
-// partition stay in memory too (up to 1 MiB), for readers at the tail.
+// partition stay in memory too (1 MiB, or the latest record if larger), for
+// readers at the tail. Once an append fails, the log fails every append
+// still queued, so no partition's Lsns ever have a gap.
 //
 // Storage format (docs/formats.md): key 'r' | partition (u32 BE) | lsn (u64
 // BE) -> payload; 't' | partition -> trim point (u64 BE); "meta/partitions"

@@ -92,10 +92,10 @@ TEST(EmbeddedLogTest, ReadsTheSameWhetherRecordsAreStillInMemoryOrNot) {
     }
   }
   // The bound on the number of records holds for memory reads too.
-  auto two = log->Read(PartitionId(1), Lsn(4), 1);
-  ASSERT_TRUE(two.ok());
-  ASSERT_EQ(two->size(), 1u);
-  EXPECT_EQ((*two)[0].payload, payloads[3]);
+  auto one = log->Read(PartitionId(1), Lsn(4), 1);
+  ASSERT_TRUE(one.ok());
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].payload, payloads[3]);
   auto other = log->Read(PartitionId(0), Lsn(1), 10);
   ASSERT_TRUE(other.ok());
   ASSERT_EQ(other->size(), 1u);

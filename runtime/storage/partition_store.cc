@@ -48,9 +48,10 @@ class StatePrefixExtractor final : public rocksdb::SliceTransform {
  private:
   // 0 for a key with no state prefix.
   static size_t PrefixSize(const rocksdb::Slice& key) {
+    const rocksdb::Slice state_table(kStateTable.data(), kStateTable.size());
     if (key.size() < kTablePrefixSize || key[0] != 'p' ||
-        rocksdb::Slice(key.data() + 5, 2) !=
-            rocksdb::Slice(kStateTable.data(), kStateTable.size())) {
+        rocksdb::Slice(key.data() + kTablePrefixSize - state_table.size(),
+                       state_table.size()) != state_table) {
       return 0;
     }
     size_t end = kTablePrefixSize;
@@ -127,7 +128,7 @@ absl::StatusOr<std::vector<v1::JournalEntry>> PartitionReader::GetJournal(
     const InvocationId& id) {
   const std::string prefix = JournalPrefix(partition_, id);
   std::vector<v1::JournalEntry> entries;
-  auto it = NewIterator();
+  auto it = NewIterator(/*one_state_prefix=*/false);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
        it->Next()) {
     uint32_t index = DecodeBigEndian32(it->key().data() + prefix.size());
@@ -149,7 +150,7 @@ absl::Status PartitionReader::ForEachInvocation(
     const std::function<bool(const InvocationId&, const v1::InvocationStatus&)>&
         fn) {
   const std::string prefix = TablePrefix(partition_, kInvocationStatusTable);
-  auto it = NewIterator();
+  auto it = NewIterator(/*one_state_prefix=*/false);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
        it->Next()) {
     rocksdb::Slice key = it->key();
@@ -167,7 +168,7 @@ absl::Status PartitionReader::ForEachInvocation(
 absl::Status PartitionReader::ForEachTimer(
     const std::function<void(const Timer&)>& fn) {
   const std::string prefix = TablePrefix(partition_, kTimerTable);
-  auto it = NewIterator();
+  auto it = NewIterator(/*one_state_prefix=*/false);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
        it->Next()) {
     rocksdb::Slice key = it->key();
@@ -190,7 +191,7 @@ absl::Status PartitionReader::ForEachExpiry(
     int64_t up_to_ms,
     const std::function<bool(int64_t, const InvocationId&)>& fn) {
   const std::string prefix = TablePrefix(partition_, kExpiryTable);
-  auto it = NewIterator();
+  auto it = NewIterator(/*one_state_prefix=*/false);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
        it->Next()) {
     rocksdb::Slice key = it->key();
@@ -291,7 +292,7 @@ PartitionReader::GetPromiseWaiters(const v1::Target& object,
       PromiseKey(partition_, kPromiseWaiterTable,
                  ObjectKey(object.service(), object.key()), name);
   std::vector<std::pair<InvocationId, uint32_t>> waiters;
-  auto it = NewIterator();
+  auto it = NewIterator(/*one_state_prefix=*/false);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
        it->Next()) {
     if (it->key().size() != prefix.size() + InvocationId::kBytes + 4) {
@@ -413,7 +414,7 @@ absl::Status Transaction::DeleteAllPromises(const v1::Target& object) {
       TablePrefix(partition(), kPromiseTable)
           .append(ObjectKey(object.service(), object.key()));
   std::vector<std::string> keys;
-  auto it = NewIterator();
+  auto it = NewIterator(/*one_state_prefix=*/false);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
        it->Next()) {
     keys.push_back(it->key().ToString());
@@ -592,24 +593,20 @@ absl::StatusOr<std::optional<std::string>> Transaction::Get(
     AppendBigEndian64(value, applied_lsn_->value());
     return value;
   }
-  rocksdb::Status s;
-  if (recent_ == nullptr) {
-    s = batch_->GetFromBatchAndDB(&store_.db(), rocksdb::ReadOptions(), key,
-                                  &value);
-  } else {
-    // This batch's own write first, then the rows written lately, then
-    // the store.
+  if (const RecentRows::Row* row =
+          recent_ != nullptr ? recent_->Find(key) : nullptr) {
+    // Remembered; unless this batch wrote the row since, that is the
+    // store's row.
     std::unique_ptr<rocksdb::WBWIIterator> it(batch_->NewIterator());
     it->Seek(key);
-    if (!it->Valid() || it->Entry().key != key) {
-      if (const RecentRows::Row* row = recent_->Find(key)) return *row;
-      s = store_.db().Get(rocksdb::ReadOptions(), key, &value);
-    } else if (it->Entry().type == rocksdb::kPutRecord) {
+    if (!it->Valid() || it->Entry().key != key) return *row;
+    if (it->Entry().type == rocksdb::kPutRecord) {
       return it->Entry().value.ToString();
-    } else {
-      return std::nullopt;  // deleted (the transaction writes no merges)
     }
+    return std::nullopt;  // deleted (the transaction writes no merges)
   }
+  rocksdb::Status s = batch_->GetFromBatchAndDB(
+      &store_.db(), rocksdb::ReadOptions(), key, &value);
   if (s.IsNotFound()) return std::nullopt;
   REPRISE_RETURN_IF_ERROR(FromRocksStatus(s, "partition store read"));
   return value;

@@ -118,7 +118,7 @@ class PartitionReader {
   // then skips, by their prefix bloom filters, the table files that hold
   // none of that object's state.
   virtual std::unique_ptr<rocksdb::Iterator> NewIterator(
-      bool one_state_prefix = false) = 0;
+      bool one_state_prefix) = 0;
 
  private:
   const PartitionId partition_;
@@ -134,14 +134,17 @@ struct Timer {
 };
 
 // A batch of writes to one partition, applied atomically by Commit. Reads
-// through a transaction see its own uncommitted writes.
+// through a transaction see its own uncommitted writes (scans too, except
+// the applied Lsn row, which Commit writes; nothing scans table "fs").
 class Transaction final : public PartitionReader {
  public:
   // With `recent` (not owned; null: none), reads look there before the
   // store, and Commit records there the rows a processor reads back soon
   // after writing them: invocation statuses, key locks, the outbox dedup
   // marks, and journal entries that wait for a completion (sleep, call,
-  // awakeable, promise get).
+  // awakeable, promise get). REQUIRES: once a partition has a RecentRows,
+  // every transaction of that partition that commits uses it (else it
+  // goes stale); the partition processor's are the only ones.
   Transaction(Store& store, PartitionId partition,
               RecentRows* recent = nullptr);
   ~Transaction() override;
@@ -200,7 +203,7 @@ class Transaction final : public PartitionReader {
   absl::StatusOr<std::optional<std::string>> Get(
       const std::string& key) override;
   std::unique_ptr<rocksdb::Iterator> NewIterator(
-      bool one_state_prefix = false) override;
+      bool one_state_prefix) override;
 
  private:
   // A row for RecentRows, kept until the commit (if there is one); with

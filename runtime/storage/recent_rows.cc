@@ -35,10 +35,4 @@ void RecentRows::Put(std::string key, Row row) {
   }
 }
 
-void RecentRows::Clear() {
-  current_.clear();
-  previous_.clear();
-  current_bytes_ = 0;
-}
-
 }  // namespace reprise::storage

@@ -38,8 +38,6 @@ class RecentRows {
   const Row* Find(std::string_view key) const;
   // Records that `key` now holds `row` in the store.
   void Put(std::string key, Row row);
-  // Forgets every row (for writes that cannot be tracked row by row).
-  void Clear();
 
  private:
   using Map = absl::flat_hash_map<std::string, Row>;
