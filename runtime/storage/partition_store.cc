@@ -352,23 +352,19 @@ void Transaction::PutAppliedLsn(Lsn lsn) { applied_lsn_ = lsn; }
 
 void Transaction::PutInvocationStatus(const InvocationId& id,
                                       const v1::InvocationStatus& status) {
-  std::string key = InvocationStatusKey(partition(), id);
-  std::string value = status.SerializeAsString();
-  batch_->Put(key, value).PermitUncheckedError();
-  Remember(std::move(key), std::move(value));
+  WriteRemembered(InvocationStatusKey(partition(), id),
+                  status.SerializeAsString());
   if (status_writes_ != nullptr) status_writes_->emplace_back(id, status);
 }
 
 void Transaction::PutJournalEntry(const InvocationId& id, uint32_t index,
                                   const v1::JournalEntry& entry) {
-  std::string key = JournalKey(partition(), id, index);
-  std::string value = entry.SerializeAsString();
-  batch_->Put(key, value).PermitUncheckedError();
   // Entries whose completion comes later are read back then; the others
   // are only kept up to date if remembered already.
   const bool awaits = entry.has_sleep() || entry.has_call() ||
                       entry.has_awakeable() || entry.has_get_promise();
-  Remember(std::move(key), std::move(value), /*if_known=*/!awaits);
+  WriteRemembered(JournalKey(partition(), id, index), entry.SerializeAsString(),
+                  /*if_known=*/!awaits);
 }
 
 void Transaction::PutTimer(const Timer& timer) {
@@ -380,11 +376,9 @@ void Transaction::PutTimer(const Timer& timer) {
 }
 
 void Transaction::PutOutboxDedup(PartitionId source, uint64_t seq) {
-  std::string key = OutboxDedupKey(partition(), source);
   std::string value;
   AppendBigEndian64(value, seq);
-  batch_->Put(key, value).PermitUncheckedError();
-  Remember(std::move(key), std::move(value));
+  WriteRemembered(OutboxDedupKey(partition(), source), std::move(value));
 }
 
 void Transaction::PutKafkaOffset(std::string_view subscription_id,
@@ -464,18 +458,15 @@ absl::Status Transaction::DeleteAllState(const v1::Target& object) {
 
 void Transaction::PutKeyLock(const v1::Target& object,
                              const v1::KeyLock& lock) {
-  std::string key =
-      KeyLockKey(partition(), ObjectKey(object.service(), object.key()));
-  std::string value = lock.SerializeAsString();
-  batch_->Put(key, value).PermitUncheckedError();
-  Remember(std::move(key), std::move(value));
+  WriteRemembered(
+      KeyLockKey(partition(), ObjectKey(object.service(), object.key())),
+      lock.SerializeAsString());
 }
 
 void Transaction::DeleteKeyLock(const v1::Target& object) {
-  std::string key =
-      KeyLockKey(partition(), ObjectKey(object.service(), object.key()));
-  batch_->Delete(key).PermitUncheckedError();
-  Remember(std::move(key), std::nullopt);
+  WriteRemembered(
+      KeyLockKey(partition(), ObjectKey(object.service(), object.key())),
+      std::nullopt);
 }
 
 void Transaction::PutQueued(const v1::Target& object, uint64_t seq,
@@ -551,14 +542,22 @@ absl::Status Transaction::DeleteInvocation(const InvocationId& id) {
     if (entry.has_sleep() && entry.completed_at_ms() == 0) {
       DeleteTimer({entry.sleep().wake_up_at_ms(), id, i});
     }
-    std::string key = JournalKey(partition(), id, i);
-    batch_->Delete(key).PermitUncheckedError();
-    Remember(std::move(key), std::nullopt);
+    WriteRemembered(JournalKey(partition(), id, i), std::nullopt);
   }
-  std::string key = InvocationStatusKey(partition(), id);
-  batch_->Delete(key).PermitUncheckedError();
-  Remember(std::move(key), std::nullopt);
+  WriteRemembered(InvocationStatusKey(partition(), id), std::nullopt);
   return absl::OkStatus();
+}
+
+void Transaction::WriteRemembered(std::string key, RecentRows::Row row,
+                                  bool if_known) {
+  if (row.has_value()) {
+    batch_->Put(key, *row).PermitUncheckedError();
+  } else {
+    batch_->Delete(key).PermitUncheckedError();
+  }
+  if (recent_ != nullptr) {
+    remembered_.push_back({std::move(key), std::move(row), if_known});
+  }
 }
 
 absl::Status Transaction::Commit() {

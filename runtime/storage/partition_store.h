@@ -213,11 +213,9 @@ class Transaction final : public PartitionReader {
     RecentRows::Row row;
     bool if_known;
   };
-  void Remember(std::string key, RecentRows::Row row, bool if_known = false) {
-    if (recent_ != nullptr) {
-      remembered_.push_back({std::move(key), std::move(row), if_known});
-    }
-  }
+  // Puts (or, for nullopt, deletes) the row and remembers it for RecentRows.
+  void WriteRemembered(std::string key, RecentRows::Row row,
+                       bool if_known = false);
 
   Store& store_;
   RecentRows* const recent_;
