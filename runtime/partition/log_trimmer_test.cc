@@ -8,6 +8,7 @@
 #include "absl/synchronization/notification.h"
 #include "runtime/log/embedded_log.h"
 #include "runtime/partition/partition_processor.h"
+#include "tests/testing/commands.h"
 #include "tests/testing/temp_dir.h"
 
 namespace reprise::partition {
@@ -39,14 +40,6 @@ class LogTrimmerTest : public ::testing::Test {
     std::vector<uint64_t> lsns;
     for (const log::Record& r : records.value()) lsns.push_back(r.lsn.value());
     return lsns;
-  }
-  static v1::Command Invoke(const InvocationId& id) {
-    v1::Command command;
-    command.set_timestamp_ms(1);
-    command.mutable_invoke()->set_invocation_id(id.ToBytes());
-    command.mutable_invoke()->mutable_target()->set_service("S");
-    command.mutable_invoke()->mutable_target()->set_handler("h");
-    return command;
   }
   // The state of `id` once the processor applied what is in the log.
   static v1::InvocationState StateAfterApplied(PartitionProcessor& processor,
@@ -108,7 +101,8 @@ TEST_F(LogTrimmerTest, PeriodicTrimKeepsRecoveryWhole) {
     if (p == PartitionId(0)) processor->OnTailAdvanced(tail);
   });
   ASSERT_TRUE(processor->Start().ok());
-  AppendAndWait(PartitionId(0), Invoke(first).SerializeAsString());
+  AppendAndWait(PartitionId(0),
+                testing::InvokeCommand(first).SerializeAsString());
   ASSERT_EQ(StateAfterApplied(*processor, first), v1::INVOCATION_STATE_INVOKED);
   {
     LogTrimmer trimmer(*log_, *store_, absl::Milliseconds(10),
@@ -122,7 +116,8 @@ TEST_F(LogTrimmerTest, PeriodicTrimKeepsRecoveryWhole) {
   // A record after the trim point is applied after a restart, and the
   // state from before it is intact.
   processor->Stop();
-  AppendAndWait(PartitionId(0), Invoke(second).SerializeAsString());
+  AppendAndWait(PartitionId(0),
+                testing::InvokeCommand(second).SerializeAsString());
   processor = std::make_unique<PartitionProcessor>(PartitionId(0), *log_,
                                                    *store_, actions);
   ASSERT_TRUE(processor->Start().ok());
@@ -142,8 +137,10 @@ TEST_F(LogTrimmerTest, AStoreOlderThanTheLogRefusesToStart) {
               std::string::npos)
         << started;
   };
-  AppendAndWait(PartitionId(0), Invoke(InvocationId(1, 1)).SerializeAsString());
-  AppendAndWait(PartitionId(0), Invoke(InvocationId(1, 2)).SerializeAsString());
+  AppendAndWait(PartitionId(0),
+                testing::InvokeCommand(InvocationId(1, 1)).SerializeAsString());
+  AppendAndWait(PartitionId(0),
+                testing::InvokeCommand(InvocationId(1, 2)).SerializeAsString());
   ASSERT_TRUE(log_->Trim(PartitionId(0), Lsn(2)).ok());
   expect_refused("2");  // the first record the store needs is gone
   ASSERT_TRUE(log_->Trim(PartitionId(0), Lsn(3)).ok());

@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "reprise/v1/log.pb.h"
 #include "runtime/log/embedded_log.h"
+#include "tests/testing/commands.h"
 #include "tests/testing/temp_dir.h"
 
 namespace reprise::partition {
@@ -60,14 +61,7 @@ class PartitionProcessorTest : public ::testing::Test {
                  });
     done.WaitForNotification();
   }
-  v1::Command Invoke() {
-    v1::Command command;
-    command.set_timestamp_ms(1);
-    command.mutable_invoke()->set_invocation_id(id_.ToBytes());
-    command.mutable_invoke()->mutable_target()->set_service("S");
-    command.mutable_invoke()->mutable_target()->set_handler("h");
-    return command;
-  }
+  v1::Command Invoke() { return testing::InvokeCommand(id_); }
   v1::Command Output() {
     v1::Command command;
     command.set_timestamp_ms(2);
