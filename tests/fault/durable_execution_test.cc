@@ -324,12 +324,25 @@ TEST_F(DurableExecutionTest, SagaCompensationsRunOnceAcrossKills) {
 
 TEST_F(DurableExecutionTest, SleepsFireOnceAcrossARuntimeRestart) {
   constexpr int kSleepers = 100;
-  constexpr int kSleepMs = 2000;
+  // Every sleeper wakes about this long after the first send, whatever
+  // the sends took (on a loaded machine, a second or more): the kill must
+  // land while all of them sleep, or a step that ran before it may
+  // rightly run again.
+  constexpr int64_t kWakeAfterMs = 4000;
+  constexpr int64_t kMinSleepMs = 2000;
+  const absl::Time first = absl::Now();
   std::vector<std::string> ids;
+  absl::flat_hash_map<std::string, int64_t> sleep_ms;
   for (int i = 0; i < kSleepers; ++i) {
-    ids.push_back(Send("Sleeper", "nap", std::to_string(kSleepMs)));
+    const int64_t sleep =
+        kWakeAfterMs - absl::ToInt64Milliseconds(absl::Now() - first);
+    ASSERT_GE(sleep, kMinSleepMs) << "the sends took too long";
+    ids.push_back(Send("Sleeper", "nap", std::to_string(sleep)));
+    sleep_ms[ids.back()] = sleep;
   }
   absl::SleepFor(absl::Milliseconds(500));
+  ASSERT_LT(absl::Now() - first, absl::Milliseconds(kWakeAfterMs - 500))
+      << "the kill would not land while every invocation sleeps";
   RestartRuntime();
   auto results = AttachAll(ids);
 
@@ -344,7 +357,7 @@ TEST_F(DurableExecutionTest, SleepsFireOnceAcrossARuntimeRestart) {
     int64_t started = 0, awake = 0;
     ASSERT_TRUE(absl::SimpleAtoi(times[0], &started));
     ASSERT_TRUE(absl::SimpleAtoi(times[1], &awake));
-    EXPECT_GE(awake - started, kSleepMs) << id << " woke early";
+    EXPECT_GE(awake - started, sleep_ms[id]) << id << " woke early";
     EXPECT_EQ(woke[id], 1) << id << " woke " << woke[id] << " times";
     v1::InvocationDescription d = Describe(id);
     ASSERT_GE(d.journal_size(), 3);
