@@ -29,7 +29,8 @@
 
 namespace rocksdb {
 class DB;
-}
+class Env;
+}  // namespace rocksdb
 
 namespace reprise::log {
 
@@ -76,7 +77,8 @@ class EmbeddedLog final : public Log {
     size_t bytes ABSL_GUARDED_BY(mu) = 0;
   };
 
-  EmbeddedLog(std::unique_ptr<rocksdb::DB> db, uint32_t partitions,
+  EmbeddedLog(std::unique_ptr<rocksdb::Env> env,
+              std::unique_ptr<rocksdb::DB> db, uint32_t partitions,
               std::vector<uint64_t> tails, std::vector<uint64_t> trim_points);
   void WriterLoop();
   // Appends the batch's records of each partition to `recent_`.
@@ -87,6 +89,8 @@ class EmbeddedLog final : public Log {
                                                 uint64_t from, uint64_t tail,
                                                 size_t max_records);
 
+  // The file system that presizes WALs (embedded_log.cc); outlives db_.
+  const std::unique_ptr<rocksdb::Env> env_;
   const std::unique_ptr<rocksdb::DB> db_;
   const uint32_t partitions_;
   TailListener tail_listener_;
