@@ -38,8 +38,8 @@ using Lsn = StrongId<struct LsnTag, uint64_t>;
 using PartitionId = StrongId<struct PartitionIdTag, uint32_t>;
 
 // Identifies an invocation for its whole life. 16 bytes: the partition key
-// (which decides the partition) followed by 8 random bytes. Text form:
-// "inv_" + 32 lowercase hex digits.
+// (which decides the partition) followed by 8 more bytes (docs/formats.md).
+// Text form: "inv_" + 32 lowercase hex digits.
 class InvocationId {
  public:
   static constexpr size_t kBytes = 16;
@@ -77,6 +77,18 @@ inline PartitionId PartitionForKey(uint64_t partition_key,
   // that needs no 128-bit arithmetic.
   return PartitionId(
       static_cast<uint32_t>(((partition_key >> 32) * partitions) >> 32));
+}
+
+// The partition key of `partition` (of `partitions`) whose low 32 bits are
+// `sequence`: the first of the partition's range in the high 32 bits, so
+// that keys of one partition sort by `sequence`.
+// REQUIRES: partition.value() < partitions.
+inline uint64_t PartitionKeyIn(PartitionId partition, uint32_t partitions,
+                               uint32_t sequence) {
+  // The least h with h * partitions >= partition * 2^32.
+  const uint64_t first =
+      ((uint64_t{partition.value()} << 32) + partitions - 1) / partitions;
+  return (first << 32) | sequence;
 }
 
 // An awakeable: journal entry `index` of `invocation_id`. Text form

@@ -28,6 +28,23 @@ TEST(PartitionForKeyTest, CoversAllPartitionsInRangeOrder) {
   EXPECT_EQ(PartitionForKey(12345, 1).value(), 0u);
 }
 
+TEST(PartitionKeyInTest, MapsBackToItsPartitionAndSortsBySequence) {
+  for (uint32_t partitions : {1u, 2u, 3u, 4u, 7u, 256u, 1000u}) {
+    for (uint32_t p = 0; p < partitions; ++p) {
+      for (uint32_t sequence : {0u, 1u, 0x80000000u, ~0u}) {
+        EXPECT_EQ(PartitionForKey(
+                      PartitionKeyIn(PartitionId(p), partitions, sequence),
+                      partitions)
+                      .value(),
+                  p)
+            << p << " of " << partitions << ", sequence " << sequence;
+      }
+      EXPECT_LT(PartitionKeyIn(PartitionId(p), partitions, 5),
+                PartitionKeyIn(PartitionId(p), partitions, 6));
+    }
+  }
+}
+
 // These values are on disk and in clients' retries: they must never change.
 TEST(StableHashTest, DerivedIdsAreFixedForever) {
   EXPECT_EQ(KeyPartitionHash("Counter", "k"), 0x9152b906843e03f7ULL);
