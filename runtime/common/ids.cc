@@ -117,6 +117,15 @@ InvocationId DerivedInvocationId(std::string_view seed,
   return InvocationId(partition_key, StableHash64(kHashBasisB, seed));
 }
 
+InvocationId CalleeInvocationId(const InvocationId& caller,
+                                std::string_view seed, std::string_view service,
+                                std::string_view key, uint32_t sequence) {
+  if (!key.empty()) return DerivedInvocationId(seed, service, key);
+  return InvocationId(
+      (caller.partition_key() & ~uint64_t{0xffffffff}) | sequence,
+      StableHash64(kHashBasisB, seed));
+}
+
 InvocationId WorkflowRunId(std::string_view service, std::string_view key) {
   return DerivedInvocationId(LengthPrefixed({"workflow-run", service, key}),
                              service, key);

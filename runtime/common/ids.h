@@ -122,6 +122,17 @@ InvocationId DerivedInvocationId(std::string_view seed,
                                  std::string_view service,
                                  std::string_view key);
 
+// The id of the invocation that `caller` starts with a call or send entry,
+// from `seed` as DerivedInvocationId. A keyed target's is
+// DerivedInvocationId's, on its key's partition. A stateless target's
+// shares the caller's partition key's high 32 bits, so it is on the
+// caller's partition whatever the partition count, and the call and its
+// result never go through another partition's log (SendCommand in the
+// state machine); `sequence` fills the low 32 bits.
+InvocationId CalleeInvocationId(const InvocationId& caller,
+                                std::string_view seed, std::string_view service,
+                                std::string_view key, uint32_t sequence);
+
 // The one invocation of workflow `service`'s run handler for `key`: every
 // submission of that workflow names it, so it runs once per workflow id.
 InvocationId WorkflowRunId(std::string_view service, std::string_view key);

@@ -45,6 +45,18 @@ TEST(PartitionKeyInTest, MapsBackToItsPartitionAndSortsBySequence) {
   }
 }
 
+TEST(CalleeInvocationIdTest, StatelessCalleesShareTheCallersPartition) {
+  const InvocationId caller(0x1234567800000042ULL, 7);
+  const InvocationId callee =
+      CalleeInvocationId(caller, "seed", "Greeter", "", 99);
+  EXPECT_EQ(callee.partition_key(), 0x1234567800000063ULL);
+  EXPECT_EQ(callee, CalleeInvocationId(caller, "seed", "Greeter", "", 99));
+  EXPECT_NE(callee, CalleeInvocationId(caller, "seed2", "Greeter", "", 99));
+  // A keyed callee lives on its key's partition.
+  EXPECT_EQ(CalleeInvocationId(caller, "seed", "Counter", "k", 99),
+            DerivedInvocationId("seed", "Counter", "k"));
+}
+
 // These values are on disk and in clients' retries: they must never change.
 TEST(StableHashTest, DerivedIdsAreFixedForever) {
   EXPECT_EQ(KeyPartitionHash("Counter", "k"), 0x9152b906843e03f7ULL);

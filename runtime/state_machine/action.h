@@ -80,9 +80,17 @@ struct OutboxAction {
   v1::Command command;
 };
 
+// Apply `command` next, in the same transaction: an invocation sent it to
+// one on this partition (SendCommand). StateMachine::Apply consumes these;
+// it never returns one.
+struct LocalCommandAction {
+  v1::Command command;
+};
+
 using Action =
     std::variant<StartAttemptAction, EntryAckAction, EntryCompletedAction,
                  RegisterTimerAction, InvocationParkedAction,
-                 AbortAttemptAction, InvocationCompletedAction, OutboxAction>;
+                 AbortAttemptAction, InvocationCompletedAction, OutboxAction,
+                 LocalCommandAction>;
 
 }  // namespace reprise::state_machine

@@ -1,5 +1,8 @@
 #include "runtime/state_machine/state_machine.h"
 
+#include <algorithm>
+#include <deque>
+
 #include "runtime/common/status_macros.h"
 #include "runtime/state_machine/commands/commands.h"
 
@@ -95,6 +98,37 @@ absl::Status ApplyKind(const v1::Command& command, storage::Transaction& txn,
   return absl::OkStatus();
 }
 
+// Applies `command`, then the commands it sends to invocations of this
+// partition (LocalCommandActions, taken out of `actions`), in the order
+// sent, and those they send in turn: as if each were delivered the moment
+// it is sent. This ends: a command sends only to a new callee, to a
+// caller about a completed callee, or down the finite call tree of a
+// cancellation or kill.
+absl::Status ApplyWithLocal(const v1::Command& command,
+                            storage::Transaction& txn,
+                            std::vector<Action>& actions) {
+  std::deque<v1::Command> local;
+  const v1::Command* next = &command;
+  v1::Command current;
+  for (;;) {
+    const size_t first = actions.size();
+    REPRISE_RETURN_IF_ERROR(ApplyKind(*next, txn, actions));
+    auto kept = std::stable_partition(
+        actions.begin() + static_cast<std::ptrdiff_t>(first), actions.end(),
+        [](const Action& a) {
+          return !std::holds_alternative<LocalCommandAction>(a);
+        });
+    for (auto it = kept; it != actions.end(); ++it) {
+      local.push_back(std::move(std::get<LocalCommandAction>(*it).command));
+    }
+    actions.erase(kept, actions.end());
+    if (local.empty()) return absl::OkStatus();
+    current = std::move(local.front());
+    local.pop_front();
+    next = &current;
+  }
+}
+
 }  // namespace
 
 absl::Status StateMachine::Apply(const v1::Command& command, Lsn lsn,
@@ -106,7 +140,7 @@ absl::Status StateMachine::Apply(const v1::Command& command, Lsn lsn,
   // Already applied before a crash: recovery re-reads from an older Lsn.
   if (lsn <= *applied_) return absl::OkStatus();
   REPRISE_ASSIGN_OR_RETURN(bool fresh, CheckOutboxOrigin(command, txn));
-  if (fresh) REPRISE_RETURN_IF_ERROR(ApplyKind(command, txn, actions));
+  if (fresh) REPRISE_RETURN_IF_ERROR(ApplyWithLocal(command, txn, actions));
   txn.PutAppliedLsn(lsn);
   applied_ = lsn;
   return absl::OkStatus();

@@ -717,7 +717,9 @@ TEST_F(StateMachineTest, RepeatedInvokeOfCompletedInvocationAnswersAgain) {
   EXPECT_TRUE(Expiries().empty());
 }
 
-// Durable calls: the outbox carries the callee's invoke and the result back.
+// Durable calls: to another partition, the outbox carries the callee's
+// invoke and the result back; on the caller's partition, both apply in the
+// transaction that sends them.
 
 v1::JournalEntry CallEntry(std::string service, std::string key = "") {
   v1::JournalEntry entry;
@@ -731,9 +733,13 @@ v1::JournalEntry CallEntry(std::string service, std::string key = "") {
   return entry;
 }
 
+// A keyed callee lives on its key's partition; B/k's is not id_'s.
+constexpr char kRemoteKey[] = "k";
+
 TEST_F(StateMachineTest, CallSendsInvokeAndResultComesBack) {
+  ASSERT_NE(KeyPartitionHash("B", kRemoteKey) >> 32, id_.partition_key() >> 32);
   Apply(Invoke(id_));
-  auto actions = Apply(Propose(id_, 1, 1, CallEntry("B")));
+  auto actions = Apply(Propose(id_, 1, 1, CallEntry("B", kRemoteKey)));
   auto out = ActionsOf<OutboxAction>(actions);
   ASSERT_EQ(out.size(), 1u);
   const OutboxAction invoke = *out[0];
@@ -749,7 +755,7 @@ TEST_F(StateMachineTest, CallSendsInvokeAndResultComesBack) {
   EXPECT_EQ(invoke.command.outbox_origin().partition(), kPartition.value());
   EXPECT_EQ(invoke.command.outbox_origin().seq(), invoke.seq);
 
-  // The callee runs (here on the same partition) and completes.
+  // The callee runs (here in the same store) and completes.
   Apply(invoke.command);
   actions = Apply(Propose(invoke.destination, 1, 1, OutputEntry("r")));
   out = ActionsOf<OutboxAction>(actions);
@@ -812,7 +818,7 @@ TEST_F(StateMachineTest, DelayedInvocationWaitsForItsTimer) {
 
 TEST_F(StateMachineTest, StaleCallResultDoesNotCompleteAnotherCall) {
   Apply(Invoke(id_));
-  auto actions = Apply(Propose(id_, 1, 1, CallEntry("B")));
+  auto actions = Apply(Propose(id_, 1, 1, CallEntry("B", kRemoteKey)));
   auto out = ActionsOf<OutboxAction>(actions);
   ASSERT_EQ(out.size(), 1u);
   v1::Command stale;
@@ -825,6 +831,38 @@ TEST_F(StateMachineTest, StaleCallResultDoesNotCompleteAnotherCall) {
   EXPECT_EQ(Journal(id_)[1].completed_at_ms(), 0);
   complete->set_callee_invocation_id(out[0]->destination.ToBytes());
   EXPECT_EQ(CountOf<EntryCompletedAction>(Apply(stale)), 1u);
+}
+
+TEST_F(StateMachineTest, CallOnTheCallersPartitionAppliesWithoutTheOutbox) {
+  Apply(Invoke(id_));
+  // The entry, the callee's invoke and its first attempt: one transaction.
+  auto actions = Apply(Propose(id_, 1, 1, CallEntry("B")));
+  EXPECT_EQ(CountOf<OutboxAction>(actions), 0u);
+  const InvocationId callee =
+      InvocationId::FromBytes(Journal(id_)[1].call().invocation_id()).value();
+  EXPECT_EQ(callee.partition_key() >> 32, id_.partition_key() >> 32);
+  auto starts = ActionsOf<StartAttemptAction>(actions);
+  ASSERT_EQ(starts.size(), 1u);
+  EXPECT_EQ(starts[0]->invocation_id, callee);
+  EXPECT_EQ(starts[0]->journal[0].input().value(), "p");
+  ASSERT_TRUE(Status(callee).has_value());
+  EXPECT_EQ(Status(callee)->caller().invocation_id(), id_.ToBytes());
+
+  // Its result completes the caller's entry in the same transaction too.
+  actions = Apply(Propose(callee, 1, 1, OutputEntry("r")));
+  EXPECT_EQ(CountOf<OutboxAction>(actions), 0u);
+  EXPECT_EQ(CountOf<InvocationCompletedAction>(actions), 1u);
+  auto completed = ActionsOf<EntryCompletedAction>(actions);
+  ASSERT_EQ(completed.size(), 1u);
+  EXPECT_EQ(completed[0]->invocation_id, id_);
+  EXPECT_EQ(completed[0]->entry.call().result().value(), "r");
+  EXPECT_EQ(Journal(id_)[1].call().result().value(), "r");
+  int outbox = 0;
+  EXPECT_TRUE(
+      store_->Reader(kPartition)
+          ->ForEachOutbox([&](uint64_t, const v1::OutboxMessage&) { ++outbox; })
+          .ok());
+  EXPECT_EQ(outbox, 0);
 }
 
 TEST_F(StateMachineTest, AwakeableCompletesOnce) {
@@ -927,25 +965,28 @@ TEST_F(StateMachineTest, PromiseCompletedBeforeItIsAwaitedIsKept) {
 
 TEST_F(StateMachineTest, RunningInvocationCalledAgainAnswersEveryCaller) {
   const InvocationId run{1, 1};
+  // Callers on other partitions than run's: their results go through the
+  // outbox.
+  const InvocationId caller2{2ULL << 32, 2}, caller3{3ULL << 32, 3},
+      caller4{4ULL << 32, 4};
   v1::Command first = WorkflowInvoke(run, "run", v1::HANDLER_TYPE_WORKFLOW);
   first.mutable_invoke()->mutable_caller()->set_invocation_id(
-      InvocationId(2, 2).ToBytes());
+      caller2.ToBytes());
   first.mutable_invoke()->mutable_caller()->set_index(3);
   Apply(first);
   v1::Command second = first;
   second.mutable_invoke()->mutable_caller()->set_invocation_id(
-      InvocationId(3, 3).ToBytes());
+      caller3.ToBytes());
   Apply(second);
   Apply(second);  // a redelivery adds nobody
   auto actions = Apply(Propose(run, 1, 1, OutputEntry("done")));
   auto out = ActionsOf<OutboxAction>(actions);
   ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(out[0]->destination, InvocationId(2, 2));
-  EXPECT_EQ(out[1]->destination, InvocationId(3, 3));
+  EXPECT_EQ(out[0]->destination, caller2);
+  EXPECT_EQ(out[1]->destination, caller3);
   // A caller arriving after completion gets the result at once.
   v1::Command late = first;
-  late.mutable_invoke()->mutable_caller()->set_invocation_id(
-      InvocationId(4, 4).ToBytes());
+  late.mutable_invoke()->mutable_caller()->set_invocation_id(caller4.ToBytes());
   actions = Apply(late);
   out = ActionsOf<OutboxAction>(actions);
   ASSERT_EQ(out.size(), 1u);
@@ -968,7 +1009,7 @@ constexpr uint32_t kCancelled =
 TEST_F(StateMachineTest, CancelFailsEveryWaitAndCancelsTheCallees) {
   Apply(Invoke(id_));
   Apply(Propose(id_, 1, 1, SleepEntry(90000)));
-  auto actions = Apply(Propose(id_, 1, 2, CallEntry("B")));
+  auto actions = Apply(Propose(id_, 1, 2, CallEntry("B", kRemoteKey)));
   const v1::Command callee_invoke =
       ActionsOf<OutboxAction>(actions)[0]->command;
   Apply(Suspend(id_, 1, {1, 2}));
@@ -1017,6 +1058,25 @@ TEST_F(StateMachineTest, CancelFailsEveryWaitAndCancelsTheCallees) {
   const v1::Command result = ActionsOf<OutboxAction>(actions)[0]->command;
   EXPECT_TRUE(Apply(result).empty());
   EXPECT_EQ(Journal(id_)[2].call().result().failure().code(), kCancelled);
+}
+
+TEST_F(StateMachineTest, CancelReachesACalleeOnTheSamePartitionAtOnce) {
+  Apply(Invoke(id_));
+  Apply(Propose(id_, 1, 1, CallEntry("B")));
+  const InvocationId callee =
+      InvocationId::FromBytes(Journal(id_)[1].call().invocation_id()).value();
+  // The callee calls C, also here, and waits.
+  Apply(Propose(callee, 1, 1, CallEntry("C")));
+  const InvocationId grandchild =
+      InvocationId::FromBytes(Journal(callee)[1].call().invocation_id())
+          .value();
+  auto actions = Apply(Cancel(id_));
+  EXPECT_EQ(CountOf<OutboxAction>(actions), 0u);
+  // Down the whole call tree, in the cancel's transaction: each waiting
+  // call fails with a cancellation.
+  EXPECT_EQ(Journal(id_)[1].call().result().failure().code(), kCancelled);
+  EXPECT_EQ(Journal(callee)[1].call().result().failure().code(), kCancelled);
+  EXPECT_TRUE(Status(grandchild)->cancellation_pending());
 }
 
 TEST_F(StateMachineTest, CancelOfARunningAttemptTellsIt) {
@@ -1180,7 +1240,7 @@ TEST_F(StateMachineTest, ResumeGivesAFreshRetryBudget) {
 
 TEST_F(StateMachineTest, KillCompletesAtOnceAndKillsTheCallees) {
   Apply(Invoke(id_));
-  auto actions = Apply(Propose(id_, 1, 1, CallEntry("B")));
+  auto actions = Apply(Propose(id_, 1, 1, CallEntry("B", kRemoteKey)));
   const InvocationId callee = ActionsOf<OutboxAction>(actions)[0]->destination;
   Apply(Propose(id_, 1, 2, SleepEntry(90000)));
   actions = Apply(Control(id_, v1::Command::kKill));

@@ -207,7 +207,7 @@ absl::StatusOr<std::vector<uint32_t>> StopWaiting(
         command.mutable_kill()->set_invocation_id(callee->ToBytes());
       }
       REPRISE_RETURN_IF_ERROR(
-          SendCommand(*callee, std::move(command), txn, actions));
+          SendCommand(id, *callee, std::move(command), txn, actions));
     }
   }
   return pending;
@@ -239,9 +239,16 @@ absl::Status CompleteEntry(const InvocationId& id, v1::InvocationStatus& status,
   return absl::OkStatus();
 }
 
-absl::Status SendCommand(const InvocationId& destination, v1::Command command,
+absl::Status SendCommand(const InvocationId& source,
+                         const InvocationId& destination, v1::Command command,
                          storage::Transaction& txn,
                          std::vector<Action>& actions) {
+  if (source.partition_key() >> 32 == destination.partition_key() >> 32) {
+    // Applied once, with the command that sends it: nothing to dedup.
+    command.clear_outbox_origin();
+    actions.push_back(LocalCommandAction{std::move(command)});
+    return absl::OkStatus();
+  }
   REPRISE_ASSIGN_OR_RETURN(v1::OutboxCursor cursor, txn.GetOutboxCursor());
   const uint64_t seq = cursor.next();
   cursor.set_next(seq + 1);
@@ -271,7 +278,7 @@ absl::Status SendCallResult(const InvocationId& callee,
   complete->set_index(caller.index());
   complete->set_callee_invocation_id(callee.ToBytes());
   *complete->mutable_result() = result;
-  return SendCommand(*caller_id, std::move(command), txn, actions);
+  return SendCommand(callee, *caller_id, std::move(command), txn, actions);
 }
 
 absl::Status StartNextAttempt(const InvocationId& id,

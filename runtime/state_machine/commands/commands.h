@@ -186,8 +186,14 @@ absl::Status SendCallResult(const InvocationId& callee,
                             storage::Transaction& txn,
                             std::vector<Action>& actions);
 
-// Adds `command` to the outbox, for the partition of `destination`.
-absl::Status SendCommand(const InvocationId& destination, v1::Command command,
+// Sends `command`, from invocation `source`, to invocation `destination`.
+// When their partition keys share the high 32 bits (which alone decide the
+// partition), they are on this partition: the command is applied right
+// after the one being applied, in the same transaction (a
+// LocalCommandAction). Otherwise it goes into the outbox, for the
+// partition of `destination`.
+absl::Status SendCommand(const InvocationId& source,
+                         const InvocationId& destination, v1::Command command,
                          storage::Transaction& txn,
                          std::vector<Action>& actions);
 

@@ -165,10 +165,14 @@ absl::StatusOr<bool> ApplyCallOrSend(const InvocationId& id,
   const InvocationId callee =
       handler_type == v1::HANDLER_TYPE_WORKFLOW
           ? WorkflowRunId(target.service(), target.key())
-          : DerivedInvocationId(
+          : CalleeInvocationId(
+                id,
                 LengthPrefixed({id.ToBytes(), std::to_string(created_at_ms),
                                 std::to_string(index)}),
-                target.service(), target.key());
+                target.service(), target.key(),
+                // Microseconds, as the ingress's ids: a partition's
+                // invocations sort by creation time.
+                static_cast<uint32_t>(now_ms * 1000));
   v1::Command command;
   command.set_timestamp_ms(now_ms);
   auto* invoke = command.mutable_invoke();
@@ -193,7 +197,7 @@ absl::StatusOr<bool> ApplyCallOrSend(const InvocationId& id,
     entry.mutable_send()->set_invocation_id(callee.ToBytes());
   }
   REPRISE_RETURN_IF_ERROR(
-      SendCommand(callee, std::move(command), txn, actions));
+      SendCommand(id, callee, std::move(command), txn, actions));
   return false;
 }
 
