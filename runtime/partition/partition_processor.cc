@@ -23,6 +23,10 @@ constexpr size_t kRecentRowsBytes = 2 << 20;
 // so that each sweep is small (it runs on the partition's thread) and the
 // sweeps still keep up with 10,000 completions a second.
 constexpr absl::Duration kExpiryCheckInterval = absl::Milliseconds(100);
+// The most records OnTailAdvanced applies on the caller's thread (the
+// log's writer, which meanwhile syncs nothing): a batch or two of a busy
+// moment. A longer backlog is left to the processor's thread.
+constexpr uint64_t kMaxInlineRecords = 32;
 
 }  // namespace
 
@@ -62,6 +66,7 @@ absl::Status PartitionProcessor::Start() {
     absl::MutexLock lock(&mu_);
     known_tail_ = std::max(known_tail_, tail);
     applied_tail_ = next_lsn_;
+    started_ = true;
   }
   thread_ = std::thread([this] { Loop(); });
   return absl::OkStatus();
@@ -71,13 +76,32 @@ void PartitionProcessor::Stop() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    // An apply on another thread (OnTailAdvanced) finishes first.
+    mu_.Await(absl::Condition(
+        +[](PartitionProcessor* self)
+             ABSL_NO_THREAD_SAFETY_ANALYSIS { return !self->applying_; },
+        this));
   }
   if (thread_.joinable()) thread_.join();
 }
 
 void PartitionProcessor::OnTailAdvanced(Lsn tail) {
+  {
+    absl::MutexLock lock(&mu_);
+    known_tail_ = std::max(known_tail_, tail);
+    // Applied here if the processor's thread is idle: handing the batch to
+    // it would cost a wake-up, as much as the apply itself on our machine
+    // (docs/benchmarks.md). Not while queries wait: each runs right after
+    // the batch it waits for, on the processor's thread.
+    if (!started_ || stopping_ || applying_ || !queries_.empty() ||
+        known_tail_.value() - applied_tail_.value() > kMaxInlineRecords) {
+      return;
+    }
+    applying_ = true;
+  }
+  ApplyAndExecute(inline_actions_);
   absl::MutexLock lock(&mu_);
-  known_tail_ = std::max(known_tail_, tail);
+  applying_ = false;
 }
 
 void PartitionProcessor::RunWhenApplied(Lsn lsn, Query query) {
@@ -280,6 +304,22 @@ void PartitionProcessor::MaybeExpire() {
               log::StopProcessOnFailure("appending an expiry"));
 }
 
+void PartitionProcessor::ApplyAndExecute(
+    std::vector<state_machine::Action>& actions) {
+  // Any failure here means the log or the store is broken: continuing
+  // could apply commands out of order, so the process stops loudly.
+  absl::StatusOr<size_t> applied = ApplyBatch(actions);
+  if (!applied.ok()) {
+    Log(LogLevel::kError, "partition %d stopped: %s", partition_.value(),
+        applied.status().ToString());
+    REPRISE_CHECK(false, "partition processor cannot continue");
+  }
+  for (auto& action : actions) Execute(std::move(action));
+  actions.clear();
+  absl::MutexLock lock(&mu_);
+  applied_tail_ = next_lsn_;
+}
+
 void PartitionProcessor::Loop() {
   std::vector<state_machine::Action> actions;
   std::vector<PendingQuery> ready;
@@ -289,34 +329,33 @@ void PartitionProcessor::Loop() {
       mu_.AwaitWithTimeout(
           absl::Condition(
               +[](PartitionProcessor* self) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                return self->stopping_ || self->HasWorkLocked();
+                return self->stopping_ ||
+                       (!self->applying_ && self->HasWorkLocked());
               },
               this),
           kExpiryCheckInterval);
       if (stopping_) return;
+      // Timed out while OnTailAdvanced applies: the next round.
+      if (applying_) continue;
+      applying_ = true;
     }
     MaybeExpire();
-    // Any failure here means the log or the store is broken: continuing
-    // could apply commands out of order, so the process stops loudly.
-    absl::StatusOr<size_t> applied = ApplyBatch(actions);
-    if (!applied.ok()) {
-      Log(LogLevel::kError, "partition %d stopped: %s", partition_.value(),
-          applied.status().ToString());
-      REPRISE_CHECK(false, "partition processor cannot continue");
-    }
-    for (auto& action : actions) Execute(std::move(action));
-    actions.clear();
+    ApplyAndExecute(actions);
     {
       absl::MutexLock lock(&mu_);
-      applied_tail_ = next_lsn_;
       auto it = std::partition(
           queries_.begin(), queries_.end(),
-          [&](const PendingQuery& q) { return q.after >= next_lsn_; });
+          [&](const PendingQuery& q) { return q.after >= applied_tail_; });
       std::move(it, queries_.end(), std::back_inserter(ready));
       queries_.erase(it, queries_.end());
     }
+    // Queries run on this thread only, never in OnTailAdvanced (one may
+    // read much: an admin listing), and while it still holds applying_, so
+    // that no batch is applied under a query's reads.
     for (auto& q : ready) q.query(*reader_);
     ready.clear();
+    absl::MutexLock lock(&mu_);
+    applying_ = false;
   }
 }
 

@@ -14,8 +14,12 @@
 // again.
 //
 // Thread-safety: OnTailAdvanced and RunAfterApplied may be called from any
-// thread; Start and Stop from the owner. Ownership: borrows the log, store
-// and LeaderActions, which must outlive it.
+// thread; Start and Stop from the owner. One thread at a time applies and
+// executes actions: the processor's own, or, while that one is idle, the
+// caller of OnTailAdvanced (the log's writer, so a durable record is
+// applied without waking another thread). Queries run on the processor's
+// thread only. Ownership: borrows the log, store and LeaderActions, which
+// must outlive it.
 #pragma once
 
 #include <memory>
@@ -78,7 +82,10 @@ class PartitionProcessor {
   // Stops the thread; queries not yet run are dropped. Idempotent.
   void Stop();
 
-  // Tells the processor the log's durable tail moved.
+  // Tells the processor the log's durable tail moved. If its thread is idle
+  // and the new records are few, applies them and executes their actions
+  // on the caller's thread before returning (not blocking, as LeaderActions
+  // do not block); otherwise its thread does.
   void OnTailAdvanced(Lsn tail);
 
   // Runs `query` on the processor thread once every record that is durable
@@ -128,6 +135,9 @@ class PartitionProcessor {
   void MaybeExpire();
   // Executes `action` as the leader, adding what it needs from the store.
   void Execute(state_machine::Action action);
+  // Applies a batch, executes its actions (clearing `actions`) and
+  // publishes the new applied tail. REQUIRES: applying_ set by the caller.
+  void ApplyAndExecute(std::vector<state_machine::Action>& actions);
   void Loop();
   bool HasWorkLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -136,15 +146,19 @@ class PartitionProcessor {
   storage::Store& store_;
   LeaderActions& actions_;
   const PartitionProcessorOptions options_;
+  // Used only by the thread that set applying_ (or by Start, before the
+  // processor's thread starts): the processor's thread, or OnTailAdvanced's
+  // caller.
   state_machine::StateMachine state_machine_;
   std::unique_ptr<storage::PartitionReader> reader_;
-  // The rows this processor's transactions wrote last (only its thread,
-  // and Start before it, use them).
+  // The rows this processor's transactions wrote last.
   storage::RecentRows recent_rows_;
-  Lsn next_lsn_{1};               // processor thread only
-  absl::Time next_expiry_check_;  // processor thread only
+  Lsn next_lsn_{1};
+  absl::Time next_expiry_check_;
   // Exclusive keys of AppendIfValid commands appended and not yet applied.
-  absl::flat_hash_set<std::string> exclusive_in_flight_;  // processor thread
+  absl::flat_hash_set<std::string> exclusive_in_flight_;
+  // OnTailAdvanced's actions, kept for their capacity.
+  std::vector<state_machine::Action> inline_actions_;
 
   absl::Mutex mu_;
   Lsn known_tail_ ABSL_GUARDED_BY(mu_){1};
@@ -152,6 +166,9 @@ class PartitionProcessor {
   Lsn applied_tail_ ABSL_GUARDED_BY(mu_){1};
   std::vector<PendingQuery> queries_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  // A thread is applying a batch and executing its actions.
+  bool applying_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 
