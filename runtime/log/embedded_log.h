@@ -54,6 +54,7 @@ class EmbeddedLog final : public Log {
   absl::StatusOr<Lsn> FindTail(PartitionId partition) override;
   absl::Status Trim(PartitionId partition, Lsn before) override;
   void SetTailListener(TailListener listener) override;
+  bool Idle() const override { return queued_.load() == 0; }
 
   // Number of synced WAL writes so far (each covers one or more appends).
   uint64_t sync_count() const { return sync_count_.load(); }
@@ -106,6 +107,8 @@ class EmbeddedLog final : public Log {
   std::unique_ptr<std::atomic<uint64_t>[]> trim_point_;
   std::unique_ptr<RecentRecords[]> recent_;
   std::atomic<uint64_t> sync_count_{0};
+  // queue_.size(), for Idle.
+  std::atomic<size_t> queued_{0};
   std::thread writer_;
 };
 

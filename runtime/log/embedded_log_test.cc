@@ -5,6 +5,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -123,14 +125,40 @@ void AppendAndCrash(const std::string& dir, int round, int count) {
   std::_Exit(0);
 }
 
+// Writes part of a record after the last byte written to the newest WAL in
+// `dir`, before the zeros that presize it: what a crash in the middle of a
+// write leaves.
+void TearNewestWal(const std::string& dir) {
+  std::filesystem::path newest;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() == ".log" && entry.path() > newest) {
+      newest = entry.path();
+    }
+  }
+  ASSERT_FALSE(newest.empty());
+  std::fstream file(newest, std::ios::in | std::ios::out | std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(file)),
+                    std::istreambuf_iterator<char>());
+  const size_t end = bytes.find_last_not_of('\0') + 1;
+  ASSERT_GT(end, 0u);
+  ASSERT_LT(end + 64, bytes.size());  // presized: zeros follow
+  // A header (checksum, length 64, a full record) and 30 of its 64 bytes.
+  file.seekp(static_cast<std::streamoff>(end));
+  file.write("\x12\x34\x56\x78\x40\x00\x01", 7);
+  file << std::string(30, 'x');
+  ASSERT_TRUE(file.good());
+}
+
 TEST(EmbeddedLogTest, KeepsAcknowledgedRecordsAcrossCrashes) {
   testing::TempDir dir;
   constexpr int kCount = 100;
-  // Two crashes: the first crash's WAL, zeros after its records, is
-  // replayed again at the second open and at the last, before the next WAL.
+  // Two crashes, each leaving a torn record: the first crash's WAL, torn
+  // and then zeros, is replayed again at the second open and at the last,
+  // before the next WAL.
   for (int round = 0; round < 2; ++round) {
     EXPECT_EXIT(AppendAndCrash(dir.path(), round, kCount),
                 ::testing::ExitedWithCode(0), "");
+    TearNewestWal(dir.path());
   }
   // The WALs were given their full size at creation: a sync does not have
   // to write the file's new size.

@@ -68,6 +68,10 @@ class Log {
   // REQUIRES: calls for one partition do not overlap (one trimmer).
   virtual absl::Status Trim(PartitionId partition, Lsn before) = 0;
 
+  // Whether no append waits to be written: a hint for a tail listener that
+  // could do some work of its own on the log's thread meanwhile.
+  virtual bool Idle() const = 0;
+
   // Installs the one tail listener. REQUIRES: called before the first Append.
   virtual void SetTailListener(TailListener listener) = 0;
 };

@@ -28,6 +28,26 @@ constexpr absl::Duration kExpiryCheckInterval = absl::Milliseconds(100);
 // moment. A longer backlog is left to the processor's thread.
 constexpr uint64_t kMaxInlineRecords = 32;
 
+// Whether `command` is a step of the invocation path, whose apply is short.
+// Expiry sweeps and operator commands (a purge, a kill down a call tree)
+// may write much, so OnTailAdvanced leaves them to the processor's thread.
+bool InvocationStep(const v1::Command& command) {
+  switch (command.kind_case()) {
+    case v1::Command::kInvoke:
+    case v1::Command::kProposeEntry:
+    case v1::Command::kSuspend:
+    case v1::Command::kAttemptFailed:
+    case v1::Command::kFireTimer:
+    case v1::Command::kCompleteCall:
+    case v1::Command::kTruncateOutbox:
+    case v1::Command::kCompleteAwakeable:
+    case v1::Command::kCompletePromise:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 PartitionProcessor::PartitionProcessor(PartitionId partition, log::Log& log,
@@ -51,7 +71,9 @@ absl::Status PartitionProcessor::Start() {
   std::vector<state_machine::Action> discarded;
   size_t replayed = 0;
   while (next_lsn_ < tail) {
-    REPRISE_ASSIGN_OR_RETURN(size_t n, ApplyBatch(discarded));
+    REPRISE_ASSIGN_OR_RETURN(size_t n,
+                             ApplyBatch(discarded, kMaxBatchRecords,
+                                        /*invocation_steps_only=*/false));
     if (n == 0) break;
     replayed += n;
     discarded.clear();
@@ -93,13 +115,18 @@ void PartitionProcessor::OnTailAdvanced(Lsn tail) {
     // it would cost a wake-up, as much as the apply itself on our machine
     // (docs/benchmarks.md). Not while queries wait: each runs right after
     // the batch it waits for, on the processor's thread.
+    // Nor while appends wait for the log's writer (the caller): they are
+    // synced first, and the processor's thread applies meanwhile.
     if (!started_ || stopping_ || applying_ || !queries_.empty() ||
-        known_tail_.value() - applied_tail_.value() > kMaxInlineRecords) {
+        known_tail_ <= applied_tail_ ||
+        known_tail_.value() - applied_tail_.value() > kMaxInlineRecords ||
+        !log_.Idle()) {
       return;
     }
     applying_ = true;
   }
-  ApplyAndExecute(inline_actions_);
+  ApplyAndExecute(inline_actions_, kMaxInlineRecords,
+                  /*invocation_steps_only=*/true);
   absl::MutexLock lock(&mu_);
   applying_ = false;
 }
@@ -178,9 +205,10 @@ absl::Status PartitionProcessor::MissingRecords(Lsn first_kept) const {
 }
 
 absl::StatusOr<size_t> PartitionProcessor::ApplyBatch(
-    std::vector<state_machine::Action>& actions) {
+    std::vector<state_machine::Action>& actions, size_t max_records,
+    bool invocation_steps_only) {
   REPRISE_ASSIGN_OR_RETURN(auto records,
-                           log_.Read(partition_, next_lsn_, kMaxBatchRecords));
+                           log_.Read(partition_, next_lsn_, max_records));
   if (records.empty()) return 0;
   if (records.front().lsn != next_lsn_) {
     return MissingRecords(records.front().lsn);
@@ -192,21 +220,25 @@ absl::StatusOr<size_t> PartitionProcessor::ApplyBatch(
     txn.RecordStatusWrites(&status_writes);
   }
   v1::Command command;
+  size_t applied = 0;
   for (const log::Record& record : records) {
     if (!command.ParseFromString(record.payload)) {
       return absl::DataLossError(
           absl::StrFormat("partition %d: log record %d is not a command",
                           partition_.value(), record.lsn.value()));
     }
+    if (invocation_steps_only && !InvocationStep(command)) break;
     REPRISE_RETURN_IF_ERROR(
         state_machine_.Apply(command, record.lsn, txn, actions));
+    ++applied;
   }
+  if (applied == 0) return 0;
   REPRISE_RETURN_IF_ERROR(txn.Commit());
-  next_lsn_ = Lsn(records.back().lsn.value() + 1);
+  next_lsn_ = Lsn(records[applied - 1].lsn.value() + 1);
   if (!status_writes.empty()) {
     listener->OnStatusWrites(partition_, std::move(status_writes));
   }
-  return records.size();
+  return applied;
 }
 
 absl::Status PartitionProcessor::ResumeLiveInvocations() {
@@ -305,10 +337,12 @@ void PartitionProcessor::MaybeExpire() {
 }
 
 void PartitionProcessor::ApplyAndExecute(
-    std::vector<state_machine::Action>& actions) {
+    std::vector<state_machine::Action>& actions, size_t max_records,
+    bool invocation_steps_only) {
   // Any failure here means the log or the store is broken: continuing
   // could apply commands out of order, so the process stops loudly.
-  absl::StatusOr<size_t> applied = ApplyBatch(actions);
+  absl::StatusOr<size_t> applied =
+      ApplyBatch(actions, max_records, invocation_steps_only);
   if (!applied.ok()) {
     Log(LogLevel::kError, "partition %d stopped: %s", partition_.value(),
         applied.status().ToString());
@@ -318,6 +352,22 @@ void PartitionProcessor::ApplyAndExecute(
   actions.clear();
   absl::MutexLock lock(&mu_);
   applied_tail_ = next_lsn_;
+}
+
+void PartitionProcessor::RunReadyQueries(std::vector<PendingQuery>& ready) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = std::partition(
+        queries_.begin(), queries_.end(),
+        [&](const PendingQuery& q) { return q.after >= applied_tail_; });
+    std::move(it, queries_.end(), std::back_inserter(ready));
+    queries_.erase(it, queries_.end());
+  }
+  // Queries run on this thread only, never in OnTailAdvanced (one may read
+  // much: an admin listing), and while it holds applying_, so that no batch
+  // is applied under a query's reads.
+  for (auto& q : ready) q.query(*reader_);
+  ready.clear();
 }
 
 void PartitionProcessor::Loop() {
@@ -339,21 +389,14 @@ void PartitionProcessor::Loop() {
       if (applying_) continue;
       applying_ = true;
     }
+    // Queries that batches applied by OnTailAdvanced satisfied run
+    // before the next batch, so each still sees the state right after the
+    // batch it waited for.
+    RunReadyQueries(ready);
     MaybeExpire();
-    ApplyAndExecute(actions);
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = std::partition(
-          queries_.begin(), queries_.end(),
-          [&](const PendingQuery& q) { return q.after >= applied_tail_; });
-      std::move(it, queries_.end(), std::back_inserter(ready));
-      queries_.erase(it, queries_.end());
-    }
-    // Queries run on this thread only, never in OnTailAdvanced (one may
-    // read much: an admin listing), and while it still holds applying_, so
-    // that no batch is applied under a query's reads.
-    for (auto& q : ready) q.query(*reader_);
-    ready.clear();
+    ApplyAndExecute(actions, kMaxBatchRecords,
+                    /*invocation_steps_only=*/false);
+    RunReadyQueries(ready);
     absl::MutexLock lock(&mu_);
     applying_ = false;
   }

@@ -1,4 +1,4 @@
-// PartitionProcessor: the one thread that owns a partition. It reads the
+// PartitionProcessor: owns a partition, with a thread of its own. It reads the
 // partition's log from the store's applied Lsn on, applies each batch of
 // records to the store in one transaction, and, as the partition's leader,
 // executes the actions only after that commit, i.e. after the commands are
@@ -39,7 +39,8 @@
 namespace reprise::partition {
 
 // Executes the actions of applied commands; implemented by the server.
-// Called on the processor thread; must not block.
+// Called by the thread applying (the processor's, or the log's writer in
+// OnTailAdvanced), one at a time; must not block.
 class LeaderActions {
  public:
   virtual ~LeaderActions() = default;
@@ -53,7 +54,7 @@ class StatusListener {
   virtual ~StatusListener() = default;
   // Cheap; checked once per batch.
   virtual bool Watching() const = 0;
-  // Called on the processor thread; must not block.
+  // Called by the thread applying, as LeaderActions; must not block.
   virtual void OnStatusWrites(
       PartitionId partition,
       std::vector<std::pair<InvocationId, v1::InvocationStatus>> writes) = 0;
@@ -125,19 +126,26 @@ class PartitionProcessor {
   // The error for a log whose records from `next_lsn_` on are trimmed;
   // `first_kept` is the first it still has (its tail when it has none).
   absl::Status MissingRecords(Lsn first_kept) const;
-  // Applies up to one batch from `next_lsn_`, adding its actions to
-  // `actions`. Returns the number of records applied (0: caught up).
-  absl::StatusOr<size_t> ApplyBatch(
-      std::vector<state_machine::Action>& actions);
+  // Applies up to `max_records` from `next_lsn_` in one transaction, adding
+  // their actions to `actions`; with `invocation_steps_only`, stops before
+  // the first command that is not one (InvocationStep). Returns the number
+  // of records applied (0: caught up, or stopped at once).
+  absl::StatusOr<size_t> ApplyBatch(std::vector<state_machine::Action>& actions,
+                                    size_t max_records,
+                                    bool invocation_steps_only);
   absl::Status ResumeLiveInvocations();
   // As the leader: appends an ExpireCommand when completed invocations are
   // due for removal (checked at most every 100 ms).
   void MaybeExpire();
   // Executes `action` as the leader, adding what it needs from the store.
   void Execute(state_machine::Action action);
-  // Applies a batch, executes its actions (clearing `actions`) and
+  // ApplyBatch, then executes the actions (clearing `actions`) and
   // publishes the new applied tail. REQUIRES: applying_ set by the caller.
-  void ApplyAndExecute(std::vector<state_machine::Action>& actions);
+  void ApplyAndExecute(std::vector<state_machine::Action>& actions,
+                       size_t max_records, bool invocation_steps_only);
+  // Runs the queries whose records are applied. REQUIRES: applying_ set by
+  // the processor's thread.
+  void RunReadyQueries(std::vector<PendingQuery>& ready);
   void Loop();
   bool HasWorkLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "reprise/v1/log.pb.h"
@@ -19,6 +22,12 @@ class RecordingActions : public LeaderActions {
   void Execute(PartitionId, state_machine::Action action) override {
     absl::MutexLock lock(&mu_);
     actions_.push_back(std::move(action));
+    threads_.push_back(std::this_thread::get_id());
+  }
+  // The thread of each Execute, in order.
+  std::vector<std::thread::id> threads() {
+    absl::MutexLock lock(&mu_);
+    return threads_;
   }
   // Waits until `n` actions arrived (bounded), then returns them.
   std::vector<state_machine::Action> WaitFor(size_t n) {
@@ -33,6 +42,7 @@ class RecordingActions : public LeaderActions {
  private:
   absl::Mutex mu_;
   std::vector<state_machine::Action> actions_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread::id> threads_ ABSL_GUARDED_BY(mu_);
 };
 
 class PartitionProcessorTest : public ::testing::Test {
@@ -52,14 +62,18 @@ class PartitionProcessorTest : public ::testing::Test {
     store_.reset();
     log_.reset();
   }
-  void AppendAndWait(const v1::Command& command) {
+  // Returns the thread that acknowledged the append (the log's writer).
+  std::thread::id AppendAndWait(const v1::Command& command) {
     absl::Notification done;
+    std::thread::id writer;
     log_->Append(PartitionId(0), command.SerializeAsString(),
                  [&](absl::StatusOr<Lsn> lsn) {
                    EXPECT_TRUE(lsn.ok());
+                   writer = std::this_thread::get_id();
                    done.Notify();
                  });
     done.WaitForNotification();
+    return writer;
   }
   v1::Command Invoke() { return testing::InvokeCommand(id_); }
   v1::Command Output() {
@@ -93,6 +107,28 @@ TEST_F(PartitionProcessorTest, AppliesAppendedCommandsAndExecutesActions) {
   ASSERT_EQ(actions.size(), 2u);
   EXPECT_TRUE(std::holds_alternative<state_machine::InvocationCompletedAction>(
       actions[1]));
+}
+
+// Its records are applied by the log's writer, sparing a wake-up, when the
+// processor's thread is idle; the processor's thread takes the rest.
+TEST_F(PartitionProcessorTest, AppliesOnTheLogsThreadWhileIdle) {
+  Open();
+  constexpr int kInvocations = 20;
+  std::thread::id writer;
+  for (int i = 0; i < kInvocations; ++i) {
+    v1::Command invoke = Invoke();
+    invoke.mutable_invoke()->set_invocation_id(
+        InvocationId(3, 100 + i).ToBytes());
+    writer = AppendAndWait(invoke);
+    // Idle again before the next: its attempt started.
+    actions_->WaitFor(static_cast<size_t>(i) + 1);
+  }
+  std::vector<std::thread::id> threads = actions_->threads();
+  ASSERT_EQ(threads.size(), static_cast<size_t>(kInvocations));
+  // Every one, unless the processor's thread woke (at most every 100 ms,
+  // for a few microseconds) just then.
+  EXPECT_GE(std::count(threads.begin(), threads.end(), writer),
+            kInvocations - 2);
 }
 
 TEST_F(PartitionProcessorTest, QueryAfterAppendSeesTheCommand) {

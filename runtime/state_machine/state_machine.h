@@ -11,7 +11,8 @@
 // entry from a superseded attempt) are dropped without error. Errors are
 // returned only for storage failures, after which the processor must stop.
 //
-// Thread-safety: none needed; one per partition processor thread.
+// Thread-safety: none; one per partition processor, used by one thread at a
+// time.
 #pragma once
 
 #include <optional>

@@ -23,6 +23,10 @@ class StateMachineTest : public ::testing::Test {
     std::vector<Action> actions;
     EXPECT_TRUE(sm_.Apply(command, lsn, txn, actions).ok());
     EXPECT_TRUE(txn.Commit().ok());
+    // Commands for this partition's invocations are applied, not returned.
+    for (const Action& action : actions) {
+      EXPECT_FALSE(std::holds_alternative<LocalCommandAction>(action));
+    }
     return actions;
   }
 
@@ -1079,6 +1083,27 @@ TEST_F(StateMachineTest, CancelReachesACalleeOnTheSamePartitionAtOnce) {
   EXPECT_TRUE(Status(grandchild)->cancellation_pending());
 }
 
+TEST_F(StateMachineTest, SendToTheSamePartitionStartsTheCalleeAtOnce) {
+  Apply(Invoke(id_));
+  v1::JournalEntry send;
+  send.set_name("B/run");
+  send.mutable_send()->mutable_target()->set_service("B");
+  send.mutable_send()->mutable_target()->set_handler("run");
+  send.mutable_send()->set_parameter("p");
+  send.mutable_send()->set_service_type(v1::SERVICE_TYPE_SERVICE);
+  auto actions = Apply(Propose(id_, 1, 1, send));
+  EXPECT_EQ(CountOf<OutboxAction>(actions), 0u);
+  const InvocationId callee =
+      InvocationId::FromBytes(Journal(id_)[1].send().invocation_id()).value();
+  auto starts = ActionsOf<StartAttemptAction>(actions);
+  ASSERT_EQ(starts.size(), 1u);
+  EXPECT_EQ(starts[0]->invocation_id, callee);
+  // Nobody waits for its result.
+  EXPECT_EQ(CountOf<EntryCompletedAction>(
+                Apply(Propose(callee, 1, 1, OutputEntry("r")))),
+            0u);
+}
+
 TEST_F(StateMachineTest, CancelOfARunningAttemptTellsIt) {
   Apply(Invoke(id_));
   Apply(Propose(id_, 1, 1, SleepEntry(90000)));
@@ -1257,6 +1282,21 @@ TEST_F(StateMachineTest, KillCompletesAtOnceAndKillsTheCallees) {
   // Completed: nothing more applies but purge.
   EXPECT_TRUE(Apply(Control(id_, v1::Command::kKill)).empty());
   EXPECT_TRUE(Apply(Control(id_, v1::Command::kPause)).empty());
+}
+
+TEST_F(StateMachineTest, KillReachesACalleeOnTheSamePartitionAtOnce) {
+  Apply(Invoke(id_));
+  Apply(Propose(id_, 1, 1, CallEntry("B")));
+  const InvocationId callee =
+      InvocationId::FromBytes(Journal(id_)[1].call().invocation_id()).value();
+  auto actions = Apply(Control(id_, v1::Command::kKill));
+  EXPECT_EQ(CountOf<OutboxAction>(actions), 0u);
+  // Both attempts stop and both invocations complete as aborted; the
+  // callee's result finds its caller completed already.
+  EXPECT_EQ(CountOf<AbortAttemptAction>(actions), 2u);
+  EXPECT_EQ(CountOf<InvocationCompletedAction>(actions), 2u);
+  EXPECT_EQ(Status(callee)->state(), v1::INVOCATION_STATE_COMPLETED);
+  EXPECT_EQ(Status(id_)->state(), v1::INVOCATION_STATE_COMPLETED);
 }
 
 TEST_F(StateMachineTest, RetryNowStartsTheNextAttemptOnlyWhenBackingOff) {

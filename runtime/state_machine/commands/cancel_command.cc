@@ -2,7 +2,8 @@
 // behind its key, or scheduled) completes as CANCELLED. A started one
 // (running, backing off, suspended, paused) gets the cancellation as the
 // failure of every step it waits for; the callees of its pending calls are
-// cancelled in turn, through the outbox. When it waits for nothing, the
+// cancelled in turn (SendCommand: at once on this partition, else through
+// the outbox). When it waits for nothing, the
 // cancellation waits in its status for the next step that would wait
 // (propose_entry_command). A suspended or paused invocation resumes, so
 // its handler sees the failure and compensates. Cancelling a completed or

@@ -1,5 +1,6 @@
-// CompleteCallCommand: the callee of a call entry completed (delivered from
-// its partition's outbox). Completes the entry like a fired timer; a
+// CompleteCallCommand: the callee of a call entry completed (from its
+// partition's outbox, or applied right after the callee's completion when
+// on this partition). Completes the entry like a fired timer; a
 // repeated delivery finds the entry complete, and a stale one (another
 // callee) finds another callee named in it: neither changes anything.
 #include "runtime/common/status_macros.h"

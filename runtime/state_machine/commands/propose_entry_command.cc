@@ -2,8 +2,8 @@
 // batch is taken only at the invocation's next index, which fences out
 // duplicates. A sleep entry registers its durable timer; a state write
 // changes the state table in the same batch, so exactly once; a state read
-// the worker could not answer is answered here; a call or send puts the
-// callee's invoke in the outbox; a promise entry reads or completes the
+// the worker could not answer is answered here; a call or send sends the
+// callee's invoke (SendCommand); a promise entry reads or completes the
 // workflow's promise; an output entry completes the invocation. A
 // cancellation waiting for a step that completes later fails that step at
 // once. The worker gets one ack for the batch.
