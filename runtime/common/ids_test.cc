@@ -50,6 +50,8 @@ TEST(CalleeInvocationIdTest, StatelessCalleesShareTheCallersPartition) {
   const InvocationId callee =
       CalleeInvocationId(caller, "seed", "Greeter", "", 99);
   EXPECT_EQ(callee.partition_key(), 0x1234567800000063ULL);
+  // On disk in call entries: must never change.
+  EXPECT_EQ(callee.ToString(), "inv_1234567800000063b50ed2d631fe160a");
   EXPECT_EQ(callee, CalleeInvocationId(caller, "seed", "Greeter", "", 99));
   EXPECT_NE(callee, CalleeInvocationId(caller, "seed2", "Greeter", "", 99));
   // A keyed callee lives on its key's partition.
