@@ -44,8 +44,8 @@ constexpr off_t kWalBytes = kWriteBufferBytes + kWriteBufferBytes / 10;
 // as it did at the end of an appended file; a clean close truncates the
 // WAL to what was written, as it does after reserving space itself. A WAL
 // recovered after a crash keeps its size until its memtable is flushed and
-// it is deleted. Should the space not be given (a
-// file system without fallocate), the WAL is appended to as before.
+// it is deleted. Should the space not be given (a file system without
+// fallocate), the WAL is appended to as before.
 class PresizedWalFileSystem final : public rocksdb::FileSystemWrapper {
  public:
   PresizedWalFileSystem() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}

@@ -125,7 +125,7 @@ void PartitionProcessor::OnTailAdvanced(Lsn tail) {
     }
     applying_ = true;
   }
-  ApplyAndExecute(inline_actions_, kMaxInlineRecords,
+  ApplyAndExecute(actions_buffer_, kMaxInlineRecords,
                   /*invocation_steps_only=*/true);
   absl::MutexLock lock(&mu_);
   applying_ = false;
@@ -371,7 +371,6 @@ void PartitionProcessor::RunReadyQueries(std::vector<PendingQuery>& ready) {
 }
 
 void PartitionProcessor::Loop() {
-  std::vector<state_machine::Action> actions;
   std::vector<PendingQuery> ready;
   for (;;) {
     {
@@ -394,7 +393,7 @@ void PartitionProcessor::Loop() {
     // batch it waited for.
     RunReadyQueries(ready);
     MaybeExpire();
-    ApplyAndExecute(actions, kMaxBatchRecords,
+    ApplyAndExecute(actions_buffer_, kMaxBatchRecords,
                     /*invocation_steps_only=*/false);
     RunReadyQueries(ready);
     absl::MutexLock lock(&mu_);

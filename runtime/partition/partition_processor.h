@@ -83,10 +83,11 @@ class PartitionProcessor {
   // Stops the thread; queries not yet run are dropped. Idempotent.
   void Stop();
 
-  // Tells the processor the log's durable tail moved. If its thread is idle
-  // and the new records are few, applies them and executes their actions
+  // Tells the processor the log's durable tail moved. If its thread is
+  // idle, no query waits, the log is Idle() and at most a few records are
+  // new, applies those that are invocation steps and executes their actions
   // on the caller's thread before returning (not blocking, as LeaderActions
-  // do not block); otherwise its thread does.
+  // do not block); its thread does the rest.
   void OnTailAdvanced(Lsn tail);
 
   // Runs `query` on the processor thread once every record that is durable
@@ -165,8 +166,8 @@ class PartitionProcessor {
   absl::Time next_expiry_check_;
   // Exclusive keys of AppendIfValid commands appended and not yet applied.
   absl::flat_hash_set<std::string> exclusive_in_flight_;
-  // OnTailAdvanced's actions, kept for their capacity.
-  std::vector<state_machine::Action> inline_actions_;
+  // The actions of the batch being applied, kept for their capacity.
+  std::vector<state_machine::Action> actions_buffer_;
 
   absl::Mutex mu_;
   Lsn known_tail_ ABSL_GUARDED_BY(mu_){1};

@@ -1,7 +1,6 @@
 #include "runtime/state_machine/state_machine.h"
 
 #include <algorithm>
-#include <deque>
 
 #include "runtime/common/status_macros.h"
 #include "runtime/state_machine/commands/commands.h"
@@ -107,9 +106,11 @@ absl::Status ApplyKind(const v1::Command& command, storage::Transaction& txn,
 absl::Status ApplyWithLocal(const v1::Command& command,
                             storage::Transaction& txn,
                             std::vector<Action>& actions) {
-  std::deque<v1::Command> local;
+  // Commands sent locally, applied in order from `applied_local` on; most
+  // commands send none, and an empty vector allocates nothing.
+  std::vector<v1::Command> local;
+  size_t applied_local = 0;
   const v1::Command* next = &command;
-  v1::Command current;
   for (;;) {
     const size_t first = actions.size();
     REPRISE_RETURN_IF_ERROR(ApplyKind(*next, txn, actions));
@@ -122,10 +123,9 @@ absl::Status ApplyWithLocal(const v1::Command& command,
       local.push_back(std::move(std::get<LocalCommandAction>(*it).command));
     }
     actions.erase(kept, actions.end());
-    if (local.empty()) return absl::OkStatus();
-    current = std::move(local.front());
-    local.pop_front();
-    next = &current;
+    if (applied_local == local.size()) return absl::OkStatus();
+    // By index: pushing more may move the vector, never before this apply.
+    next = &local[applied_local++];
   }
 }
 
