@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <deque>
 #include <fstream>
+#include <functional>
+#include <memory>
 #include <sstream>
 #include <thread>
 #include <utility>
@@ -75,63 +77,46 @@ v1::HandlerOptions ToProto(const HandlerOptions& options) {
   return out;
 }
 
-// One stream to the runtime, and the attempts it carries. Writes from
-// handler threads are serialized; once the stream is broken they are
-// dropped (the runtime retries those attempts).
-class Connection {
+// One stream to the runtime, and the attempts it carries. gRPC's callback
+// threads read the stream and hand each message to `on_message`, one at a
+// time, in order; handler threads write through Write, which never blocks.
+// Once the stream is broken writes are dropped (the runtime retries those
+// attempts).
+class Connection
+    : public grpc::ClientBidiReactor<v1::WorkerMessage, v1::RuntimeMessage>,
+      public std::enable_shared_from_this<Connection> {
  public:
-  Connection(v1::WorkerService::Stub& stub, const std::string& token) {
+  using OnMessage = std::function<void(Connection&, v1::RuntimeMessage&)>;
+
+  Connection(const std::string& token, OnMessage on_message)
+      : on_message_(std::move(on_message)) {
     if (!token.empty()) {
       context_.AddMetadata("authorization", "Bearer " + token);
     }
-    stream_ = stub.Connect(&context_);
   }
 
-  // Sends `message` after those queued before it. The first caller to find
-  // no write in progress writes everything queued, including what other
-  // threads queue meanwhile (as one batch message once the runtime accepts
-  // batches); the others return at once instead of waiting for the stream
-  // in turn. The queue stays short: a handler thread has at most one
-  // message out before it waits for the runtime. (No buffer hints: the
-  // synchronous API's Write of a hinted message may wait for a flush that
-  // never comes.)
-  void Write(v1::WorkerMessage message) {
-    std::deque<v1::WorkerMessage> batch;
+  // Opens the stream and sends `hello` first.
+  void Start(v1::WorkerService::Stub& stub, v1::WorkerMessage hello) {
+    stub.async()->Connect(&context_, this);
+    // Handler threads write from outside the reactions: the hold keeps the
+    // stream (and OnDone) until Finish knows no such write can start.
+    AddHold();
+    Write(std::move(hello));
+    StartRead(&incoming_);
+    StartCall();
+  }
+
+  // Waits until the runtime's side ends, ends the attempts and returns the
+  // runtime's status (e.g. why it refused the registration).
+  grpc::Status Finish() {
     {
       absl::MutexLock lock(&mu_);
-      if (broken_) return;
-      queued_.push_back(std::move(message));
-      if (writing_) return;
-      writing_ = true;
+      mu_.Await(absl::Condition(
+          +[](Connection* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) {
+            return c->reads_done_ && !c->dispatching_;
+          },
+          this));
     }
-    for (;;) {
-      {
-        absl::MutexLock lock(&mu_);
-        if (broken_ || queued_.empty()) {
-          queued_.clear();
-          writing_ = false;
-          return;
-        }
-        batch.swap(queued_);
-      }
-      bool ok = true;
-      while (ok && !batch.empty()) {
-        ok = stream_->Write(TakeNext(batch));
-      }
-      if (!ok) {
-        absl::MutexLock lock(&mu_);
-        broken_ = true;
-      }
-      batch.clear();
-    }
-  }
-  bool Read(v1::RuntimeMessage* message) { return stream_->Read(message); }
-  // The runtime said it understands batches.
-  void AcceptBatches() { batches_.store(true); }
-  void Cancel() { context_.TryCancel(); }
-  // Ends the stream after Read returned false; returns the runtime's
-  // status (e.g. why it refused the registration). Its attempts end.
-  grpc::Status Close() {
     absl::flat_hash_map<std::string, std::shared_ptr<internal::Attempt>>
         attempts;
     {
@@ -142,12 +127,35 @@ class Connection {
     {
       absl::MutexLock lock(&mu_);
       broken_ = true;
-      // A write in progress ends at its next look at `broken_`.
+      // A write in flight ends (failed, as the stream is over) and starts
+      // no other; no other starts once `broken_` is set.
       mu_.Await(absl::Condition(
           +[](bool* writing) { return !*writing; }, &writing_));
     }
-    return stream_->Finish();
+    RemoveHold();
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(&done_));
+    return status_;
   }
+
+  // Sends `message` after those queued before it. If a write is in flight,
+  // only queues it: the write's completion sends everything queued
+  // meanwhile, as one batch message once the runtime accepts batches.
+  void Write(v1::WorkerMessage message) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (broken_) return;
+      queued_.push_back(std::move(message));
+      if (writing_) return;
+      writing_ = true;
+      outgoing_ = TakeNext();
+    }
+    StartWrite(&outgoing_);
+  }
+
+  void Cancel() { context_.TryCancel(); }
+  // The runtime said it understands batches.
+  void AcceptBatches() { batches_.store(true); }
 
   // The attempt table: messages about an attempt reach it from the moment
   // it is received, even while it waits for a handler thread.
@@ -177,40 +185,117 @@ class Connection {
   }
 
  private:
-  grpc::ClientContext context_;
-  std::unique_ptr<
-      grpc::ClientReaderWriter<v1::WorkerMessage, v1::RuntimeMessage>>
-      stream_;
-  // The next message to write from `queued`: its front, or as many as fit
-  // in a batch. Touched by the writing thread only.
-  v1::WorkerMessage TakeNext(std::deque<v1::WorkerMessage>& queued) {
+  void OnReadDone(bool ok) override {
+    bool dispatch = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!ok) {
+        reads_done_ = true;
+        return;
+      }
+      inbox_.push_back(std::move(incoming_));
+      dispatch = !dispatching_;
+      dispatching_ = true;
+    }
+    // The next read goes before the dispatch: posting it writes the
+    // stream's flow-control update, which would otherwise contend with the
+    // handler threads' writes (gRPC then hands the loser's write to an
+    // executor thread). Its completion may run meanwhile, on another
+    // thread: the inbox keeps the messages in order.
+    incoming_.Clear();
+    StartRead(&incoming_);
+    if (dispatch) Dispatch();
+  }
+
+  // Hands the inbox's messages to `on_message_` until it is empty.
+  void Dispatch() {
+    std::deque<v1::RuntimeMessage> messages;
+    for (;;) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (inbox_.empty()) {
+          dispatching_ = false;
+          return;
+        }
+        messages.swap(inbox_);
+      }
+      for (v1::RuntimeMessage& message : messages) {
+        if (message.has_batch()) {
+          for (v1::RuntimeMessage& m :
+               *message.mutable_batch()->mutable_messages()) {
+            on_message_(*this, m);
+          }
+        } else {
+          on_message_(*this, message);
+        }
+      }
+      messages.clear();
+    }
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!ok) broken_ = true;
+      if (broken_ || queued_.empty()) {
+        queued_.clear();
+        writing_ = false;
+        return;
+      }
+      outgoing_ = TakeNext();
+    }
+    StartWrite(&outgoing_);
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    absl::MutexLock lock(&mu_);
+    status_ = status;
+    done_ = true;
+  }
+
+  // The next message to write from `queued_`: its front, or as many as fit
+  // in a batch.
+  v1::WorkerMessage TakeNext() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     // A bound, so that many large proposals do not become one huge
     // message; a single message is never split.
     constexpr size_t kMaxBatchBytes = 1 << 20;
     v1::WorkerMessage next;
-    if (queued.size() == 1 || !batches_.load()) {
-      next = std::move(queued.front());
-      queued.pop_front();
+    if (queued_.size() == 1 || !batches_.load()) {
+      next = std::move(queued_.front());
+      queued_.pop_front();
       return next;
     }
     v1::WorkerBatch* batch = next.mutable_batch();
     size_t bytes = 0;
-    while (!queued.empty()) {
-      const size_t size = queued.front().ByteSizeLong();
+    while (!queued_.empty()) {
+      const size_t size = queued_.front().ByteSizeLong();
       if (batch->messages_size() > 0 && bytes + size > kMaxBatchBytes) break;
       bytes += size;
-      *batch->add_messages() = std::move(queued.front());
-      queued.pop_front();
+      *batch->add_messages() = std::move(queued_.front());
+      queued_.pop_front();
     }
     return next;
   }
 
+  grpc::ClientContext context_;
+  const OnMessage on_message_;
+  // The read in flight's message.
+  v1::RuntimeMessage incoming_;
+  // Messages read, not yet handed to `on_message_`, in order.
+  std::deque<v1::RuntimeMessage> inbox_ ABSL_GUARDED_BY(mu_);
+  // A thread is handing the inbox's messages over.
+  bool dispatching_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<bool> batches_{false};
+
   absl::Mutex mu_;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
-  // A thread is writing; only it touches the stream's write side.
+  // A write is in flight; only its owner touches `outgoing_`.
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  v1::WorkerMessage outgoing_;
   std::deque<v1::WorkerMessage> queued_ ABSL_GUARDED_BY(mu_);
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status status_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex attempts_mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<internal::Attempt>> attempts_
@@ -315,15 +400,19 @@ class Worker::Impl {
     auto stub = v1::WorkerService::NewStub(channel);
     absl::Duration delay = options_.initial_reconnect_delay;
     while (!stopping()) {
-      auto connection = std::make_shared<Connection>(*stub, options_.token);
+      bool registered = false;
+      auto connection = std::make_shared<Connection>(
+          options_.token,
+          [this, &registered](Connection& c, v1::RuntimeMessage& message) {
+            Handle(c, message, registered);
+          });
       {
         absl::MutexLock lock(&mu_);
         current_ = connection;
         // A Shutdown between the loop check and here found no connection.
         if (stopping_) connection->Cancel();
       }
-      bool registered = false;
-      grpc::Status status = Serve(connection, registered);
+      grpc::Status status = Serve(*stub, *connection);
       {
         absl::MutexLock lock(&mu_);
         current_.reset();
@@ -363,8 +452,8 @@ class Worker::Impl {
     return stopping_;
   }
 
-  grpc::Status Serve(const std::shared_ptr<Connection>& connection,
-                     bool& registered) {
+  // Registers over `connection` and serves until its stream ends.
+  grpc::Status Serve(v1::WorkerService::Stub& stub, Connection& connection) {
     v1::WorkerMessage hello;
     auto* registration = hello.mutable_registration();
     registration->set_worker_name(options_.name);
@@ -384,60 +473,48 @@ class Worker::Impl {
         *handler->mutable_options() = ToProto(h.options);
       }
     }
-    connection->Write(hello);
-    v1::RuntimeMessage message;
-    while (connection->Read(&message)) {
-      if (message.has_batch()) {
-        for (v1::RuntimeMessage& m :
-             *message.mutable_batch()->mutable_messages()) {
-          Handle(connection, m, registered);
-        }
-      } else {
-        Handle(connection, message, registered);
-      }
-    }
-    return connection->Close();
+    connection.Start(stub, std::move(hello));
+    return connection.Finish();
   }
 
-  // Acts on one message from the runtime (not a batch).
-  void Handle(const std::shared_ptr<Connection>& connection,
-              v1::RuntimeMessage& message, bool& registered) {
+  // Acts on one message from the runtime (not a batch), on a gRPC thread:
+  // never blocks. `registered` is read once the stream ended.
+  void Handle(Connection& connection, v1::RuntimeMessage& message,
+              bool& registered) {
     if (message.has_registered()) {
       registered = true;
       if (message.registered().accepts_batches()) {
-        connection->AcceptBatches();
+        connection.AcceptBatches();
       }
       std::fprintf(stderr, "reprise worker %s: registered as %s at %s\n",
                    options_.name.c_str(),
                    message.registered().worker_id().c_str(),
                    options_.address.c_str());
     } else if (message.has_start()) {
+      std::shared_ptr<Connection> owner = connection.shared_from_this();
       auto attempt = std::make_shared<internal::Attempt>(
           std::move(*message.mutable_start()),
-          [connection](v1::WorkerMessage out) {
-            connection->Write(std::move(out));
-          },
+          [owner](v1::WorkerMessage out) { owner->Write(std::move(out)); },
           internal::AttemptOptions{options_.suspend_after});
-      connection->AddAttempt(attempt);
-      Enqueue(connection, std::move(attempt));
+      connection.AddAttempt(attempt);
+      Enqueue(std::move(owner), std::move(attempt));
     } else if (message.has_ack()) {
       const v1::EntryAck& ack = message.ack();
-      if (auto a =
-              connection->FindAttempt(ack.invocation_id(), ack.attempt())) {
+      if (auto a = connection.FindAttempt(ack.invocation_id(), ack.attempt())) {
         a->OnAck(ack.index());
       }
     } else if (message.has_completion()) {
       const v1::Completion& completion = message.completion();
-      if (auto a = connection->FindAttempt(completion.invocation_id(),
-                                           completion.attempt())) {
+      if (auto a = connection.FindAttempt(completion.invocation_id(),
+                                          completion.attempt())) {
         a->OnCompletion(completion.index(), completion.entry());
       }
     } else if (message.has_abort()) {
       const v1::AbortAttempt& abort = message.abort();
       if (auto a =
-              connection->FindAttempt(abort.invocation_id(), abort.attempt())) {
+              connection.FindAttempt(abort.invocation_id(), abort.attempt())) {
         a->Abort();
-        connection->RemoveAttempt(*a);
+        connection.RemoveAttempt(*a);
       }
     }
   }
