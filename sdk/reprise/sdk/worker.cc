@@ -127,8 +127,8 @@ class Connection
     {
       absl::MutexLock lock(&mu_);
       broken_ = true;
-      // A write in flight ends (failed, as the stream is over) and starts
-      // no other; no other starts once `broken_` is set.
+      // A write in flight ends (usually failed) and starts no other; none
+      // starts once `broken_` is set.
       mu_.Await(absl::Condition(
           +[](bool* writing) { return !*writing; }, &writing_));
     }
@@ -154,8 +154,13 @@ class Connection
   }
 
   void Cancel() { context_.TryCancel(); }
-  // The runtime said it understands batches.
-  void AcceptBatches() { batches_.store(true); }
+  // The runtime accepted the registration (and said whether it
+  // understands batches).
+  void OnRegistered(bool accepts_batches) {
+    registered_.store(true);
+    batches_.store(accepts_batches);
+  }
+  bool registered() const { return registered_.load(); }
 
   // The attempt table: messages about an attempt reach it from the moment
   // it is received, even while it waits for a handler thread.
@@ -190,7 +195,9 @@ class Connection
     {
       absl::MutexLock lock(&mu_);
       if (!ok) {
+        // The call is over: no write may start any more.
         reads_done_ = true;
+        broken_ = true;
         return;
       }
       inbox_.push_back(std::move(incoming_));
@@ -201,7 +208,9 @@ class Connection
     // stream's flow-control update, which would otherwise contend with the
     // handler threads' writes (gRPC then hands the loser's write to an
     // executor thread). Its completion may run meanwhile, on another
-    // thread: the inbox keeps the messages in order.
+    // thread: the inbox keeps the messages in order. The inbox stays short:
+    // the runtime sends at most `concurrency` attempts, and acks and
+    // completions only for what they propose.
     incoming_.Clear();
     StartRead(&incoming_);
     if (dispatch) Dispatch();
@@ -285,6 +294,7 @@ class Connection
   std::deque<v1::RuntimeMessage> inbox_ ABSL_GUARDED_BY(mu_);
   // A thread is handing the inbox's messages over.
   bool dispatching_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<bool> registered_{false};
   std::atomic<bool> batches_{false};
 
   absl::Mutex mu_;
@@ -400,11 +410,9 @@ class Worker::Impl {
     auto stub = v1::WorkerService::NewStub(channel);
     absl::Duration delay = options_.initial_reconnect_delay;
     while (!stopping()) {
-      bool registered = false;
       auto connection = std::make_shared<Connection>(
-          options_.token,
-          [this, &registered](Connection& c, v1::RuntimeMessage& message) {
-            Handle(c, message, registered);
+          options_.token, [this](Connection& c, v1::RuntimeMessage& message) {
+            Handle(c, message);
           });
       {
         absl::MutexLock lock(&mu_);
@@ -426,7 +434,7 @@ class Worker::Impl {
         return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
                             status.error_message());
       }
-      if (registered) delay = options_.initial_reconnect_delay;
+      if (connection->registered()) delay = options_.initial_reconnect_delay;
       std::fprintf(stderr,
                    "reprise worker %s: connection to %s lost (%s); retrying in "
                    "%s\n",
@@ -478,14 +486,10 @@ class Worker::Impl {
   }
 
   // Acts on one message from the runtime (not a batch), on a gRPC thread:
-  // never blocks. `registered` is read once the stream ended.
-  void Handle(Connection& connection, v1::RuntimeMessage& message,
-              bool& registered) {
+  // never blocks.
+  void Handle(Connection& connection, v1::RuntimeMessage& message) {
     if (message.has_registered()) {
-      registered = true;
-      if (message.registered().accepts_batches()) {
-        connection.AcceptBatches();
-      }
+      connection.OnRegistered(message.registered().accepts_batches());
       std::fprintf(stderr, "reprise worker %s: registered as %s at %s\n",
                    options_.name.c_str(),
                    message.registered().worker_id().c_str(),

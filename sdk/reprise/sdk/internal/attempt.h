@@ -4,9 +4,9 @@
 // is long, and reports the outcome (output, failure or suspension).
 //
 // Thread-safety: Run and the step methods are called by the one handler
-// thread; OnAck, OnCompletion and Abort from any thread (the connection's
-// reader). Ownership: shared by the worker's attempt table and the handler
-// thread running it.
+// thread; OnAck, OnCompletion and Abort from any thread (gRPC's callback
+// threads, one at a time). Ownership: shared by the worker's attempt table and
+// the handler thread running it.
 #pragma once
 
 #include <functional>
