@@ -20,7 +20,7 @@ namespace reprise::timers {
 
 class TimerService {
  public:
-  explicit TimerService(log::Log& log) : log_(log) {}
+  explicit TimerService(log::Log& log);
   TimerService(const TimerService&) = delete;
   TimerService& operator=(const TimerService&) = delete;
 
