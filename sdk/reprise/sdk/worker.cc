@@ -126,9 +126,8 @@ class Connection
     for (auto& [id, attempt] : attempts) attempt->Abort();
     {
       absl::MutexLock lock(&mu_);
-      broken_ = true;
-      // A write in flight ends (usually failed) and starts no other; none
-      // starts once `broken_` is set.
+      // The reads ended, which set `broken_`: a write in flight ends
+      // (usually failed) and starts no other, and none starts afresh.
       mu_.Await(absl::Condition(
           +[](bool* writing) { return !*writing; }, &writing_));
     }
@@ -195,7 +194,8 @@ class Connection
     {
       absl::MutexLock lock(&mu_);
       if (!ok) {
-        // The call is over: no write may start any more.
+        // The call is over: a write would only fail, so none starts any
+        // more.
         reads_done_ = true;
         broken_ = true;
         return;
@@ -248,6 +248,7 @@ class Connection
       if (!ok) broken_ = true;
       if (broken_ || queued_.empty()) {
         queued_.clear();
+        outgoing_.Clear();  // may be a large batch
         writing_ = false;
         return;
       }

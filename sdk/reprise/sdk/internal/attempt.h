@@ -4,8 +4,8 @@
 // is long, and reports the outcome (output, failure or suspension).
 //
 // Thread-safety: Run and the step methods are called by the one handler
-// thread; OnAck, OnCompletion and Abort from any thread (gRPC's callback
-// threads, one at a time). Ownership: shared by the worker's attempt table and
+// thread; OnAck, OnCompletion and Abort from any thread (each takes the
+// attempt's lock). Ownership: shared by the worker's attempt table and
 // the handler thread running it.
 #pragma once
 
