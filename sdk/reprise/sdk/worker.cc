@@ -248,7 +248,7 @@ class Connection
       if (!ok) broken_ = true;
       if (broken_ || queued_.empty()) {
         queued_.clear();
-        outgoing_.Clear();  // may be a large batch
+        outgoing_ = v1::WorkerMessage();  // frees a large batch (Clear keeps)
         writing_ = false;
         return;
       }
