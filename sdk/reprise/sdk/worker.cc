@@ -637,18 +637,26 @@ absl::Status Worker::Run() { return impl_->Run(); }
 
 absl::Status Worker::RunUntilSignal() {
   sigset_t stop;
+  sigset_t previous;
   sigemptyset(&stop);
   sigaddset(&stop, SIGINT);
   sigaddset(&stop, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
-  std::thread watcher([this, stop] {
+  pthread_sigmask(SIG_BLOCK, &stop, &previous);
+  std::atomic<bool> returned{false};
+  std::thread watcher([this, &stop, &returned] {
     int signal = 0;
     sigwait(&stop, &signal);
-    Shutdown();
+    if (!returned.load()) Shutdown();
   });
-  // Left waiting if Run returns for another reason; it ends with the process.
-  watcher.detach();
-  return Run();
+  absl::Status status = Run();
+  // Run returned for another reason than a signal: the watcher, woken by a
+  // signal of its own, must not outlive this call (it uses the Worker), and
+  // the caller gets its signals back.
+  returned.store(true);
+  pthread_kill(watcher.native_handle(), SIGTERM);
+  watcher.join();
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  return status;
 }
 void Worker::Shutdown() { impl_->Shutdown(); }
 

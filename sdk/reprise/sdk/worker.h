@@ -69,7 +69,8 @@ class Worker {
   absl::Status Run();
   // Run, until SIGINT or SIGTERM asks for a clean Shutdown. Blocks those
   // signals in the calling thread first, so call it from main before any
-  // other thread starts (threads inherit the mask).
+  // other thread starts (threads inherit the mask); unblocks them again
+  // before it returns.
   absl::Status RunUntilSignal();
   void Shutdown();
 
