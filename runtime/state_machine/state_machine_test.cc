@@ -163,6 +163,15 @@ class StateMachineTest : public ::testing::Test {
   std::vector<v1::JournalEntry> Journal(const InvocationId& id) {
     return store_->Reader(kPartition)->GetJournal(id).value();
   }
+  // The messages in the partition's outbox, not yet truncated.
+  int OutboxRows() {
+    int rows = 0;
+    EXPECT_TRUE(
+        store_->Reader(kPartition)
+            ->ForEachOutbox([&](uint64_t, const v1::OutboxMessage&) { ++rows; })
+            .ok());
+    return rows;
+  }
 
   static constexpr PartitionId kPartition{0};
   testing::TempDir dir_;
@@ -784,12 +793,7 @@ TEST_F(StateMachineTest, CallSendsInvokeAndResultComesBack) {
   v1::Command truncate;
   truncate.mutable_truncate_outbox()->set_seq(result.seq);
   Apply(truncate);
-  int left = 0;
-  EXPECT_TRUE(
-      store_->Reader(kPartition)
-          ->ForEachOutbox([&](uint64_t, const v1::OutboxMessage&) { ++left; })
-          .ok());
-  EXPECT_EQ(left, 0);
+  EXPECT_EQ(OutboxRows(), 0);
 }
 
 TEST_F(StateMachineTest, CallToUnknownTargetCompletesWithItsFailure) {
@@ -861,12 +865,7 @@ TEST_F(StateMachineTest, CallOnTheCallersPartitionAppliesWithoutTheOutbox) {
   EXPECT_EQ(completed[0]->invocation_id, id_);
   EXPECT_EQ(completed[0]->entry.call().result().value(), "r");
   EXPECT_EQ(Journal(id_)[1].call().result().value(), "r");
-  int outbox = 0;
-  EXPECT_TRUE(
-      store_->Reader(kPartition)
-          ->ForEachOutbox([&](uint64_t, const v1::OutboxMessage&) { ++outbox; })
-          .ok());
-  EXPECT_EQ(outbox, 0);
+  EXPECT_EQ(OutboxRows(), 0);
 }
 
 TEST_F(StateMachineTest, AwakeableCompletesOnce) {
