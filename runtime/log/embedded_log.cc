@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -92,6 +93,37 @@ absl::Status CheckPartition(PartitionId partition, uint32_t partitions) {
   return absl::OkStatus();
 }
 
+// The WALs that an open replays stay until their memtable is flushed, each
+// at its presized length: a crash loop would add one a crash, on disk and
+// to every later open, even while nothing is appended. This flushes and
+// deletes them before the log is used.
+absl::Status DropReplayedWals(rocksdb::DB& db, const std::string& dir,
+                              const std::string& partitions) {
+  // Listed here: RocksDB's GetSortedWalFiles skips WALs without a record.
+  int wals = 0;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+    if (entry.path().extension() == ".log") ++wals;
+  }
+  if (error || wals <= 1) return absl::OkStatus();
+  auto check = [](const rocksdb::Status& s) {
+    return FromRocksStatus(s, "retiring the log's replayed WALs");
+  };
+  // A write, so that there is something to flush: RocksDB skips the flush
+  // of an empty memtable, and only a flush makes the WALs obsolete.
+  REPRISE_RETURN_IF_ERROR(
+      check(db.Put(rocksdb::WriteOptions(), kPartitionsKey, partitions)));
+  REPRISE_RETURN_IF_ERROR(check(db.Flush(rocksdb::FlushOptions())));
+  // The flush job deletes the WALs it knows of after Flush returns:
+  // pausing waits for the job to end. It does not know of those replayed
+  // without a record: enabling deletions again scans the directory and
+  // deletes every obsolete file, on this thread.
+  REPRISE_RETURN_IF_ERROR(check(db.PauseBackgroundWork()));
+  REPRISE_RETURN_IF_ERROR(check(db.ContinueBackgroundWork()));
+  REPRISE_RETURN_IF_ERROR(check(db.DisableFileDeletions()));
+  return check(db.EnableFileDeletions(/*force=*/false));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(
@@ -106,8 +138,8 @@ absl::StatusOr<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(
   options.create_if_missing = true;
   options.paranoid_checks = true;
   options.write_buffer_size = kWriteBufferBytes;
-  // A restart replays the WAL into the memtable and goes on; the next
-  // regular flush writes it out.
+  // A restart replays the WAL into the memtable; DropReplayedWals then
+  // writes it out.
   options.avoid_flush_during_recovery = true;
   rocksdb::DB* raw = nullptr;
   REPRISE_RETURN_IF_ERROR(FromRocksStatus(rocksdb::DB::Open(options, dir, &raw),
@@ -131,6 +163,8 @@ absl::StatusOr<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(
           dir, stored, partitions));
     }
   }
+  REPRISE_RETURN_IF_ERROR(
+      DropReplayedWals(*db, dir, std::to_string(partitions)));
 
   std::vector<uint64_t> tails(partitions, 1);
   std::vector<uint64_t> trims(partitions, 1);
