@@ -7,7 +7,6 @@
 #include <signal.h>
 
 #include <atomic>
-#include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_split.h"
@@ -18,6 +17,7 @@
 #include "reprise/v1/ingress.grpc.pb.h"
 #include "tests/testing/runtime_process.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_threads.h"
 
 namespace reprise {
 namespace {
@@ -52,10 +52,11 @@ TEST(CrashRecoveryTest, AcknowledgedInvocationsSurviveSigkillExactlyOnce) {
   std::atomic<int64_t> kill_ms{0};
   absl::Notification killed, restarted;
 
-  std::vector<std::thread> senders;
+  testing::TestThreads senders;
   for (int t = 0; t < kSenders; ++t) {
-    senders.emplace_back([&] {
-      for (int i = next++; i < kInvocations; i = next++) {
+    senders.Start([&] {
+      for (int i = next++; i < kInvocations && !senders.stopping();
+           i = next++) {
         v1::InvokeRequest request;
         request.mutable_target()->set_service("Recorder");
         request.mutable_target()->set_handler("record");
@@ -80,7 +81,7 @@ TEST(CrashRecoveryTest, AcknowledgedInvocationsSurviveSigkillExactlyOnce) {
   runtime.Crash();
   ASSERT_TRUE(runtime.Start()) << testing::ReadFile(runtime.log_path());
   restarted.Notify();
-  for (auto& s : senders) s.join();
+  senders.Join();
 
   absl::MutexLock lock(&mu);
   ASSERT_GE(acked.size(), static_cast<size_t>(kKillAfterAcks));

@@ -9,13 +9,13 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <thread>
 
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "reprise/v1/ingress.grpc.pb.h"
 #include "tests/testing/runtime_process.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_threads.h"
 
 namespace reprise {
 namespace {
@@ -53,7 +53,7 @@ class VirtualObjectFaultTest : public ::testing::Test {
                                   const std::string& payload,
                                   const std::string& idempotency_key) {
     const absl::Time give_up = absl::Now() + absl::Minutes(5);
-    while (absl::Now() < give_up) {
+    while (absl::Now() < give_up && !callers_.stopping()) {
       auto ingress =
           v1::Ingress::NewStub(testing::NewChannel(runtime_.ingress_address()));
       v1::InvokeRequest request;
@@ -80,12 +80,13 @@ class VirtualObjectFaultTest : public ::testing::Test {
   std::atomic<int> done_{0};
   std::atomic<int> failed_{0};
   std::atomic<int> retries_{0};
+  // Last: stopped and joined before the members they use are destroyed.
+  testing::TestThreads callers_;
 };
 
 TEST_F(VirtualObjectFaultTest, HotKeyCountsExactlyOnceAcrossRuntimeKills) {
-  std::vector<std::thread> callers;
   for (int c = 0; c < kCallers; ++c) {
-    callers.emplace_back([&, c] {
+    callers_.Start([&, c] {
       const int adds = kAdds / kCallers + (c < kAdds % kCallers ? 1 : 0);
       for (int seq = 1; seq <= adds; ++seq) {
         const std::string payload = absl::StrFormat("c%d %d", c, seq);
@@ -107,7 +108,7 @@ TEST_F(VirtualObjectFaultTest, HotKeyCountsExactlyOnceAcrossRuntimeKills) {
     runtime_.Crash();
     ASSERT_TRUE(runtime_.Start()) << testing::ReadFile(runtime_.log_path());
   }
-  for (auto& t : callers) t.join();
+  callers_.Join();
   ASSERT_EQ(failed_, 0);
   ASSERT_EQ(done_, kAdds);
   EXPECT_GT(retries_, 0) << "the kills interrupted no call";

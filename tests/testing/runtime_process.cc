@@ -5,6 +5,12 @@
 #include <grpcpp/support/channel_arguments.h>
 #include <signal.h>
 
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 
@@ -19,6 +25,36 @@ std::string Field(const std::string& line, const std::string& name) {
     }
   }
   return "";
+}
+
+// Appends to `log_path` what the process `pid`, not ready in time, is
+// doing: the stacks of its threads by gdb where it is installed, else each
+// thread's name and where it waits in the kernel. Every test prints the
+// log when a start fails, so a hang shows where it is.
+void DescribeStuck(pid_t pid, const std::string& log_path) {
+  std::string report = absl::StrCat("\n[test] reprise-server (pid ", pid,
+                                    ") was not ready in time; its threads:\n");
+  CommandResult gdb =
+      RunCommand({"/usr/bin/gdb", "-p", std::to_string(pid), "-batch", "-nx",
+                  "-ex", "thread apply all bt"},
+                 absl::Seconds(60));
+  if (gdb.exit_code == 0) {
+    for (absl::string_view line : absl::StrSplit(gdb.output, '\n')) {
+      if (!absl::StartsWith(line, "[New LWP")) {
+        absl::StrAppend(&report, line, "\n");
+      }
+    }
+  } else {
+    const std::string tasks = absl::StrCat("/proc/", pid, "/task");
+    std::error_code error;
+    for (const auto& task : std::filesystem::directory_iterator(tasks, error)) {
+      std::string comm = ReadFile(task.path() / "comm");
+      absl::StrAppend(&report, task.path().filename().string(), " ",
+                      absl::StripTrailingAsciiWhitespace(comm), " waits in ",
+                      ReadFile(task.path() / "wchan"), "\n");
+    }
+  }
+  std::ofstream(log_path, std::ios::app) << report;
 }
 
 }  // namespace
@@ -82,6 +118,8 @@ bool RuntimeProcess::Start() {
     if (!process_->running()) return false;
     absl::SleepFor(absl::Milliseconds(10));
   }
+  DescribeStuck(process_->pid(), log_path_);
+  process_->Kill(SIGKILL);
   return false;
 }
 

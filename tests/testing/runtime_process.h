@@ -22,7 +22,9 @@ class RuntimeProcess {
                           std::vector<std::string> extra_args = {});
 
   // Starts the server and waits until it is ready; false on failure. The
-  // first start binds free ports; later starts reuse them.
+  // first start binds free ports; later starts reuse them. A server not
+  // ready in 30 s is killed, after the stacks of its threads are appended
+  // to its log.
   bool Start();
   // SIGKILL, as a crash would.
   void Crash();
