@@ -102,8 +102,9 @@ absl::Status DropReplayedWals(rocksdb::DB& db, const std::string& dir,
   // Listed here: RocksDB's GetSortedWalFiles skips WALs without a record.
   int wals = 0;
   std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
-    if (entry.path().extension() == ".log") ++wals;
+  for (std::filesystem::directory_iterator it(dir, error), end;
+       !error && it != end; it.increment(error)) {
+    if (it->path().extension() == ".log") ++wals;
   }
   if (error || wals <= 1) return absl::OkStatus();
   auto check = [](const rocksdb::Status& s) {
@@ -114,9 +115,9 @@ absl::Status DropReplayedWals(rocksdb::DB& db, const std::string& dir,
   REPRISE_RETURN_IF_ERROR(
       check(db.Put(rocksdb::WriteOptions(), kPartitionsKey, partitions)));
   REPRISE_RETURN_IF_ERROR(check(db.Flush(rocksdb::FlushOptions())));
-  // The flush job deletes the WALs it knows of after Flush returns:
-  // pausing waits for the job to end. It does not know of those replayed
-  // without a record: enabling deletions again scans the directory and
+  // The flush job deletes the WALs it retired after Flush returns: pausing
+  // waits for it. It leaves those replayed without a record (seen in
+  // RocksDB's LOG): enabling deletions again scans the directory and
   // deletes every obsolete file, on this thread.
   REPRISE_RETURN_IF_ERROR(check(db.PauseBackgroundWork()));
   REPRISE_RETURN_IF_ERROR(check(db.ContinueBackgroundWork()));

@@ -38,7 +38,9 @@ class EmbeddedLog final : public Log {
  public:
   // Opens the log in `dir`, creating it with `partitions` partitions if it
   // does not exist. Fails with FailedPrecondition if it exists with another
-  // partition count, and DataLoss if RocksDB reports corruption.
+  // partition count, and DataLoss if RocksDB reports corruption. An open
+  // that replays WALs (after any restart) also flushes what they held and
+  // deletes them before it returns.
   static absl::StatusOr<std::unique_ptr<EmbeddedLog>> Open(
       const std::string& dir, uint32_t partitions);
 

@@ -13,7 +13,6 @@
 #include "absl/synchronization/notification.h"
 #include "runtime/log/log_conformance.h"
 #include "tests/testing/process.h"
-#include "tests/testing/runtime_process.h"
 #include "tests/testing/temp_dir.h"
 
 namespace reprise::log {
@@ -117,10 +116,10 @@ TEST(EmbeddedLogTest, ReadsTheSameWhetherRecordsAreStillInMemoryOrNot) {
 // Appends `count` records to each of two partitions in another process,
 // which ends without closing the log, as a crash would.
 void AppendAndCrash(const std::string& dir, int round, int count) {
-  testing::CommandResult crashed =
-      testing::RunCommand({testing::BuildPath("runtime/log/append_and_crash"),
-                           dir, std::to_string(round), std::to_string(count)},
-                          absl::Seconds(60));
+  testing::CommandResult crashed = testing::RunCommand(
+      {testing::BuildDir() + "/runtime/log/append_and_crash", dir,
+       std::to_string(round), std::to_string(count)},
+      absl::Seconds(60));
   EXPECT_EQ(crashed.exit_code, 0) << crashed.output;
 }
 

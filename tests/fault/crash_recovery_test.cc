@@ -8,6 +8,7 @@
 
 #include <atomic>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
@@ -76,6 +77,11 @@ TEST(CrashRecoveryTest, AcknowledgedInvocationsSurviveSigkillExactlyOnce) {
     });
   }
 
+  // Runs before `senders` is destroyed: after a failed ASSERT, senders
+  // waiting for the restart stop waiting and soon see stopping().
+  absl::Cleanup wake_senders = [&] {
+    if (!restarted.HasBeenNotified()) restarted.Notify();
+  };
   ASSERT_TRUE(killed.WaitForNotificationWithTimeout(absl::Seconds(60)));
   kill_ms = absl::ToUnixMillis(absl::Now());
   runtime.Crash();

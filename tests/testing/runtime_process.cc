@@ -38,7 +38,8 @@ void DescribeStuck(pid_t pid, const std::string& log_path) {
       RunCommand({"/usr/bin/gdb", "-p", std::to_string(pid), "-batch", "-nx",
                   "-ex", "thread apply all bt"},
                  absl::Seconds(60));
-  if (gdb.exit_code == 0) {
+  // gdb may exit 0 without stacks, when it may not attach.
+  if (gdb.exit_code == 0 && absl::StrContains(gdb.output, "Thread ")) {
     for (absl::string_view line : absl::StrSplit(gdb.output, '\n')) {
       if (!absl::StartsWith(line, "[New LWP")) {
         absl::StrAppend(&report, line, "\n");
@@ -109,10 +110,13 @@ bool RuntimeProcess::Start() {
     std::string fresh = all.substr(std::min(before.size(), all.size()));
     auto pos = fresh.find("reprise-server ready:");
     if (pos != std::string::npos) {
-      std::string line = fresh.substr(pos, fresh.find('\n', pos) - pos);
-      ingress_ = Field(line, "ingress");
-      worker_ = Field(line, "workers");
-      admin_ = Field(line, "admin");
+      // Set once: restarts keep the ports, and tests' threads read them.
+      if (ingress_.empty()) {
+        std::string line = fresh.substr(pos, fresh.find('\n', pos) - pos);
+        ingress_ = Field(line, "ingress");
+        worker_ = Field(line, "workers");
+        admin_ = Field(line, "admin");
+      }
       return true;
     }
     if (!process_->running()) return false;
