@@ -270,6 +270,7 @@ void Invoker::OnWorkerMessage(const WorkerConnection& connection,
     entry->set_invocation_id(propose.invocation_id());
     entry->set_attempt(propose.attempt());
     entry->set_index(propose.index());
+    entry->set_skip_ack(propose.skip_ack());
     *entry->mutable_entries() = propose.entries();
     for (auto& e : *entry->mutable_entries()) ResolveCallTarget(e, caller);
     // Outside the lock: one stream's messages arrive one at a time, so its

@@ -45,6 +45,10 @@ struct EntryCompletedAction {
   uint32_t index = 0;
 };
 
+// The timer index that names no journal entry: the start of a delayed
+// invocation.
+inline constexpr uint32_t kStartTimerIndex = 0xfffffffe;
+
 // Fire a durable timer once its time has come.
 struct RegisterTimerAction {
   InvocationId invocation_id;

@@ -689,6 +689,15 @@ TEST_F(StateMachineTest, BatchOfEntriesAppliesInOrderWithOneAck) {
   // The same batch again (a redelivery) is stale as a whole.
   EXPECT_TRUE(Apply(batch).empty());
   EXPECT_EQ(Status(a)->journal_length(), 4u);
+
+  // A worker that does not wait for the ack gets none; the read it left
+  // open is still answered.
+  v1::Command unacked = Propose(a, 1, 4, GetEntry("x"));
+  unacked.mutable_propose_entry()->set_skip_ack(true);
+  actions = Apply(unacked);
+  EXPECT_TRUE(ActionsOf<EntryAckAction>(actions).empty());
+  EXPECT_EQ(ActionsOf<EntryCompletedAction>(actions).size(), 1u);
+  EXPECT_EQ(Status(a)->journal_length(), 5u);
 }
 
 TEST_F(StateMachineTest, SharedHandlersCannotWriteState) {

@@ -18,12 +18,13 @@ TimerService::TimerService(log::Log& log) : log_(log) {
 
 void TimerService::Schedule(PartitionId partition,
                             const InvocationId& invocation_id, uint32_t index,
-                            int64_t wake_up_at_ms) {
+                            int64_t wake_up_at_ms, absl::Duration lead) {
   thread_.PostAt(
-      absl::FromUnixMillis(wake_up_at_ms),
+      absl::FromUnixMillis(wake_up_at_ms) - lead,
       [this, partition, invocation_id, index, wake_up_at_ms] {
         v1::Command command;
-        // Never earlier than the timer, even if the clock stepped back.
+        // Never earlier than the timer, whether it fires early or the clock
+        // stepped back.
         command.set_timestamp_ms(std::max(NowMillis(), wake_up_at_ms));
         auto* fire = command.mutable_fire_timer();
         fire->set_invocation_id(invocation_id.ToBytes());

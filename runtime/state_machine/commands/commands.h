@@ -129,10 +129,6 @@ absl::Status CompleteInvocation(const InvocationId& id,
                                 int64_t now_ms, storage::Transaction& txn,
                                 std::vector<Action>& actions);
 
-// The timer index that names no journal entry: the start of a delayed
-// invocation.
-inline constexpr uint32_t kStartTimerIndex = 0xfffffffe;
-
 // When the completed invocation is to be removed (table `ex`): its
 // completion time plus the longer of its retention and its idempotency
 // retention; nullopt if it is kept.

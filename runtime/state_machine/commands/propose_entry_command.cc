@@ -6,7 +6,8 @@
 // callee's invoke (SendCommand); a promise entry reads or completes the
 // workflow's promise; an output entry completes the invocation. A
 // cancellation waiting for a step that completes later fails that step at
-// once. The worker gets one ack for the batch.
+// once. The worker gets one ack for the batch, unless it said it does not
+// wait for it (skip_ack).
 #include <optional>
 
 #include "runtime/common/status_macros.h"
@@ -267,7 +268,7 @@ absl::Status ApplyProposeEntry(const v1::ProposeEntryCommand& command,
     acked = index;
   }
   txn.PutInvocationStatus(id, status);
-  if (acked.has_value()) {
+  if (acked.has_value() && !command.skip_ack()) {
     actions.push_back(EntryAckAction{id, command.attempt(), *acked});
   }
   return absl::OkStatus();

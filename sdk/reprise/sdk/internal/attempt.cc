@@ -24,6 +24,24 @@ struct JournalMismatch {
   std::string message;
 };
 
+// How early a sleep's completion may arrive and still wait for its due
+// time here (worker.proto, Completion).
+constexpr absl::Duration kMaxEarlyCompletion = absl::Milliseconds(10);
+
+// When the handler may see the completion of `entry`, which came at `now`.
+// The runtime fires a sleep's timer a little early, so that the completion
+// is durable and here when the sleep is due; the handler resumes only then,
+// by this worker's clock. A sleep due further ahead than
+// kMaxEarlyCompletion counts at once: then the clocks disagree, and the
+// runtime's decides, as for any timer.
+absl::Time HeldUntil(const v1::JournalEntry& entry, absl::Time now) {
+  if (!entry.has_sleep() || entry.sleep().has_failure()) {
+    return absl::InfinitePast();
+  }
+  const absl::Time due = absl::FromUnixMillis(entry.sleep().wake_up_at_ms());
+  return due - now <= kMaxEarlyCompletion ? due : absl::InfinitePast();
+}
+
 std::string_view KindName(v1::JournalEntry::KindCase kind) {
   switch (kind) {
     case v1::JournalEntry::kInput:
@@ -156,7 +174,7 @@ void Attempt::Run(const Handler& handler, StateAccess access, bool workflow) {
       ended_ = true;
       v1::JournalEntry entry;
       *entry.mutable_output()->mutable_result() = ToResult(result);
-      out = Propose(std::move(entry));
+      out = Propose(std::move(entry), Ack::kSkip);
     }
   }
   if (!mismatch.empty()) {
@@ -213,7 +231,7 @@ uint32_t Attempt::NextStep(v1::JournalEntry::KindCase kind,
 }
 
 uint32_t Attempt::ProposeStep(v1::JournalEntry::KindCase kind,
-                              std::string_view name,
+                              std::string_view name, Ack ack,
                               absl::FunctionRef<void(v1::JournalEntry&)> fill) {
   v1::WorkerMessage proposal;
   uint32_t index;
@@ -224,7 +242,7 @@ uint32_t Attempt::ProposeStep(v1::JournalEntry::KindCase kind,
     v1::JournalEntry entry;
     entry.set_name(std::string(name));
     fill(entry);
-    proposal = Propose(std::move(entry));
+    proposal = Propose(std::move(entry), ack);
   }
   send_(std::move(proposal));
   return index;
@@ -240,17 +258,18 @@ void Attempt::Defer(v1::JournalEntry entry) {
   journal_.push_back(std::move(entry));
 }
 
-v1::WorkerMessage Attempt::Propose(v1::JournalEntry entry) {
+v1::WorkerMessage Attempt::Propose(v1::JournalEntry entry, Ack ack) {
   Defer(std::move(entry));
-  return ProposeUnsent();
+  return ProposeUnsent(ack);
 }
 
-v1::WorkerMessage Attempt::ProposeUnsent() {
+v1::WorkerMessage Attempt::ProposeUnsent(Ack ack) {
   v1::WorkerMessage message;
   auto* propose = message.mutable_propose();
   propose->set_invocation_id(start_.invocation_id());
   propose->set_attempt(start_.attempt());
   propose->set_index(sent_);
+  propose->set_skip_ack(ack == Ack::kSkip);
   for (; sent_ < journal_.size(); ++sent_) {
     *propose->add_entries() = journal_[sent_];
   }
@@ -280,7 +299,7 @@ absl::StatusOr<std::string> Attempt::RunStep(std::string_view name,
     v1::JournalEntry entry;
     entry.set_name(std::string(name));
     *entry.mutable_run()->mutable_result() = result;
-    proposal = Propose(std::move(entry));
+    proposal = Propose(std::move(entry), Ack::kWait);
   }
   send_(std::move(proposal));
   // The handler goes on only once the result is durable: a crash after this
@@ -332,9 +351,10 @@ v1::Result Attempt::Execute(std::string_view name,
 uint32_t Attempt::TimerStep(std::string_view name, absl::Duration duration) {
   const int64_t wake_up_at_ms = absl::ToUnixMillis(
       absl::Now() + std::max(duration, absl::ZeroDuration()));
-  return ProposeStep(v1::JournalEntry::kSleep, name, [&](v1::JournalEntry& e) {
-    e.mutable_sleep()->set_wake_up_at_ms(wake_up_at_ms);
-  });
+  return ProposeStep(v1::JournalEntry::kSleep, name, Ack::kSkip,
+                     [&](v1::JournalEntry& e) {
+                       e.mutable_sleep()->set_wake_up_at_ms(wake_up_at_ms);
+                     });
 }
 
 void Attempt::AwaitEntry(uint32_t index) {
@@ -378,13 +398,22 @@ size_t Attempt::WaitAnyComplete(const std::vector<uint32_t>& indexes) {
         throw std::logic_error("Await of a future from another invocation");
       }
     }
-    auto first_complete = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      for (size_t i = 0; i < indexes.size(); ++i) {
-        if (journal_[indexes[i]].completed_at_ms() != 0) return i;
-      }
-      return indexes.size();
-    };
-    if (size_t i = first_complete(); i < indexes.size()) return i;
+    // The first complete entry; `held` becomes the earliest time a sleep
+    // whose completion came early is due.
+    auto first_complete =
+        [&](absl::Time& held) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          const absl::Time now = absl::Now();
+          for (size_t i = 0; i < indexes.size(); ++i) {
+            const v1::JournalEntry& entry = journal_[indexes[i]];
+            if (entry.completed_at_ms() == 0) continue;
+            const absl::Time due = HeldUntil(entry, now);
+            if (due <= now) return i;
+            held = std::min(held, due);
+          }
+          return indexes.size();
+        };
+    absl::Time held = absl::InfiniteFuture();
+    if (size_t i = first_complete(held); i < indexes.size()) return i;
     // Wait a little for a completion; but if every wait is a timer due
     // later than that, suspend at once.
     absl::Time deadline = absl::Now() + options_.suspend_after;
@@ -397,16 +426,18 @@ size_t Attempt::WaitAnyComplete(const std::vector<uint32_t>& indexes) {
     }
     if (all_later) deadline = absl::InfinitePast();
     size_t found = indexes.size();
-    while (!ended_ && (found = first_complete()) == indexes.size() &&
-           absl::Now() < deadline) {
-      changed_.WaitWithDeadline(&mu_, deadline);
+    // A held completion is waited for even past the deadline: it is due
+    // within milliseconds, and suspending would only resume at once.
+    while (!ended_ && (found = first_complete(held)) == indexes.size() &&
+           (absl::Now() < deadline || held != absl::InfiniteFuture())) {
+      changed_.WaitWithDeadline(&mu_, std::min(deadline, held));
     }
     ThrowIfEnded();
     if (found < indexes.size()) return found;
     ended_ = true;
     // Deferred steps (state writes, sends) go first, so that they are not
     // lost with the attempt: a suspension may last days.
-    if (sent_ < journal_.size()) flush = ProposeUnsent();
+    if (sent_ < journal_.size()) flush = ProposeUnsent(Ack::kSkip);
     auto* out = suspend.mutable_suspend();
     out->set_invocation_id(start_.invocation_id());
     out->set_attempt(start_.attempt());
@@ -458,7 +489,7 @@ size_t Attempt::SelectStep(const std::vector<uint32_t>& indexes) {
       entry.mutable_select()->add_candidates(candidate);
     }
     entry.mutable_select()->set_chosen(static_cast<uint32_t>(chosen));
-    proposal = Propose(std::move(entry));
+    proposal = Propose(std::move(entry), Ack::kWait);
   }
   send_(std::move(proposal));
   // The handler branches on the choice: it must be durable first, or a
@@ -485,10 +516,11 @@ absl::Time Attempt::NowStep() {
 uint32_t Attempt::CallStep(v1::Target target, std::string parameter) {
   // Proposed at once: the callee starts without waiting for the caller.
   const std::string name = target.service() + "/" + target.handler();
-  return ProposeStep(v1::JournalEntry::kCall, name, [&](v1::JournalEntry& e) {
-    *e.mutable_call()->mutable_target() = std::move(target);
-    e.mutable_call()->set_parameter(std::move(parameter));
-  });
+  return ProposeStep(v1::JournalEntry::kCall, name, Ack::kSkip,
+                     [&](v1::JournalEntry& e) {
+                       *e.mutable_call()->mutable_target() = std::move(target);
+                       e.mutable_call()->set_parameter(std::move(parameter));
+                     });
 }
 
 absl::StatusOr<std::string> Attempt::AwaitResult(uint32_t index) {
@@ -506,7 +538,7 @@ absl::StatusOr<std::string> Attempt::AwaitResult(uint32_t index) {
 
 uint32_t Attempt::AwakeableStep(std::string_view name) {
   const uint32_t index =
-      ProposeStep(v1::JournalEntry::kAwakeable, name,
+      ProposeStep(v1::JournalEntry::kAwakeable, name, Ack::kWait,
                   [](v1::JournalEntry& e) { e.mutable_awakeable(); });
   // Only a durable awakeable can be completed: wait before handing out its
   // id.
@@ -551,7 +583,7 @@ void Attempt::CheckWorkflow() const {
 
 uint32_t Attempt::GetPromiseStep(const std::string& name) {
   CheckWorkflow();
-  return ProposeStep(v1::JournalEntry::kGetPromise, name,
+  return ProposeStep(v1::JournalEntry::kGetPromise, name, Ack::kSkip,
                      [](v1::JournalEntry& e) { e.mutable_get_promise(); });
 }
 
@@ -605,7 +637,7 @@ void Attempt::CheckStateAccess(bool write) const {
 
 const v1::JournalEntry& Attempt::ProposeAndWait(v1::JournalEntry entry) {
   const auto index = static_cast<uint32_t>(journal_.size());
-  v1::WorkerMessage proposal = Propose(std::move(entry));
+  v1::WorkerMessage proposal = Propose(std::move(entry), Ack::kSkip);
   // The runtime answers when it applies the proposal; sending under the
   // lock is avoided as everywhere, so release it meanwhile.
   mu_.Unlock();

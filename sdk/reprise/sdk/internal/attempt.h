@@ -108,6 +108,10 @@ class Attempt {
   std::vector<std::string> StateKeysStep();
 
  private:
+  // Whether the handler waits for a proposal's EntryAck (WaitDurable). A
+  // proposal it does not wait for asks the runtime to send none.
+  enum class Ack { kWait, kSkip };
+
   // The journal index of the next step, after checking a replayed entry at
   // that index against the step the handler takes. Throws on a mismatch.
   uint32_t NextStep(v1::JournalEntry::KindCase kind, std::string_view name)
@@ -115,6 +119,7 @@ class Attempt {
   // The step of `kind` named `name`: replayed, or built by `fill` and
   // proposed at once (with what was deferred). Returns its index.
   uint32_t ProposeStep(v1::JournalEntry::KindCase kind, std::string_view name,
+                       Ack ack,
                        absl::FunctionRef<void(v1::JournalEntry&)> fill);
   // Returns once entry `index` is durable; throws if the attempt ends.
   void WaitDurable(uint32_t index);
@@ -122,10 +127,10 @@ class Attempt {
   // next Propose: steps the handler does not wait for travel together.
   void Defer(v1::JournalEntry entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Appends `entry` and returns the proposal of every entry not sent yet.
-  v1::WorkerMessage Propose(v1::JournalEntry entry)
+  v1::WorkerMessage Propose(v1::JournalEntry entry, Ack ack)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The proposal of every entry not sent yet.
-  v1::WorkerMessage ProposeUnsent() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  v1::WorkerMessage ProposeUnsent(Ack ack) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ThrowIfEnded() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Throws TerminalError (CANCELLED) if entry `index` completed with the
   // runtime's cancellation failure.

@@ -201,6 +201,11 @@ TEST(AttemptTest, NewStepsAreProposedInOrderAndWaitForTheirAck) {
   EXPECT_EQ(sent[2].propose().index(), 3u);
   EXPECT_EQ(sent[2].propose().entries(0).output().result().value(),
             "receipt-o1/parcel");
+  // The handler waits for the acks of its runs; nothing waits for the
+  // output's.
+  EXPECT_FALSE(sent[0].propose().skip_ack());
+  EXPECT_FALSE(sent[1].propose().skip_ack());
+  EXPECT_TRUE(sent[2].propose().skip_ack());
 }
 
 TEST(AttemptTest, ReplayResumesAtTheFirstStepNotInTheJournal) {
@@ -342,6 +347,8 @@ TEST(AttemptTest, LongSleepSuspendsAtOnce) {
   ASSERT_TRUE(sent[1].has_suspend());
   ASSERT_EQ(sent[1].suspend().waiting_on_size(), 1);
   EXPECT_EQ(sent[1].suspend().waiting_on(0), 1u);
+  // A sleep waits for its completion, not for an ack.
+  EXPECT_TRUE(sent[0].propose().skip_ack());
 }
 
 TEST(AttemptTest, CompletedSleepReplaysWithoutWaiting) {
@@ -389,6 +396,53 @@ TEST(AttemptTest, ShortSleepWaitsForItsCompletion) {
   timer.join();
   ASSERT_EQ(sent.size(), 2u);
   EXPECT_EQ(sent[1].propose().entries(0).output().result().value(), "awake");
+}
+
+// The runtime fires a sleep's timer a little early; the handler still
+// resumes only once the sleep is due, and does not suspend meanwhile, even
+// past its suspend_after.
+TEST(AttemptTest, EarlySleepCompletionWaitsUntilTheSleepIsDue) {
+  std::vector<v1::WorkerMessage> sent;
+  Attempt* self = nullptr;
+  int64_t wake_up_at_ms = 0;
+  Attempt attempt(
+      Start({Input("")}),
+      [&](v1::WorkerMessage m) {
+        if (m.has_propose() && m.propose().entries(0).has_sleep()) {
+          v1::JournalEntry done = m.propose().entries(0);
+          wake_up_at_ms = done.sleep().wake_up_at_ms();
+          done.set_completed_at_ms(wake_up_at_ms);
+          self->OnCompletion(1, done);
+        }
+        Record(sent, std::move(m));
+      },
+      AttemptOptions{absl::Milliseconds(1)});
+  self = &attempt;
+  absl::Time resumed;
+  attempt.Run(
+      [&](Context& ctx, const std::string&) -> absl::StatusOr<std::string> {
+        ctx.Sleep(absl::Milliseconds(8));
+        resumed = absl::Now();
+        return "awake";
+      });
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[1].propose().entries(0).output().result().value(), "awake");
+  EXPECT_GE(resumed, absl::FromUnixMillis(wake_up_at_ms));
+
+  // The same when a new attempt gets the entry completed in its journal.
+  v1::JournalEntry early = sent[0].propose().entries(0);
+  early.mutable_sleep()->set_wake_up_at_ms(
+      absl::ToUnixMillis(absl::Now() + absl::Milliseconds(8)));
+  early.set_completed_at_ms(early.sleep().wake_up_at_ms());
+  sent = Replay(
+      Start({Input(""), early}),
+      [&](Context& ctx, const std::string&) -> absl::StatusOr<std::string> {
+        ctx.Sleep(absl::Milliseconds(8));
+        resumed = absl::Now();
+        return "awake";
+      });
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_GE(resumed, absl::FromUnixMillis(early.sleep().wake_up_at_ms()));
 }
 
 TEST(AttemptTest, WaitLongerThanSuspendAfterSuspends) {
