@@ -348,7 +348,18 @@ void PartitionProcessor::ApplyAndExecute(
         applied.status().ToString());
     REPRISE_CHECK(false, "partition processor cannot continue");
   }
-  for (auto& action : actions) Execute(std::move(action));
+  // Answers to ingress callers go last: each is a gRPC send, and the
+  // batch's attempts, acks and completions for workers should not wait
+  // behind them. A hot key's next attempt used to leave about 85 us after
+  // the commit, behind its predecessor's answer, instead of 30 us.
+  for (const bool answers : {false, true}) {
+    for (auto& action : actions) {
+      if (std::holds_alternative<state_machine::InvocationCompletedAction>(
+              action) == answers) {
+        Execute(std::move(action));
+      }
+    }
+  }
   actions.clear();
   absl::MutexLock lock(&mu_);
   applied_tail_ = next_lsn_;

@@ -103,10 +103,43 @@ TEST_F(PartitionProcessorTest, AppliesAppendedCommandsAndExecutesActions) {
   EXPECT_TRUE(
       std::holds_alternative<state_machine::StartAttemptAction>(actions[0]));
   AppendAndWait(Output());
-  actions = actions_->WaitFor(2);
-  ASSERT_EQ(actions.size(), 2u);
-  EXPECT_TRUE(std::holds_alternative<state_machine::InvocationCompletedAction>(
+  actions = actions_->WaitFor(3);
+  ASSERT_EQ(actions.size(), 3u);
+  EXPECT_TRUE(std::holds_alternative<state_machine::InvocationParkedAction>(
       actions[1]));
+  EXPECT_TRUE(std::holds_alternative<state_machine::InvocationCompletedAction>(
+      actions[2]));
+}
+
+// A batch's answers to ingress callers come after its other actions, so
+// that the next attempts do not wait behind them.
+TEST_F(PartitionProcessorTest, AnswersCallersAfterTheBatchsOtherActions) {
+  Open();
+  AppendAndWait(Invoke());
+  actions_->WaitFor(1);
+  // A query holds the processor's thread, and with it every apply, while
+  // the output and the next invoke become durable: one batch.
+  absl::Notification holding, release;
+  processor_->RunAfterApplied([&](storage::PartitionReader&) {
+    holding.Notify();
+    release.WaitForNotification();
+  });
+  holding.WaitForNotification();
+  AppendAndWait(Output());
+  const InvocationId next(3, 5);
+  AppendAndWait(testing::InvokeCommand(next));
+  release.Notify();
+  auto actions = actions_->WaitFor(4);
+  ASSERT_EQ(actions.size(), 4u);
+  EXPECT_TRUE(std::holds_alternative<state_machine::InvocationParkedAction>(
+      actions[1]));
+  auto* start = std::get_if<state_machine::StartAttemptAction>(&actions[2]);
+  ASSERT_NE(start, nullptr);
+  EXPECT_EQ(start->invocation_id, next);
+  auto* done =
+      std::get_if<state_machine::InvocationCompletedAction>(&actions[3]);
+  ASSERT_NE(done, nullptr);
+  EXPECT_EQ(done->invocation_id, id_);
 }
 
 // Its records are applied by the log's writer, sparing a wake-up, when the

@@ -207,7 +207,6 @@ void Server::Execute(PartitionId partition, state_machine::Action action) {
     invoker_->AbortAttempt(abort->invocation_id, abort->attempt,
                            std::move(abort->reason));
   } else if (auto* done = std::get_if<InvocationCompletedAction>(&action)) {
-    invoker_->OnFinished(done->invocation_id);
     waiters_->Complete(done->invocation_id, done->result);
   } else if (auto* out = std::get_if<OutboxAction>(&action)) {
     outbox_->Send(partition, out->seq, out->destination, out->command);

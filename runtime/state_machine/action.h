@@ -56,7 +56,8 @@ struct RegisterTimerAction {
   int64_t wake_up_at_ms = 0;
 };
 
-// No attempt runs any more (suspended or paused): forget the attempt.
+// No attempt runs any more (completed, suspended or paused): forget the
+// attempt, freeing its slot.
 struct InvocationParkedAction {
   InvocationId invocation_id;
 };
@@ -69,8 +70,9 @@ struct AbortAttemptAction {
   std::string reason;
 };
 
-// The invocation completed: answer callers waiting for it and free its
-// attempt's slot.
+// The invocation completed: answer the ingress callers waiting for it. The
+// leader runs these after the rest of their batch's actions (see
+// PartitionProcessor::ApplyAndExecute).
 struct InvocationCompletedAction {
   InvocationId invocation_id;
   v1::Result result;

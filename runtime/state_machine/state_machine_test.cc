@@ -210,8 +210,9 @@ TEST_F(StateMachineTest, DuplicateInvokeIsDropped) {
 TEST_F(StateMachineTest, OutputCompletesInvocationAndAnswersCallers) {
   Apply(Invoke(id_));
   auto actions = Apply(Output(id_, 1, "\"Hello, Ada!\""));
-  ASSERT_EQ(actions.size(), 1u);
-  auto* done = std::get_if<InvocationCompletedAction>(&actions[0]);
+  ASSERT_EQ(actions.size(), 2u);
+  EXPECT_NE(std::get_if<InvocationParkedAction>(&actions[0]), nullptr);
+  auto* done = std::get_if<InvocationCompletedAction>(&actions[1]);
   ASSERT_NE(done, nullptr);
   EXPECT_EQ(done->result.value(), "\"Hello, Ada!\"");
 
@@ -265,7 +266,7 @@ TEST_F(StateMachineTest, FreshStateMachineSkipsWhatTheStoreAlreadyApplied) {
   EXPECT_TRUE(actions.empty());
   ASSERT_TRUE(
       after_restart.Apply(Output(id_, 1, "r"), Lsn(2), txn, actions).ok());
-  EXPECT_EQ(actions.size(), 1u);
+  EXPECT_EQ(actions.size(), 2u);  // parked, completed
 }
 
 TEST_F(StateMachineTest, FailureResultIsStored) {
@@ -279,7 +280,7 @@ TEST_F(StateMachineTest, FailureResultIsStored) {
   failure->set_code(9);
   failure->set_message("out of stock");
   auto actions = Apply(command);
-  ASSERT_EQ(actions.size(), 1u);
+  ASSERT_EQ(actions.size(), 2u);  // parked, completed
   EXPECT_EQ(Status(id_)->result().failure().message(), "out of stock");
 }
 
@@ -447,8 +448,9 @@ TEST_F(StateMachineTest, ExhaustedAttemptsFailTheInvocationWhenAsked) {
   Apply(Invoke(id_));
   auto actions = Apply(
       Failed(id_, 1, Policy(1, v1::RetryPolicy::ON_MAX_ATTEMPTS_FAIL), 3000));
-  ASSERT_EQ(actions.size(), 1u);
-  auto* done = std::get_if<InvocationCompletedAction>(&actions[0]);
+  ASSERT_EQ(actions.size(), 2u);
+  EXPECT_NE(std::get_if<InvocationParkedAction>(&actions[0]), nullptr);
+  auto* done = std::get_if<InvocationCompletedAction>(&actions[1]);
   ASSERT_NE(done, nullptr);
   EXPECT_NE(done->result.failure().message().find("boom 1"), std::string::npos);
   EXPECT_EQ(Status(id_)->state(), v1::INVOCATION_STATE_COMPLETED);

@@ -91,6 +91,7 @@ absl::Status CompleteInvocation(const InvocationId& id,
   status.set_next_retry_at_ms(0);
   *status.mutable_result() = std::move(result);
   txn.PutInvocationStatus(id, status);
+  actions.push_back(InvocationParkedAction{id});
   actions.push_back(InvocationCompletedAction{id, status.result()});
   if (status.has_caller()) {
     REPRISE_RETURN_IF_ERROR(SendCallResult(id, status.caller(), status.result(),
