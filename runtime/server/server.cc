@@ -195,12 +195,8 @@ void Server::Execute(PartitionId partition, state_machine::Action action) {
   } else if (auto* completed = std::get_if<EntryCompletedAction>(&action)) {
     invoker_->OnEntryCompleted(*completed);
   } else if (auto* timer = std::get_if<RegisterTimerAction>(&action)) {
-    // A sleep's worker holds an early completion until the sleep is due; a
-    // delayed invocation must not start early.
-    timers_->Schedule(
-        partition, timer->invocation_id, timer->index, timer->wake_up_at_ms,
-        timer->index == kStartTimerIndex ? absl::ZeroDuration()
-                                         : timers::TimerService::kSleepLead);
+    timers_->Schedule(partition, timer->invocation_id, timer->index,
+                      timer->wake_up_at_ms);
   } else if (auto* parked = std::get_if<InvocationParkedAction>(&action)) {
     invoker_->OnFinished(parked->invocation_id);
   } else if (auto* abort = std::get_if<AbortAttemptAction>(&action)) {

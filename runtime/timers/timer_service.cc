@@ -7,7 +7,8 @@
 
 namespace reprise::timers {
 
-TimerService::TimerService(log::Log& log) : log_(log) {
+TimerService::TimerService(log::Log& log, absl::Duration sleep_lead)
+    : log_(log), sleep_lead_(sleep_lead) {
   // The kernel may defer a thread's timed wake-up by its timer slack (50 us
   // by default) to coalesce it with others; a timer should fire on time.
   // Measured on the 2-core VM, a 100 ms wait overran by 188 us (p50) with
@@ -18,7 +19,10 @@ TimerService::TimerService(log::Log& log) : log_(log) {
 
 void TimerService::Schedule(PartitionId partition,
                             const InvocationId& invocation_id, uint32_t index,
-                            int64_t wake_up_at_ms, absl::Duration lead) {
+                            int64_t wake_up_at_ms) {
+  const absl::Duration lead = index == state_machine::kStartTimerIndex
+                                  ? absl::ZeroDuration()
+                                  : sleep_lead_;
   thread_.PostAt(
       absl::FromUnixMillis(wake_up_at_ms) - lead,
       [this, partition, invocation_id, index, wake_up_at_ms] {

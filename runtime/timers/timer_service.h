@@ -16,32 +16,35 @@
 #include "runtime/common/ids.h"
 #include "runtime/common/task_thread.h"
 #include "runtime/log/log.h"
+#include "runtime/state_machine/action.h"
 
 namespace reprise::timers {
 
 class TimerService {
  public:
-  explicit TimerService(log::Log& log);
+  // How early a sleep's timer fires by default. Firing takes time: on our
+  // machine about 1.2 ms from the timer's wake-up to the worker, of which
+  // an fsync after 100 ms of idle disk is 0.45-0.65 ms. Fired this early,
+  // the completion is durable and at the worker when the sleep is due, and
+  // the worker resumes the handler then (worker.proto, Completion).
+  static constexpr absl::Duration kDefaultSleepLead = absl::Milliseconds(2);
+
+  explicit TimerService(log::Log& log,
+                        absl::Duration sleep_lead = kDefaultSleepLead);
   TimerService(const TimerService&) = delete;
   TimerService& operator=(const TimerService&) = delete;
 
-  // How early a sleep's timer fires. Firing takes time: on our machine
-  // about 1.2 ms from the timer's wake-up to the worker, of which an fsync
-  // after 100 ms of idle disk is 0.45-0.65 ms. Fired this early, the
-  // completion is durable and at the worker when the sleep is due, and the
-  // worker resumes the handler then (worker.proto, Completion). The command
-  // is stamped with the due time all the same.
-  static constexpr absl::Duration kSleepLead = absl::Milliseconds(2);
-
   // Appends a FireTimerCommand for entry `index` of `invocation_id`,
   // stamped `wake_up_at_ms` (Unix epoch, milliseconds), once the clock
-  // reaches `lead` before that time.
+  // reaches that time; a sleep's `sleep_lead` earlier. A delayed
+  // invocation's start timer (state_machine::kStartTimerIndex) has no
+  // lead: it must not start early.
   void Schedule(PartitionId partition, const InvocationId& invocation_id,
-                uint32_t index, int64_t wake_up_at_ms,
-                absl::Duration lead = absl::ZeroDuration());
+                uint32_t index, int64_t wake_up_at_ms);
 
  private:
   log::Log& log_;
+  const absl::Duration sleep_lead_;
   TaskThread thread_;
 };
 

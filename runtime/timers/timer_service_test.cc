@@ -48,17 +48,21 @@ TEST(TimerServiceTest, AppendsFireCommandsInDueOrderNeverEarly) {
   EXPECT_TRUE(log->Read(PartitionId(0), Lsn(1), 10).value().empty());
 }
 
-// A sleep's timer fires its lead early, stamped with its due time: here a
-// minute early, so at once.
-TEST(TimerServiceTest, ATimerWithALeadFiresEarlyStampedWhenDue) {
+// A sleep's timer fires its lead early, stamped with its due time (here a
+// minute early, so at once); a delayed invocation's start timer does not.
+TEST(TimerServiceTest, ASleepsTimerFiresItsLeadEarlyStampedWhenDue) {
   testing::TempDir dir;
   auto log = log::EmbeddedLog::Open(dir.path(), 1).value();
-  TimerService timers(*log);
+  TimerService timers(*log, /*sleep_lead=*/absl::Minutes(1));
   const int64_t due = NowMillis() + 60'000;
-  timers.Schedule(PartitionId(0), InvocationId(1, 1), 1, due, absl::Minutes(1));
+  // Scheduled first: with the lead it would fire first.
+  timers.Schedule(PartitionId(0), InvocationId(2, 2),
+                  state_machine::kStartTimerIndex, due);
+  timers.Schedule(PartitionId(0), InvocationId(1, 1), 1, due);
   std::vector<v1::Command> commands = WaitForCommands(*log, PartitionId(0), 1);
   ASSERT_EQ(commands.size(), 1u);
   EXPECT_LT(NowMillis(), due);
+  EXPECT_EQ(commands[0].fire_timer().index(), 1u);
   EXPECT_EQ(commands[0].timestamp_ms(), due);
   EXPECT_EQ(commands[0].fire_timer().wake_up_at_ms(), due);
 }

@@ -1,6 +1,6 @@
 // The worker protocol spoken by hand, as a worker written without the C++
 // SDK would: batches go both ways once both sides said they accept them,
-// and never to a worker that did not.
+// and never to a worker that did not; acks only where the worker waits.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
@@ -184,6 +184,39 @@ TEST_F(WorkerProtocolE2eTest, AWorkerThatDoesNotAcceptBatchesGetsNone) {
   for (int i = 0; i < kInvocations; ++i) {
     EXPECT_EQ(Attach(ids[i]).value(), "echo " + std::to_string(i));
   }
+}
+
+// An EntryAck comes only for a proposal whose worker waits for it: one
+// marked skip_ack gets none, and the acks that come stay in order.
+TEST_F(WorkerProtocolE2eTest, AnAckComesOnlyForAProposalThatWaitsForIt) {
+  RawWorker worker(runtime_.worker_address(), /*accepts_batches=*/true);
+  v1::RuntimeMessage registered;
+  ASSERT_TRUE(worker.Next(registered));
+  const std::string id = Send("x");
+  std::vector<v1::StartAttempt> starts = worker.Starts(1);
+  ASSERT_EQ(starts.size(), 1u);
+  auto run = [&](uint32_t index, bool skip_ack) {
+    v1::WorkerMessage message;
+    auto* propose = message.mutable_propose();
+    propose->set_invocation_id(starts[0].invocation_id());
+    propose->set_attempt(starts[0].attempt());
+    propose->set_index(index);
+    propose->set_skip_ack(skip_ack);
+    v1::JournalEntry* entry = propose->add_entries();
+    entry->set_name("step " + std::to_string(index));
+    entry->mutable_run()->mutable_result()->set_value("done");
+    return message;
+  };
+  ASSERT_TRUE(worker.Write(run(1, /*skip_ack=*/true)));
+  ASSERT_TRUE(worker.Write(run(2, /*skip_ack=*/false)));
+  v1::RuntimeMessage ack;
+  ASSERT_TRUE(worker.Next(ack));
+  ASSERT_TRUE(ack.has_ack()) << ack.DebugString();
+  EXPECT_EQ(ack.ack().index(), 2u);
+  v1::WorkerMessage output = Output(starts[0]);
+  output.mutable_propose()->set_index(3);
+  ASSERT_TRUE(worker.Write(output));
+  EXPECT_EQ(Attach(id).value(), "echo x");
 }
 
 }  // namespace

@@ -426,11 +426,13 @@ size_t Attempt::WaitAnyComplete(const std::vector<uint32_t>& indexes) {
     }
     if (all_later) deadline = absl::InfinitePast();
     size_t found = indexes.size();
-    // A held completion is waited for even past the deadline: it is due
-    // within milliseconds, and suspending would only resume at once.
-    while (!ended_ && (found = first_complete(held)) == indexes.size() &&
-           (absl::Now() < deadline || held != absl::InfiniteFuture())) {
-      changed_.WaitWithDeadline(&mu_, std::min(deadline, held));
+    // Once a completion is held, it is waited for, past the deadline if
+    // need be: it is due within milliseconds, and suspending would only
+    // resume at once.
+    while (!ended_ && (found = first_complete(held)) == indexes.size()) {
+      const bool holding = held != absl::InfiniteFuture();
+      if (!holding && absl::Now() >= deadline) break;
+      changed_.WaitWithDeadline(&mu_, holding ? held : deadline);
     }
     ThrowIfEnded();
     if (found < indexes.size()) return found;
