@@ -139,6 +139,9 @@ absl::StatusOr<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(
   options.create_if_missing = true;
   options.paranoid_checks = true;
   options.write_buffer_size = kWriteBufferBytes;
+  // RocksDB starts its diagnostic LOG afresh at every open and keeps the
+  // old ones, 1,000 by default: a crash loop would pile them up.
+  options.keep_log_file_num = 5;
   // A restart replays the WAL into the memtable; DropReplayedWals then
   // writes it out.
   options.avoid_flush_during_recovery = true;

@@ -207,6 +207,21 @@ TEST(EmbeddedLogTest, ACrashLoopLeavesOneWal) {
   EXPECT_EQ(CountWals(dir.path()).count, 1);
 }
 
+// RocksDB starts a diagnostic LOG at every open; a restart loop keeps
+// only the latest few.
+TEST(EmbeddedLogTest, ReopeningKeepsFewDiagnosticLogs) {
+  testing::TempDir dir;
+  for (int open = 0; open < 8; ++open) {
+    ASSERT_TRUE(EmbeddedLog::Open(dir.path(), 1).ok());
+  }
+  int logs = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    if (entry.path().filename().string().rfind("LOG", 0) == 0) ++logs;
+  }
+  EXPECT_GE(logs, 1);
+  EXPECT_LE(logs, 5);
+}
+
 TEST(StopProcessOnFailureTest, StopsOnlyOnAFailedAppend) {
   StopProcessOnFailure("proposing")(Lsn(7));  // success: nothing happens
   EXPECT_DEATH(StopProcessOnFailure("proposing")(absl::DataLossError("disk")),

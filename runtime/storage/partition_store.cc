@@ -626,6 +626,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
   // process is smaller; measured with bench/apply_bench.cc.
   options.write_buffer_size = 16 << 20;
   options.avoid_flush_during_recovery = true;  // as the log's
+  options.keep_log_file_num = 5;  // RocksDB's own LOGs, as the log's
   // Most rows land next to the previous row of their table and partition
   // (ids, Lsns and times grow), so an insert starts from where the last
   // one of its table ended rather than from the skiplist's top: commits
