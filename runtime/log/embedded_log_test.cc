@@ -11,6 +11,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "rocksdb/db.h"
+#include "runtime/common/big_endian.h"
 #include "runtime/log/log_conformance.h"
 #include "tests/testing/process.h"
 #include "tests/testing/temp_dir.h"
@@ -205,6 +207,72 @@ TEST(EmbeddedLogTest, ACrashLoopLeavesOneWal) {
   auto log = EmbeddedLog::Open(dir.path(), 2).value();
   EXPECT_EQ(AppendDurably(*log, PartitionId(0), "after"), Lsn(1));
   EXPECT_EQ(CountWals(dir.path()).count, 1);
+}
+
+// A log written by a build before insert hints: its WAL holds a trim whose
+// range deletion starts at a record key, between records of the same
+// partition. The first open writes it out without hints; records, tail and
+// trim point read back as written, and the log goes on taking appends and
+// trims across reopens.
+TEST(EmbeddedLogTest, OpensALogWrittenWithoutInsertHints) {
+  testing::TempDir dir;
+  auto record_key = [](uint64_t lsn) {
+    std::string key = "r";
+    AppendBigEndian32(key, 0);
+    AppendBigEndian64(key, lsn);
+    return key;
+  };
+  {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, dir.path(), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    ASSERT_TRUE(db->Put(sync, "meta/partitions", "1").ok());
+    for (uint64_t lsn = 1; lsn <= 30; ++lsn) {
+      ASSERT_TRUE(db->Put(sync, record_key(lsn), absl::StrCat(lsn)).ok());
+      if (lsn == 20) {
+        rocksdb::WriteBatch trim;
+        std::string point;
+        AppendBigEndian64(point, 11);
+        ASSERT_TRUE(
+            trim.Put(std::string("t") + std::string(4, '\0'), point).ok());
+        ASSERT_TRUE(trim.DeleteRange(record_key(1), record_key(11)).ok());
+        ASSERT_TRUE(db->Write(sync, &trim).ok());
+      }
+    }
+    // With a WAL, RocksDB writes no table file at close: all of it stays
+    // in the WAL for the next open to replay.
+    ASSERT_TRUE(db->Close().ok());
+  }
+  auto expect_records = [](Log& log, uint64_t from, uint64_t tail) {
+    EXPECT_EQ(log.FindTail(PartitionId(0)).value(), Lsn(tail));
+    auto records = log.Read(PartitionId(0), Lsn(from), 100);
+    ASSERT_TRUE(records.ok()) << records.status();
+    ASSERT_EQ(records->size(), tail - from);
+    for (uint64_t lsn = from; lsn < tail; ++lsn) {
+      EXPECT_EQ((*records)[lsn - from].lsn, Lsn(lsn));
+      EXPECT_EQ((*records)[lsn - from].payload, absl::StrCat(lsn));
+    }
+  };
+  for (uint64_t reopen = 0; reopen < 3; ++reopen) {
+    auto log = EmbeddedLog::Open(dir.path(), 1).value();
+    const uint64_t tail = 31 + 10 * reopen;
+    expect_records(*log, 11 + 5 * reopen, tail);
+    // Reads start at the trim point.
+    EXPECT_EQ(log->Read(PartitionId(0), Lsn(1), 1).value().at(0).lsn,
+              Lsn(11 + 5 * reopen));
+    for (uint64_t lsn = tail; lsn < tail + 10; ++lsn) {
+      EXPECT_EQ(AppendDurably(*log, PartitionId(0), absl::StrCat(lsn)),
+                Lsn(lsn));
+      if (lsn == tail + 4) {
+        ASSERT_TRUE(log->Trim(PartitionId(0), Lsn(16 + 5 * reopen)).ok());
+      }
+    }
+    expect_records(*log, 16 + 5 * reopen, tail + 10);
+  }
 }
 
 // RocksDB starts a diagnostic LOG at every open; a restart loop keeps

@@ -635,8 +635,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
   // leader of a write group inserts every batch in it. Never DeleteRange
   // on this DB: RocksDB 7.8 keeps one hint a prefix for both the rows and
   // the range deletions of a memtable, and a hint from one breaks an
-  // insert into the other (an assertion in Debian's build, seen on the
-  // log, which trims with DeleteRange and so goes without).
+  // insert into the other (an assertion in Debian's build; the log keeps
+  // its range deletions outside its hints' domain).
   options.allow_concurrent_memtable_write = false;
   options.memtable_insert_with_hint_prefix_extractor.reset(
       rocksdb::NewFixedPrefixTransform(kTablePrefixSize));
