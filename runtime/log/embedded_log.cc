@@ -42,12 +42,13 @@ constexpr off_t kWalBytes = kWriteBufferBytes + kWriteBufferBytes / 10;
 // Each synced batch inserts its records into the memtable, a skiplist; the
 // records of a partition go in Lsn order, so an insert can start from where
 // the partition's last one ended instead of from the top (RocksDB's insert
-// hints, by the 5-byte prefix 'r' | partition): about 5% less runtime CPU
-// on the no-op load (docs/benchmarks.md). RocksDB 7.8 keeps one hint per
-// prefix for both a memtable's rows and its range deletions, and a hint
-// from one breaks an insert into the other; so only record keys (13 bytes)
-// are in the hints' domain, and a trim's range deletion starts at a key
-// one byte longer (TrimRangeStart).
+// hints, by the 5-byte prefix 'r' | partition): perf on the no-op load put
+// the writer's inserts at 6.3% of the runtime's samples before, 3.5% after
+// (docs/benchmarks.md). RocksDB 7.8 keeps one hint per prefix for both a
+// memtable's rows and its range deletions, and a hint from one breaks an
+// insert into the other; so only record keys (13 bytes) are in the hints'
+// domain, and a trim's range deletion starts at a key one byte longer
+// (TrimRangeStart).
 constexpr char kRecordHintsName[] = "reprise.LogRecordPrefix.1";
 constexpr size_t kRecordKeySize = 1 + 4 + 8;
 
