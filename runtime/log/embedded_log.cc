@@ -4,18 +4,16 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "rocksdb/db.h"
 #include "rocksdb/env.h"
 #include "rocksdb/file_system.h"
 #include "rocksdb/slice_transform.h"
+#include "rocksdb/wal_filter.h"
 #include "rocksdb/write_batch.h"
 #include "runtime/common/big_endian.h"
 #include "runtime/common/rocksdb_status.h"
@@ -42,19 +40,16 @@ constexpr off_t kWalBytes = kWriteBufferBytes + kWriteBufferBytes / 10;
 // Each synced batch inserts its records into the memtable, a skiplist; the
 // records of a partition go in Lsn order, so an insert can start from where
 // the partition's last one ended instead of from the top (RocksDB's insert
-// hints, by the 5-byte prefix 'r' | partition): perf on the no-op load put
-// the writer's inserts at 6.3% of the runtime's samples before, 3.5% after
-// (docs/benchmarks.md). RocksDB 7.8 keeps one hint per prefix for both a
-// memtable's rows and its range deletions, and a hint from one breaks an
-// insert into the other; so only record keys (13 bytes) are in the hints'
-// domain, and a trim's range deletion starts at a key one byte longer
-// (TrimRangeStart).
-constexpr char kRecordHintsName[] = "reprise.LogRecordPrefix.1";
+// hints, by the 5-byte prefix 'r' | partition; docs/benchmarks.md). RocksDB
+// 7.8 keeps one hint per prefix for both a memtable's rows and its range
+// deletions, and a hint from one breaks an insert into the other; so only
+// record keys (13 bytes) are in the hints' domain, and a trim's range
+// deletion starts at a key one byte longer (TrimRangeStart).
 constexpr size_t kRecordKeySize = 1 + 4 + 8;
 
 class RecordPrefix final : public rocksdb::SliceTransform {
  public:
-  const char* Name() const override { return kRecordHintsName; }
+  const char* Name() const override { return "reprise.LogRecordPrefix.1"; }
   rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
     return rocksdb::Slice(key.data(), 1 + 4);
   }
@@ -106,12 +101,12 @@ std::string RecordKey(PartitionId partition, uint64_t lsn) {
   return key;
 }
 
-// Where a trim's range deletion starts, `first` being the trim point
-// before it: just after record first - 1, so that the ranges of
-// successive trims do not overlap (reads would pay for fragmenting nested
-// ones), and outside the hints' domain (RecordPrefix).
-std::string TrimRangeStart(PartitionId partition, uint64_t first) {
-  std::string key = RecordKey(partition, first - 1);
+// Where a trim to `trim_point` ends, and the next trim's range deletion
+// starts: just after record trim_point - 1 (>= 0), so that the ranges of
+// successive trims meet without overlapping (reads would pay for
+// fragmenting nested ones), and outside the hints' domain (RecordPrefix).
+std::string TrimRangeStart(PartitionId partition, uint64_t trim_point) {
+  std::string key = RecordKey(partition, trim_point - 1);
   key.push_back('\0');
   return key;
 }
@@ -163,74 +158,71 @@ absl::Status DropReplayedWals(rocksdb::DB& db, const std::string& dir,
   return check(db.EnableFileDeletions(/*force=*/false));
 }
 
-rocksdb::Options LogOptions(rocksdb::Env* env, bool hints) {
-  rocksdb::Options options;
-  options.env = env;
-  options.create_if_missing = true;
-  options.paranoid_checks = true;
-  options.write_buffer_size = kWriteBufferBytes;
-  // RocksDB starts its diagnostic LOG afresh at every open and keeps the
-  // old ones, 1,000 by default: a crash loop would pile them up.
-  options.keep_log_file_num = 5;
-  // A restart replays the WAL into the memtable; DropReplayedWals then
-  // writes it out.
-  options.avoid_flush_during_recovery = true;
-  if (hints) {
-    // Concurrent memtable writes ignore hints; the writer thread is the
-    // only frequent writer anyway.
-    options.allow_concurrent_memtable_write = false;
-    options.memtable_insert_with_hint_prefix_extractor =
-        std::make_shared<RecordPrefix>();
-  }
-  return options;
-}
+// WALs written before the hints began a trim's range deletion at a record
+// key (the old trim point's), which a hinted replay would insert with a
+// record's hint. Replay rewrites such a range deletion to start where a
+// trim's starts now; it deletes the same records. A batch holding anything
+// but puts and range deletions (the log writes nothing else) is replayed
+// as it is.
+class OldTrimRewriter final : public rocksdb::WalFilter {
+ public:
+  const char* Name() const override { return "reprise.OldTrimRewriter"; }
 
-// Whether the WALs in `dir` can be replayed with hints: those written
-// before the log used them (or by such a build, after a downgrade) may
-// hold trims whose range deletions start at a record key, which a hinted
-// replay would insert with a record's hint. RocksDB's newest OPTIONS file
-// holds the options of the last open. In doubt, no.
-bool LastOpenedWithHints(const std::string& dir) {
-  namespace fs = std::filesystem;
-  std::error_code error;
-  if (!fs::exists(fs::path(dir) / "CURRENT", error) && !error) return true;
-  fs::path newest;
-  uint64_t newest_number = 0;
-  for (fs::directory_iterator it(dir, error), end; !error && it != end;
-       it.increment(error)) {
-    const std::string name = it->path().filename().string();
-    uint64_t number = 0;
-    if (absl::StartsWith(name, "OPTIONS-") &&
-        absl::SimpleAtoi(name.substr(8), &number) && number > newest_number) {
-      newest = it->path();
-      newest_number = number;
+  WalProcessingOption LogRecordFound(unsigned long long /*log_number*/,
+                                     const std::string& /*log_file_name*/,
+                                     const rocksdb::WriteBatch& batch,
+                                     rocksdb::WriteBatch* new_batch,
+                                     bool* batch_changed) override {
+    Copy copy;
+    if (batch.Iterate(&copy).ok() && copy.rewritten &&
+        copy.out.Count() == batch.Count()) {
+      *new_batch = std::move(copy.out);
+      *batch_changed = true;
     }
+    return WalProcessingOption::kContinueProcessing;
   }
-  if (error || newest.empty()) return false;
-  std::ifstream in(newest);
-  const std::string hinted = absl::StrCat(
-      "memtable_insert_with_hint_prefix_extractor=", kRecordHintsName);
-  for (std::string line; std::getline(in, line);) {
-    if (absl::StripAsciiWhitespace(line) == hinted) return true;
-  }
-  return false;
-}
 
-// Opens the log in `dir` without hints, writes what its WALs held to a
-// table file and closes it: the WALs then need no replay. Happens at the
-// first open by a build with hints (again if an older build opened the log
-// since).
-absl::Status FlushWithoutHints(rocksdb::Env* env, const std::string& dir) {
-  rocksdb::DB* raw = nullptr;
-  REPRISE_RETURN_IF_ERROR(FromRocksStatus(
-      rocksdb::DB::Open(LogOptions(env, /*hints=*/false), dir, &raw),
-      "opening the log at " + dir));
-  std::unique_ptr<rocksdb::DB> db(raw);
-  REPRISE_RETURN_IF_ERROR(
-      FromRocksStatus(db->Flush(rocksdb::FlushOptions()),
-                      "writing out the log's WALs before using hints"));
-  return FromRocksStatus(db->Close(), "closing the log at " + dir);
-}
+ private:
+  // Copies puts and range deletions of the default column family; fails
+  // on anything else.
+  struct Copy final : rocksdb::WriteBatch::Handler {
+    rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice& key,
+                          const rocksdb::Slice& value) override {
+      if (cf != 0) return Unexpected();
+      return out.Put(key, value);
+    }
+    rocksdb::Status DeleteRangeCF(uint32_t cf, const rocksdb::Slice& begin,
+                                  const rocksdb::Slice& end) override {
+      if (cf != 0) return Unexpected();
+      if (begin.size() != kRecordKeySize || begin[0] != kRecordPrefix) {
+        return out.DeleteRange(begin, end);
+      }
+      rewritten = true;
+      const PartitionId partition(DecodeBigEndian32(begin.data() + 1));
+      const uint64_t lsn = DecodeBigEndian64(begin.data() + 1 + 4);
+      // Before record 1 no record sorts: the partition's prefix will do.
+      return out.DeleteRange(lsn > 0 ? TrimRangeStart(partition, lsn)
+                                     : begin.ToString().substr(0, 1 + 4),
+                             end);
+    }
+    rocksdb::Status DeleteCF(uint32_t, const rocksdb::Slice&) override {
+      return Unexpected();
+    }
+    rocksdb::Status SingleDeleteCF(uint32_t, const rocksdb::Slice&) override {
+      return Unexpected();
+    }
+    rocksdb::Status MergeCF(uint32_t, const rocksdb::Slice&,
+                            const rocksdb::Slice&) override {
+      return Unexpected();
+    }
+    static rocksdb::Status Unexpected() {
+      return rocksdb::Status::NotSupported("not written by the log");
+    }
+
+    rocksdb::WriteBatch out;
+    bool rewritten = false;
+  };
+};
 
 }  // namespace
 
@@ -241,10 +233,25 @@ absl::StatusOr<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(
   }
   std::unique_ptr<rocksdb::Env> env =
       rocksdb::NewCompositeEnv(std::make_shared<PresizedWalFileSystem>());
-  if (!LastOpenedWithHints(dir)) {
-    REPRISE_RETURN_IF_ERROR(FlushWithoutHints(env.get(), dir));
-  }
-  rocksdb::Options options = LogOptions(env.get(), /*hints=*/true);
+  rocksdb::Options options;
+  options.env = env.get();
+  options.create_if_missing = true;
+  options.paranoid_checks = true;
+  options.write_buffer_size = kWriteBufferBytes;
+  // RocksDB starts its diagnostic LOG afresh at every open and keeps the
+  // old ones, 1,000 by default: a crash loop would pile them up.
+  options.keep_log_file_num = 5;
+  // A restart replays the WAL into the memtable; DropReplayedWals then
+  // writes it out.
+  options.avoid_flush_during_recovery = true;
+  // Concurrent memtable writes ignore hints; the writer thread is the only
+  // frequent writer anyway.
+  options.allow_concurrent_memtable_write = false;
+  options.memtable_insert_with_hint_prefix_extractor =
+      std::make_shared<RecordPrefix>();
+  // Runs at replay only; stateless, and static so that it outlives the DB.
+  static OldTrimRewriter old_trims;
+  options.wal_filter = &old_trims;
   rocksdb::DB* raw = nullptr;
   REPRISE_RETURN_IF_ERROR(FromRocksStatus(rocksdb::DB::Open(options, dir, &raw),
                                           "opening the log at " + dir));
@@ -277,7 +284,7 @@ absl::StatusOr<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(
   for (uint32_t p = 0; p < partitions; ++p) {
     std::string value;
     s = db->Get(rocksdb::ReadOptions(), TrimKey(PartitionId(p)), &value);
-    if (s.ok() && value.size() == 8) {
+    if (s.ok() && value.size() == 8 && DecodeBigEndian64(value.data()) > 0) {
       trims[p] = DecodeBigEndian64(value.data());
     } else if (!s.IsNotFound()) {
       return absl::DataLossError(absl::StrFormat(
@@ -497,7 +504,7 @@ absl::Status EmbeddedLog::Trim(PartitionId partition, Lsn before) {
   wb.Put(TrimKey(partition), value);
   wb.DeleteRange(
       TrimRangeStart(partition, trim_point_[partition.value()].load()),
-      RecordKey(partition, target));
+      TrimRangeStart(partition, target));
   rocksdb::WriteOptions sync;
   sync.sync = true;
   REPRISE_RETURN_IF_ERROR(FromRocksStatus(db_->Write(sync, &wb), "log trim"));

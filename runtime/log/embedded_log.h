@@ -40,8 +40,7 @@ class EmbeddedLog final : public Log {
   // does not exist. Fails with FailedPrecondition if it exists with another
   // partition count, and DataLoss if RocksDB reports corruption. An open
   // that replays WALs (after any restart) also flushes what they held and
-  // deletes them before it returns; so does, once, the first open of a log
-  // written by a build without insert hints (docs/formats.md).
+  // deletes them before it returns.
   static absl::StatusOr<std::unique_ptr<EmbeddedLog>> Open(
       const std::string& dir, uint32_t partitions);
 
