@@ -173,9 +173,13 @@ class OldTrimRewriter final : public rocksdb::WalFilter {
                                      const rocksdb::WriteBatch& batch,
                                      rocksdb::WriteBatch* new_batch,
                                      bool* batch_changed) override {
-    Copy copy;
-    if (batch.Iterate(&copy).ok() && copy.rewritten &&
-        copy.out.Count() == batch.Count()) {
+    // Almost every batch holds no old trim: look before copying.
+    Copy look(/*copy=*/false);
+    if (!batch.Iterate(&look).ok() || !look.has_old_trim) {
+      return WalProcessingOption::kContinueProcessing;
+    }
+    Copy copy(/*copy=*/true);
+    if (batch.Iterate(&copy).ok() && copy.out.Count() == batch.Count()) {
       *new_batch = std::move(copy.out);
       *batch_changed = true;
     }
@@ -183,21 +187,23 @@ class OldTrimRewriter final : public rocksdb::WalFilter {
   }
 
  private:
-  // Copies puts and range deletions of the default column family; fails
-  // on anything else.
+  // Copies (or, with copy false, only walks) puts and range deletions of
+  // the default column family; fails on anything else.
   struct Copy final : rocksdb::WriteBatch::Handler {
+    explicit Copy(bool copying) : copy(copying) {}
     rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice& key,
                           const rocksdb::Slice& value) override {
       if (cf != 0) return Unexpected();
-      return out.Put(key, value);
+      return copy ? out.Put(key, value) : rocksdb::Status::OK();
     }
     rocksdb::Status DeleteRangeCF(uint32_t cf, const rocksdb::Slice& begin,
                                   const rocksdb::Slice& end) override {
       if (cf != 0) return Unexpected();
-      if (begin.size() != kRecordKeySize || begin[0] != kRecordPrefix) {
-        return out.DeleteRange(begin, end);
-      }
-      rewritten = true;
+      const bool old =
+          begin.size() == kRecordKeySize && begin[0] == kRecordPrefix;
+      has_old_trim |= old;
+      if (!copy) return rocksdb::Status::OK();
+      if (!old) return out.DeleteRange(begin, end);
       const PartitionId partition(DecodeBigEndian32(begin.data() + 1));
       const uint64_t lsn = DecodeBigEndian64(begin.data() + 1 + 4);
       // Before record 1 no record sorts: the partition's prefix will do.
@@ -219,8 +225,9 @@ class OldTrimRewriter final : public rocksdb::WalFilter {
       return rocksdb::Status::NotSupported("not written by the log");
     }
 
+    const bool copy;
     rocksdb::WriteBatch out;
-    bool rewritten = false;
+    bool has_old_trim = false;
   };
 };
 
