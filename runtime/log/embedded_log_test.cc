@@ -209,6 +209,18 @@ TEST(EmbeddedLogTest, ACrashLoopLeavesOneWal) {
   EXPECT_EQ(CountWals(dir.path()).count, 1);
 }
 
+// Raw RocksDB access to a log's directory, for the layout an older build
+// (or a corruption) left there (docs/formats.md).
+std::unique_ptr<rocksdb::DB> OpenRocksDb(const std::string& dir) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return std::unique_ptr<rocksdb::DB>(raw);
+}
+std::string TrimKeyOfPartition0() { return std::string("t\0\0\0\0", 5); }
+
 // A log written by a build before insert hints: its WAL holds a trim whose
 // range deletion starts at a record key, between records of the same
 // partition (replayed as it is into a hinted memtable, it trips RocksDB's
@@ -224,11 +236,7 @@ TEST(EmbeddedLogTest, OpensALogWrittenWithoutInsertHints) {
     return key;
   };
   {
-    rocksdb::Options options;
-    options.create_if_missing = true;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(options, dir.path(), &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
+    auto db = OpenRocksDb(dir.path());
     rocksdb::WriteOptions sync;
     sync.sync = true;
     ASSERT_TRUE(db->Put(sync, "meta/partitions", "1").ok());
@@ -238,8 +246,7 @@ TEST(EmbeddedLogTest, OpensALogWrittenWithoutInsertHints) {
         rocksdb::WriteBatch trim;
         std::string point;
         AppendBigEndian64(point, 11);
-        ASSERT_TRUE(
-            trim.Put(std::string("t") + std::string(4, '\0'), point).ok());
+        ASSERT_TRUE(trim.Put(TrimKeyOfPartition0(), point).ok());
         ASSERT_TRUE(trim.DeleteRange(record_key(1), record_key(11)).ok());
         ASSERT_TRUE(db->Write(sync, &trim).ok());
       }
@@ -289,14 +296,9 @@ TEST(EmbeddedLogTest, OpensALogWrittenWithoutInsertHints) {
 TEST(EmbeddedLogTest, RefusesATrimPointOfZero) {
   testing::TempDir dir;
   {
-    rocksdb::Options options;
-    options.create_if_missing = true;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(options, dir.path(), &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
+    auto db = OpenRocksDb(dir.path());
     ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "meta/partitions", "1").ok());
-    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(),
-                        std::string("t") + std::string(4, '\0'),
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), TrimKeyOfPartition0(),
                         std::string(8, '\0'))
                     .ok());
   }
