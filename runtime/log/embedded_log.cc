@@ -17,6 +17,7 @@
 #include "rocksdb/write_batch.h"
 #include "runtime/common/big_endian.h"
 #include "runtime/common/rocksdb_status.h"
+#include "runtime/common/rocksdb_wals.h"
 #include "runtime/common/status_macros.h"
 
 namespace reprise::log {
@@ -126,38 +127,6 @@ absl::Status CheckPartition(PartitionId partition, uint32_t partitions) {
   return absl::OkStatus();
 }
 
-// The WALs that an open replays stay until their memtable is flushed, each
-// at its presized length: a crash loop would add one a crash, on disk and
-// to every later open, even while nothing is appended. This flushes and
-// deletes them before the log is used.
-absl::Status DropReplayedWals(rocksdb::DB& db, const std::string& dir,
-                              const std::string& partitions) {
-  // Listed here: RocksDB's GetSortedWalFiles skips WALs without a record.
-  int wals = 0;
-  std::error_code error;
-  for (std::filesystem::directory_iterator it(dir, error), end;
-       !error && it != end; it.increment(error)) {
-    if (it->path().extension() == ".log") ++wals;
-  }
-  if (error || wals <= 1) return absl::OkStatus();
-  auto check = [](const rocksdb::Status& s) {
-    return FromRocksStatus(s, "retiring the log's replayed WALs");
-  };
-  // A write, so that there is something to flush: RocksDB skips the flush
-  // of an empty memtable, and only a flush makes the WALs obsolete.
-  REPRISE_RETURN_IF_ERROR(
-      check(db.Put(rocksdb::WriteOptions(), kPartitionsKey, partitions)));
-  REPRISE_RETURN_IF_ERROR(check(db.Flush(rocksdb::FlushOptions())));
-  // The flush job deletes the WALs it retired after Flush returns: pausing
-  // waits for it. It leaves those replayed without a record (seen in
-  // RocksDB's LOG): enabling deletions again scans the directory and
-  // deletes every obsolete file, on this thread.
-  REPRISE_RETURN_IF_ERROR(check(db.PauseBackgroundWork()));
-  REPRISE_RETURN_IF_ERROR(check(db.ContinueBackgroundWork()));
-  REPRISE_RETURN_IF_ERROR(check(db.DisableFileDeletions()));
-  return check(db.EnableFileDeletions(/*force=*/false));
-}
-
 // WALs written before the hints began a trim's range deletion at a record
 // key (the old trim point's), which a hinted replay would insert with a
 // record's hint. Replay rewrites such a range deletion to start where a
@@ -248,7 +217,7 @@ absl::StatusOr<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(
   // RocksDB starts its diagnostic LOG afresh at every open and keeps the
   // old ones, 1,000 by default: a crash loop would pile them up.
   options.keep_log_file_num = 5;
-  // A restart replays the WAL into the memtable; DropReplayedWals then
+  // A restart replays the WAL into the memtable; RetireReplayedWals then
   // writes it out.
   options.avoid_flush_during_recovery = true;
   // Concurrent memtable writes ignore hints; the writer thread is the only
@@ -281,8 +250,11 @@ absl::StatusOr<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(
           dir, stored, partitions));
     }
   }
+  // Each WAL is presized (kWalBytes): one left by every crash of a crash
+  // loop would add that much to the disk and to every later open.
   REPRISE_RETURN_IF_ERROR(
-      DropReplayedWals(*db, dir, std::to_string(partitions)));
+      RetireReplayedWals(*db, dir, /*max_wals=*/1, kPartitionsKey,
+                         std::to_string(partitions), "the log"));
 
   std::vector<uint64_t> tails(partitions, 1);
   std::vector<uint64_t> trims(partitions, 1);

@@ -10,6 +10,7 @@
 #include "rocksdb/utilities/write_batch_with_index.h"
 #include "runtime/common/big_endian.h"
 #include "runtime/common/rocksdb_status.h"
+#include "runtime/common/rocksdb_wals.h"
 #include "runtime/common/status_macros.h"
 #include "runtime/storage/keys.h"
 
@@ -654,7 +655,15 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir) {
   REPRISE_RETURN_IF_ERROR(
       FromRocksStatus(rocksdb::DB::Open(options, dir, &raw),
                       "opening the partition store at " + dir));
-  return std::unique_ptr<Store>(new Store(std::unique_ptr<rocksdb::DB>(raw)));
+  std::unique_ptr<rocksdb::DB> db(raw);
+  // The store keeps the memtable its WALs replay into, so that a large one
+  // is not written out at every start; but each start adds a WAL, and a
+  // crash loop would pile them up. Past a few, they are written out.
+  constexpr int kMaxWals = 8;
+  REPRISE_RETURN_IF_ERROR(RetireReplayedWals(*db, dir, kMaxWals,
+                                             MetadataKey("retired_wals"), "",
+                                             "the partition store"));
+  return std::unique_ptr<Store>(new Store(std::move(db)));
 }
 
 Store::Store(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
