@@ -22,7 +22,8 @@ namespace reprise {
 // When `dir` holds more than `max_wals` WALs (`*.log`), writes `key` =
 // `value` (a flush skips an empty memtable, and only a flush retires
 // WALs), flushes, and deletes the retired WALs before it returns; `what`
-// names the database in errors. One WAL, the new one, is left.
+// names the database in errors. One WAL, newer than all replayed ones, is
+// left.
 absl::Status RetireReplayedWals(rocksdb::DB& db, const std::string& dir,
                                 int max_wals, std::string_view key,
                                 std::string_view value, std::string_view what);

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -143,11 +142,11 @@ class OldTrimRewriter final : public rocksdb::WalFilter {
                                      rocksdb::WriteBatch* new_batch,
                                      bool* batch_changed) override {
     // Almost every batch holds no old trim: look before copying.
-    Copy look(/*copy=*/false);
+    Copy look(/*copying=*/false);
     if (!batch.Iterate(&look).ok() || !look.has_old_trim) {
       return WalProcessingOption::kContinueProcessing;
     }
-    Copy copy(/*copy=*/true);
+    Copy copy(/*copying=*/true);
     if (batch.Iterate(&copy).ok() && copy.out.Count() == batch.Count()) {
       *new_batch = std::move(copy.out);
       *batch_changed = true;

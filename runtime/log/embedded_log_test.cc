@@ -216,8 +216,8 @@ std::unique_ptr<rocksdb::DB> OpenRocksDb(const std::string& dir) {
   options.create_if_missing = true;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  return std::unique_ptr<rocksdb::DB>(raw);
+  if (!s.ok()) ADD_FAILURE() << s.ToString();
+  return std::unique_ptr<rocksdb::DB>(s.ok() ? raw : nullptr);
 }
 std::string TrimKeyOfPartition0() { return std::string("t\0\0\0\0", 5); }
 
@@ -237,6 +237,7 @@ TEST(EmbeddedLogTest, OpensALogWrittenWithoutInsertHints) {
   };
   {
     auto db = OpenRocksDb(dir.path());
+    ASSERT_NE(db, nullptr);
     rocksdb::WriteOptions sync;
     sync.sync = true;
     ASSERT_TRUE(db->Put(sync, "meta/partitions", "1").ok());
@@ -297,6 +298,7 @@ TEST(EmbeddedLogTest, RefusesATrimPointOfZero) {
   testing::TempDir dir;
   {
     auto db = OpenRocksDb(dir.path());
+    ASSERT_NE(db, nullptr);
     ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "meta/partitions", "1").ok());
     ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), TrimKeyOfPartition0(),
                         std::string(8, '\0'))

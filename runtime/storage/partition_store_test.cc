@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -266,6 +267,10 @@ TEST(PartitionStoreTest, RestartsLeaveFewWals) {
   for (int open = 0; open < 20; ++open) {
     auto store = Store::Open(dir.path()).value();
     most = std::max(most, wals());
+    // The ninth open finds 9 (8 replayed and its own) and retires them.
+    if (open == 8) {
+      EXPECT_EQ(wals(), 1);
+    }
     ASSERT_TRUE(
         store->PutMetadata(absl::StrCat("open", open), absl::StrCat(open))
             .ok());
