@@ -351,17 +351,18 @@ void PartitionProcessor::ApplyAndExecute(
   // Answers to ingress callers go last: each is a gRPC send, and the
   // batch's attempts, acks and completions for workers should not wait
   // behind them. A hot key's next attempt left 91 us (p50) after the
-  // commit, behind its predecessor's answer; now 18 us.
-  std::vector<state_machine::Action> answers;
+  // commit, behind its predecessor's answer; now 18 us. (An action moved
+  // from keeps its kind, so the second pass finds the answers.)
+  auto answer = [](const state_machine::Action& action) {
+    return std::holds_alternative<state_machine::InvocationCompletedAction>(
+        action);
+  };
   for (auto& action : actions) {
-    if (std::holds_alternative<state_machine::InvocationCompletedAction>(
-            action)) {
-      answers.push_back(std::move(action));
-    } else {
-      Execute(std::move(action));
-    }
+    if (!answer(action)) Execute(std::move(action));
   }
-  for (auto& answer : answers) Execute(std::move(answer));
+  for (auto& action : actions) {
+    if (answer(action)) Execute(std::move(action));
+  }
   actions.clear();
   absl::MutexLock lock(&mu_);
   applied_tail_ = next_lsn_;
